@@ -1,0 +1,197 @@
+"""Every error measure the five papers use, each under its own name, and endmember matching.
+
+Shapes: endmembers ``E: (bands, p)``, abundances ``A: (p, pixels)``. Angles are in radians;
+use :func:`degrees` only for display. All functions accept numpy arrays (or anything
+``np.asarray`` takes) and are vectorised over pixels and endmembers.
+
+Which paper uses what:
+
+=============================  ==============================================================
+``sad``                        all five (per endmember, after matching); ATE and U-ADMM mean it
+``aad``, ``aid``               U-ADMM (Zhou): per pixel, averaged over pixels
+``rmse_per_pixel_mean``        ATE/Ksiazek, U-ADMM, NMF-SAE: mean over pixels of per-pixel RMSE
+``rmse_global``                DeepGU eq. 14: sqrt(mean squared error) over the whole array
+``rmse_global_percent``        HySUPP: 100 * rmse_global
+``relative_frobenius_error``   ||X - X*||_F / ||X*||_F (DeepGU-style normalised error)
+``sre_db``                     signal-to-reconstruction error in dB (sparse unmixing papers)
+``sam_pixelwise``              DeepGU eq. 15: spectral angle of per-pixel endmembers
+=============================  ==============================================================
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+__all__ = [
+    "sad",
+    "aad",
+    "aid",
+    "rmse_per_pixel_mean",
+    "rmse_global",
+    "rmse_global_percent",
+    "relative_frobenius_error",
+    "sre_db",
+    "sam_pixelwise",
+    "match_endmembers",
+    "MATCHING_METHODS",
+    "degrees",
+]
+
+_EPS = 1e-12
+
+
+def _angle_between_columns(X: np.ndarray, Z: np.ndarray) -> np.ndarray:
+    """Angle (rad) between matching columns of ``X`` and ``Z`` (same shape, ``(d, n)``)."""
+    X = np.asarray(X, dtype=np.float64)
+    Z = np.asarray(Z, dtype=np.float64)
+    if X.shape != Z.shape:
+        raise ValueError(f"shape mismatch: {X.shape} vs {Z.shape}")
+    cos = np.sum(X * Z, axis=0) / (np.linalg.norm(X, axis=0) * np.linalg.norm(Z, axis=0) + _EPS)
+    return np.arccos(np.clip(cos, -1.0, 1.0))
+
+
+def sad(E_true: np.ndarray, E_est: np.ndarray) -> np.ndarray:
+    """Spectral angle distance per endmember, radians: ``arccos(<m, m*> / (|m| |m*|))``.
+
+    ``E_true, E_est: (bands, p)``, columns already matched. Returns ``(p,)``. Scale-invariant.
+    """
+    return _angle_between_columns(E_true, E_est)
+
+
+def aad(A_true: np.ndarray, A_est: np.ndarray) -> np.ndarray:
+    """Abundance angle distance per pixel, radians (U-ADMM eq. 17). ``A: (p, pixels)``."""
+    return _angle_between_columns(A_true, A_est)
+
+
+def aid(A_true: np.ndarray, A_est: np.ndarray, eps: float = 1e-9) -> np.ndarray:
+    """Abundance information divergence per pixel (U-ADMM eqs. 18-19), nats.
+
+    Symmetric KL divergence ``KL(a|a*) + KL(a*|a)`` between the abundance vectors, each
+    renormalised to sum to one; ``eps`` guards zero fractions. ``A: (p, pixels)`` -> ``(pixels,)``.
+    """
+    P = np.asarray(A_true, dtype=np.float64) + eps
+    Q = np.asarray(A_est, dtype=np.float64) + eps
+    P = P / P.sum(axis=0, keepdims=True)
+    Q = Q / Q.sum(axis=0, keepdims=True)
+    return np.sum((P - Q) * (np.log(P) - np.log(Q)), axis=0)
+
+
+def rmse_per_pixel_mean(A_true: np.ndarray, A_est: np.ndarray) -> float:
+    """Mean over pixels of the per-pixel RMSE: ``mean_n sqrt(mean_p (a_pn - a*_pn)^2)``.
+
+    Used by ATE / Ksiazek et al., U-ADMM (Zhou, Sec. IV-A) and NMF-SAE. ``A: (p, pixels)``.
+    """
+    diff = np.asarray(A_true, dtype=np.float64) - np.asarray(A_est, dtype=np.float64)
+    return float(np.mean(np.sqrt(np.mean(diff**2, axis=0))))
+
+
+def rmse_global(X_true: np.ndarray, X_est: np.ndarray) -> float:
+    """Global RMSE over every entry: ``sqrt(||X - X*||_F^2 / N)`` (DeepGU eq. 14)."""
+    diff = np.asarray(X_true, dtype=np.float64) - np.asarray(X_est, dtype=np.float64)
+    return float(np.sqrt(np.mean(diff**2)))
+
+
+def rmse_global_percent(X_true: np.ndarray, X_est: np.ndarray) -> float:
+    """Global RMSE in percent, ``100 * rmse_global`` (HySUPP's aRMSE/eRMSE convention)."""
+    return 100.0 * rmse_global(X_true, X_est)
+
+
+def relative_frobenius_error(X_true: np.ndarray, X_est: np.ndarray) -> float:
+    """Relative Frobenius error ``||X - X*||_F / ||X*||_F`` (unitless)."""
+    X_true = np.asarray(X_true, dtype=np.float64)
+    return float(np.linalg.norm(X_true - np.asarray(X_est)) / np.linalg.norm(X_true))
+
+
+def sre_db(X_true: np.ndarray, X_est: np.ndarray) -> float:
+    """Signal-to-reconstruction error in dB: ``10 log10(||X*||_F^2 / ||X - X*||_F^2)``."""
+    X_true = np.asarray(X_true, dtype=np.float64)
+    err = np.sum((X_true - np.asarray(X_est)) ** 2)
+    return float(10.0 * np.log10(np.sum(X_true**2) / max(err, _EPS**2)))
+
+
+def sam_pixelwise(M_true: np.ndarray, M_est: np.ndarray) -> float:
+    """DeepGU eq. 15: ``(1/N) sum_n sum_p angle(m_pn, m*_pn)``, radians.
+
+    ``M_true, M_est: (pixels, bands, p)`` per-pixel endmember matrices. Note the sum, not the
+    mean, over endmembers, exactly as the paper writes it.
+    """
+    M_true = np.asarray(M_true, dtype=np.float64)
+    M_est = np.asarray(M_est, dtype=np.float64)
+    if M_true.shape != M_est.shape or M_true.ndim != 3:
+        raise ValueError(f"expected equal (pixels, bands, p) shapes, got {M_true.shape}, {M_est.shape}")
+    cos = np.sum(M_true * M_est, axis=1) / (
+        np.linalg.norm(M_true, axis=1) * np.linalg.norm(M_est, axis=1) + _EPS
+    )
+    return float(np.mean(np.sum(np.arccos(np.clip(cos, -1.0, 1.0)), axis=1)))
+
+
+# ------------------------------------------------------------------------------ matching
+def _pairwise_sad(E_true: np.ndarray, E_est: np.ndarray) -> np.ndarray:
+    """``(p_true, p_est)`` matrix of spectral angles (rad) between all column pairs."""
+    T = E_true / (np.linalg.norm(E_true, axis=0, keepdims=True) + _EPS)
+    S = E_est / (np.linalg.norm(E_est, axis=0, keepdims=True) + _EPS)
+    return np.arccos(np.clip(T.T @ S, -1.0, 1.0))
+
+
+def _match_permutation(E_true: np.ndarray, E_est: np.ndarray) -> np.ndarray:
+    """Exhaustive search: the permutation with the smallest mean SAD (p! candidates)."""
+    p = E_true.shape[1]
+    if p > 9:
+        raise ValueError(f"exhaustive matching of p={p} endmembers is too slow; use 'hungarian'")
+    cost = _pairwise_sad(E_true, E_est)
+    perms = np.array(list(itertools.permutations(range(E_est.shape[1]), p)))
+    totals = cost[np.arange(p), perms].sum(axis=1)
+    return perms[int(np.argmin(totals))]
+
+
+def _match_hungarian(E_true: np.ndarray, E_est: np.ndarray) -> np.ndarray:
+    """Optimal assignment on spectral angle (scipy's ``linear_sum_assignment``)."""
+    rows, cols = linear_sum_assignment(_pairwise_sad(E_true, E_est))
+    return cols[np.argsort(rows)]
+
+
+def _match_greedy_euclidean(E_true: np.ndarray, E_est: np.ndarray) -> np.ndarray:
+    """Greedy by Euclidean distance, as the U-ADMM code does: repeatedly take the closest
+    remaining (true, estimate) pair."""
+    dist = np.linalg.norm(E_true[:, :, None] - E_est[:, None, :], axis=0)
+    perm = np.full(E_true.shape[1], -1)
+    for _ in range(E_true.shape[1]):
+        i, j = np.unravel_index(np.argmin(dist), dist.shape)
+        perm[i] = j
+        dist[i, :] = np.inf
+        dist[:, j] = np.inf
+    return perm
+
+
+MATCHING_METHODS = {
+    "permutation": _match_permutation,
+    "hungarian": _match_hungarian,
+    "greedy_euclidean": _match_greedy_euclidean,
+}
+
+
+def match_endmembers(E_true: np.ndarray, E_est: np.ndarray, method: str = "hungarian") -> np.ndarray:
+    """Permutation ``perm`` such that ``E_est[:, perm]`` is aligned with ``E_true``.
+
+    ``E_true: (bands, p)``, ``E_est: (bands, q)`` with ``q >= p``. Methods:
+    ``"permutation"`` (exhaustive, smallest mean SAD; small p), ``"hungarian"`` (optimal
+    assignment on SAD), ``"greedy_euclidean"`` (U-ADMM code). Apply the same permutation to
+    the estimated abundances' rows: ``A_est[perm]``.
+    """
+    try:
+        matcher = MATCHING_METHODS[method]
+    except KeyError:
+        raise ValueError(f"method must be one of {sorted(MATCHING_METHODS)}, got {method!r}") from None
+    E_true = np.asarray(E_true, dtype=np.float64)
+    E_est = np.asarray(E_est, dtype=np.float64)
+    if E_true.shape[0] != E_est.shape[0] or E_est.shape[1] < E_true.shape[1]:
+        raise ValueError(f"cannot match {E_est.shape} estimates to {E_true.shape} references")
+    return np.asarray(matcher(E_true, E_est), dtype=int)
+
+
+def degrees(radians):
+    """Radians to degrees, for display only."""
+    return np.degrees(radians)

@@ -1,0 +1,135 @@
+"""The book's figures, in one style: abundance maps, endmember spectra, false-colour images."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .data.hsi import HSI
+
+__all__ = ["use_book_style", "abundance_maps", "endmember_spectra", "false_colour", "show_false_colour"]
+
+BOOK_STYLE = {
+    "figure.dpi": 110,
+    "savefig.dpi": 110,
+    "savefig.bbox": "tight",
+    "font.size": 9,
+    "axes.titlesize": 9,
+    "axes.labelsize": 9,
+    "axes.grid": False,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "image.cmap": "viridis",
+    "legend.fontsize": 8,
+    "legend.frameon": False,
+}
+
+
+def use_book_style() -> None:
+    """Apply the book's matplotlib style (call once per notebook)."""
+    mpl.rcParams.update(BOOK_STYLE)
+
+
+def _names(names: Sequence[str] | None, p: int) -> list[str]:
+    return list(names) if names is not None else [f"endmember {i + 1}" for i in range(p)]
+
+
+def abundance_maps(
+    maps_true: np.ndarray,
+    maps_est: np.ndarray | None = None,
+    names: Sequence[str] | None = None,
+    labels: tuple[str, str] = ("ground truth", "estimate"),
+    title: str | None = None,
+) -> plt.Figure:
+    """One row per endmember: ground truth beside the estimate, shared 0-1 colour scale.
+
+    ``maps_true, maps_est: (p, rows, cols)``. With no estimate, ground truth is shown in one row.
+    """
+    p, rows, cols = maps_true.shape
+    names = _names(names, p)
+    aspect = cols / rows
+    if maps_est is None:
+        fig, axes = plt.subplots(1, p, figsize=(2.2 * p * aspect, 2.4), squeeze=False)
+        panels = [[(maps_true[k], names[k])] for k in range(p)]
+        axes = axes.T
+    else:
+        fig, axes = plt.subplots(p, 2, figsize=(2 * 2.2 * aspect + 0.8, 2.1 * p), squeeze=False)
+        panels = [
+            [(maps_true[k], f"{names[k]}: {labels[0]}"), (maps_est[k], f"{names[k]}: {labels[1]}")]
+            for k in range(p)
+        ]
+    image = None
+    for row_axes, row_panels in zip(axes, panels):
+        for ax, (data, label) in zip(row_axes, row_panels):
+            image = ax.imshow(data, vmin=0.0, vmax=1.0, interpolation="nearest")
+            ax.set_title(label)
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8, label="abundance")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def endmember_spectra(
+    E_true: np.ndarray | None,
+    E_est: np.ndarray | None = None,
+    wavelengths: np.ndarray | None = None,
+    names: Sequence[str] | None = None,
+    labels: tuple[str, str] = ("ground truth", "estimate"),
+    title: str | None = None,
+) -> plt.Figure:
+    """One panel per endmember: ground truth dashed, estimate solid. ``E: (bands, p)``."""
+    reference = E_true if E_true is not None else E_est
+    if reference is None:
+        raise ValueError("give E_true, E_est or both")
+    bands, p = reference.shape
+    names = _names(names, p)
+    x = np.arange(bands) if wavelengths is None else np.asarray(wavelengths)
+    fig, axes = plt.subplots(1, p, figsize=(2.6 * p, 2.4), sharey=True, squeeze=False)
+    for k, ax in enumerate(axes[0]):
+        if E_true is not None:
+            ax.plot(x, E_true[:, k], "--", color="black", lw=1.2, label=labels[0])
+        if E_est is not None:
+            ax.plot(x, E_est[:, k], "-", color="C1", lw=1.2, label=labels[1])
+        ax.set_title(names[k])
+        ax.set_xlabel("wavelength (nm)" if wavelengths is not None else "band index")
+    axes[0, 0].set_ylabel("reflectance")
+    axes[0, 0].legend(loc="best")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def false_colour(hsi: HSI, rgb_nm: tuple[float, float, float] = (800.0, 650.0, 550.0)) -> np.ndarray:
+    """A ``(rows, cols, 3)`` false-colour composite in [0, 1].
+
+    Default bands: NIR, red, green shown as R, G, B, so vegetation is red and water is dark.
+    Without wavelengths, bands at 3/4, 1/2 and 1/4 of the range are used. Each channel is
+    stretched between its 2nd and 98th percentiles.
+    """
+    if hsi.wavelengths is None:
+        idx = [int(f * (hsi.bands - 1)) for f in (0.75, 0.5, 0.25)]
+    else:
+        idx = [int(np.argmin(np.abs(hsi.wavelengths - nm))) for nm in rgb_nm]
+    rgb = hsi.cube()[:, :, idx]
+    low = np.percentile(rgb, 2, axis=(0, 1))
+    high = np.percentile(rgb, 98, axis=(0, 1))
+    return np.clip((rgb - low) / np.maximum(high - low, 1e-12), 0.0, 1.0)
+
+
+def show_false_colour(
+    hsi: HSI, rgb_nm: tuple[float, float, float] = (800.0, 650.0, 550.0), ax=None
+) -> plt.Axes:
+    """Draw :func:`false_colour` on ``ax`` (a new figure when None) with its band labels."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(3.2 * hsi.cols / hsi.rows, 3.2))
+    ax.imshow(false_colour(hsi, rgb_nm), interpolation="nearest")
+    ax.set_title(f"{hsi.name}: R,G,B = {', '.join(f'{nm:.0f}' for nm in rgb_nm)} nm")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return ax
