@@ -26,18 +26,18 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 __all__ = [
-    "sad",
+    "MATCHING_METHODS",
     "aad",
     "aid",
-    "rmse_per_pixel_mean",
+    "degrees",
+    "match_endmembers",
+    "relative_frobenius_error",
     "rmse_global",
     "rmse_global_percent",
-    "relative_frobenius_error",
-    "sre_db",
+    "rmse_per_pixel_mean",
+    "sad",
     "sam_pixelwise",
-    "match_endmembers",
-    "MATCHING_METHODS",
-    "degrees",
+    "sre_db",
 ]
 
 _EPS = 1e-12

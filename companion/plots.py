@@ -10,7 +10,7 @@ import numpy as np
 
 from .data.hsi import HSI
 
-__all__ = ["use_book_style", "abundance_maps", "endmember_spectra", "false_colour", "show_false_colour"]
+__all__ = ["abundance_maps", "endmember_spectra", "false_colour", "show_false_colour", "use_book_style"]
 
 BOOK_STYLE = {
     "figure.dpi": 110,
@@ -62,8 +62,8 @@ def abundance_maps(
             for k in range(p)
         ]
     image = None
-    for row_axes, row_panels in zip(axes, panels):
-        for ax, (data, label) in zip(row_axes, row_panels):
+    for row_axes, row_panels in zip(axes, panels, strict=True):
+        for ax, (data, label) in zip(row_axes, row_panels, strict=True):
             image = ax.imshow(data, vmin=0.0, vmax=1.0, interpolation="nearest")
             ax.set_title(label)
             ax.set_xticks([])

@@ -6,11 +6,12 @@ import platform
 import random
 import time
 from dataclasses import dataclass, field
+from typing import Self
 
 import numpy as np
 import torch
 
-__all__ = ["resolve_device", "seed_everything", "classic_dtype", "device_name", "Timer"]
+__all__ = ["Timer", "classic_dtype", "device_name", "resolve_device", "seed_everything"]
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -70,7 +71,7 @@ class Timer:
     seconds: float = 0.0
     _start: float = field(default=0.0, repr=False)
 
-    def __enter__(self) -> "Timer":
+    def __enter__(self) -> Self:
         self._start = time.perf_counter()
         return self
 

@@ -5,4 +5,4 @@ from .nmf import NMFResult, nmf_l1, nmf_l1_objective
 from .sunsal import sunsal
 from .vca import estimate_snr_db, vca
 
-__all__ = ["fcls", "sunsal", "nmf_l1", "nmf_l1_objective", "NMFResult", "vca", "estimate_snr_db"]
+__all__ = ["NMFResult", "estimate_snr_db", "fcls", "nmf_l1", "nmf_l1_objective", "sunsal", "vca"]

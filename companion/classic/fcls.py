@@ -15,7 +15,7 @@ import torch
 
 from ._tensors import as_tensors, check_shapes, to_numpy
 
-__all__ = ["fcls", "MAX_EXACT_ENDMEMBERS"]
+__all__ = ["MAX_EXACT_ENDMEMBERS", "fcls"]
 
 MAX_EXACT_ENDMEMBERS = 12
 

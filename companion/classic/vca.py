@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["vca", "estimate_snr_db"]
+__all__ = ["estimate_snr_db", "vca"]
 
 
 def _top_eigenvectors(C: np.ndarray, k: int) -> np.ndarray:

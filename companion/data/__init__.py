@@ -18,8 +18,24 @@ from .registry import FILES, DataError, fetch
 from .synthetic import add_noise, library_endmembers, patch_blur_abundances, patch_blur_image
 
 __all__ = [
-    "HSI", "from_column_major", "fit_endmember_scales", "DATASETS", "ReferenceEndmembers", "SpectralLibrary",
-    "aviris_wavelengths", "cuprite_endmembers", "deepgu_abundances", "houston_endmembers",
-    "load", "load_uadmm_synthetic", "usgs_library", "FILES", "DataError", "fetch", "add_noise",
-    "library_endmembers", "patch_blur_abundances", "patch_blur_image",
+    "DATASETS",
+    "FILES",
+    "HSI",
+    "DataError",
+    "ReferenceEndmembers",
+    "SpectralLibrary",
+    "add_noise",
+    "aviris_wavelengths",
+    "cuprite_endmembers",
+    "deepgu_abundances",
+    "fetch",
+    "fit_endmember_scales",
+    "from_column_major",
+    "houston_endmembers",
+    "library_endmembers",
+    "load",
+    "load_uadmm_synthetic",
+    "patch_blur_abundances",
+    "patch_blur_image",
+    "usgs_library",
 ]

@@ -13,7 +13,7 @@ import numpy as np
 
 from .registry import DataError
 
-__all__ = ["HSI", "from_column_major", "check_finite"]
+__all__ = ["HSI", "check_finite", "from_column_major"]
 
 
 def from_column_major(X: np.ndarray, rows: int, cols: int) -> np.ndarray:

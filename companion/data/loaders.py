@@ -15,23 +15,23 @@ import numpy as np
 import scipy.io
 
 from .hsi import HSI, check_finite, from_column_major
-from .registry import FILES, DATA_DIR_ENV, DataError, data_dir, fetch, sha256_of
+from .registry import DATA_DIR_ENV, FILES, DataError, data_dir, fetch, sha256_of
 
 __all__ = [
-    "SpectralLibrary",
-    "ReferenceEndmembers",
-    "load",
     "DATASETS",
-    "load_samson",
+    "ReferenceEndmembers",
+    "SpectralLibrary",
+    "aviris_wavelengths",
+    "cuprite_endmembers",
+    "deepgu_abundances",
+    "houston_endmembers",
+    "load",
     "load_jasper",
+    "load_samson",
+    "load_uadmm_synthetic",
     "load_urban",
     "load_urban_crop",
-    "load_uadmm_synthetic",
     "usgs_library",
-    "cuprite_endmembers",
-    "houston_endmembers",
-    "deepgu_abundances",
-    "aviris_wavelengths",
 ]
 
 # Samson: 156 channels from 401 to 889 nm (nominal, not stored in the file).
@@ -60,7 +60,7 @@ def _read_mat(relative_path: str, required: dict[str, int]) -> tuple[dict, dict[
 def _parse_mat(path: Path, label: str, required: dict[str, int]) -> dict:
     try:
         variables = scipy.io.loadmat(path)
-    except Exception as err:  # scipy raises many types for damaged files
+    except Exception as err:  # noqa: BLE001 (scipy raises many types for damaged files)
         raise DataError(f"{label} ({path}) cannot be read as a MATLAB file: {err}") from None
     for name, ndim in required.items():
         if name not in variables:
@@ -388,7 +388,7 @@ def _read_pickled_array(relative_path: str) -> tuple[np.ndarray, dict[str, str]]
             array = _NumpyOnlyUnpickler(handle, encoding="latin1").load()
     except DataError:
         raise
-    except Exception as err:
+    except Exception as err:  # noqa: BLE001 (any unpickling failure means a bad file)
         raise DataError(f"{relative_path} ({path}) cannot be unpickled: {err}") from None
     if not isinstance(array, np.ndarray):
         raise DataError(f"{relative_path} holds {type(array).__name__}, expected a numpy array.")

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["DataError", "DataFile", "FILES", "fetch", "sha256_of", "data_dir", "cache_dir"]
+__all__ = ["FILES", "DataError", "DataFile", "cache_dir", "data_dir", "fetch", "sha256_of"]
 
 DATA_DIR_ENV = "HU_DATA_DIR"
 CACHE_DIR_ENV = "HU_CACHE_DIR"
@@ -180,7 +180,7 @@ def _download(entry: DataFile) -> Path:
             "Fix: retry; if it persists, obtain the file by other means and set "
             f"{DATA_DIR_ENV}."
         ) from None
-    except Exception as err:  # network failure: say what to do
+    except Exception as err:  # noqa: BLE001 (network failure: say what to do)
         raise DataError(
             f"Could not download {entry.path} from {entry.url}: {err}.\n"
             f"Fix: download it by hand into a directory laid out like shared/data and set "

@@ -10,7 +10,7 @@ import torch
 from .hsi import HSI
 from .loaders import SpectralLibrary
 
-__all__ = ["patch_blur_abundances", "add_noise", "library_endmembers", "patch_blur_image"]
+__all__ = ["add_noise", "library_endmembers", "patch_blur_abundances", "patch_blur_image"]
 
 
 def _gaussian_kernel(size: int, sigma: float) -> np.ndarray:
