@@ -1,0 +1,372 @@
+"""Chapter results: provenance, atomic JSON records, paper-vs-ours verdicts and the scorecard.
+
+A chapter writes ``results/<chapter>/<scale>/<name>.json`` holding the numbers its tables show,
+its comparison with the paper and the provenance of the run::
+
+    {"chapter": ..., "scale": ..., "name": ..., "provenance": {...}, "data": {...},
+     "comparison": [{"key", "quantity", "source", "unit", "paper", "ours", "difference",
+                     "verdict", "reason"}, ...]}
+
+Paper-scale records are small and committed, so a book built at ``book`` scale can show them
+beside its live run. The root is ``$HU_RESULTS_DIR`` when set, else ``results/`` in the repository.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from companion.chapters import Target, available, get_chapter
+
+__all__ = [
+    "VERDICTS",
+    "Provenance",
+    "Table",
+    "compare",
+    "git_commit",
+    "list_results",
+    "read_result",
+    "results_root",
+    "scorecard",
+    "verdict",
+    "write_result",
+]
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+VERDICTS = ("reproduced", "partly", "not reproduced", "not attempted")
+
+
+def results_root() -> Path:
+    """Directory holding ``<chapter>/<scale>/*.json``: ``$HU_RESULTS_DIR`` or ``<repo>/results``."""
+    return Path(os.environ.get("HU_RESULTS_DIR") or REPO_ROOT / "results")
+
+
+def git_commit(repo: Path = REPO_ROOT) -> str:
+    """Commit hash of ``repo`` (suffixed ``+dirty`` with uncommitted changes), or ``"unknown"``."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + ("+dirty" if dirty else "")
+
+
+@dataclass
+class Provenance:
+    """Where a result came from: parameters, hardware, library versions, code, data, time.
+
+    ``checksums`` maps dataset file paths (relative to the data directory) to sha256 digests;
+    ``started`` is ISO 8601 UTC; ``wall_time_s`` (seconds) is set by :meth:`finish`.
+    """
+
+    chapter: str
+    scale: str
+    params: dict
+    device: str
+    versions: dict
+    git_commit: str
+    checksums: dict = field(default_factory=dict)
+    started: str = ""
+    wall_time_s: float | None = None
+    _t0: float = field(default=0.0, repr=False)
+
+    @classmethod
+    def start(cls, chapter: str, params: Mapping, device, checksums: Mapping | None = None):
+        """Record the start of a run of ``chapter`` with resolved ``params`` on ``device``.
+
+        ``device`` is a ``torch.device`` (named via :func:`companion.runtime.device_name`) or a
+        string used as is.
+        """
+        import numpy
+        import torch
+
+        from companion.runtime import device_name
+
+        return cls(
+            chapter=chapter,
+            scale=params["scale"],
+            params=dict(params),
+            device=device if isinstance(device, str) else device_name(device),
+            versions={
+                "python": platform.python_version(),
+                "torch": torch.__version__,
+                "numpy": numpy.__version__,
+            },
+            git_commit=git_commit(),
+            checksums=dict(checksums or {}),
+            started=datetime.now(UTC).isoformat(timespec="seconds"),
+            _t0=time.perf_counter(),
+        )
+
+    def finish(self) -> Provenance:
+        """Set ``wall_time_s`` to the seconds since :meth:`start`; return self."""
+        self.wall_time_s = round(time.perf_counter() - self._t0, 2)
+        return self
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict (without the private start clock)."""
+        return {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+
+    def to_html(self) -> str:
+        """The provenance box shown at the top of a chapter (an admonition in the book theme)."""
+        return _provenance_html(self.to_dict())
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+
+def _provenance_html(prov: Mapping) -> str:
+    params = ", ".join(f"{k}={v!r}" for k, v in prov["params"].items())
+    versions = ", ".join(f"{k} {v}" for k, v in prov["versions"].items())
+    checksums = (
+        "<br>".join(
+            f"<code>{html.escape(path)}</code> sha256 <code>{digest[:16]}…</code>"
+            for path, digest in sorted(prov["checksums"].items())
+        )
+        or "none recorded yet"
+    )
+    wall = prov["wall_time_s"]
+    items = [
+        ("Scale", prov["scale"]),
+        ("Parameters", params),
+        ("Device", prov["device"]),
+        ("Versions", versions),
+        ("Git commit", prov["git_commit"]),
+        ("Started (UTC)", prov["started"]),
+        ("Wall time", f"{wall:.1f} s" if wall is not None else "running (see the end)"),
+    ]
+    rows = "".join(f"<li><b>{k}:</b> {html.escape(str(v))}</li>" for k, v in items)
+    return (
+        '<div class="admonition note"><p class="admonition-title">Provenance</p>'
+        f"<ul>{rows}<li><b>Data files:</b><br>{checksums}</li></ul></div>"
+    )
+
+
+def write_result(
+    chapter: str,
+    name: str,
+    data: Mapping,
+    provenance: Provenance,
+    comparison: Sequence[Mapping] = (),
+    root: Path | None = None,
+) -> Path:
+    """Atomically write ``<root>/<chapter>/<scale>/<name>.json`` and return its path.
+
+    The record is written to a temporary file in the same directory, then moved over the target
+    with ``os.replace``, so a reader never sees a half-written file. numpy scalars and arrays in
+    ``data`` are converted with their ``tolist()``.
+    """
+    record = {
+        "chapter": chapter,
+        "scale": provenance.scale,
+        "name": name,
+        "provenance": provenance.to_dict(),
+        "data": data,
+        "comparison": list(comparison),
+    }
+    directory = (root or results_root()) / chapter / provenance.scale
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / f"{name}.json"
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(record, handle, indent=1, default=_to_builtin)
+            handle.write("\n")
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def _to_builtin(obj: Any) -> Any:
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    raise TypeError(f"cannot store {type(obj).__name__} in a results JSON")
+
+
+def read_result(chapter: str, scale: str, name: str, root: Path | None = None) -> dict | None:
+    """The record written by :func:`write_result`, or None when there is none."""
+    path = (root or results_root()) / chapter / scale / f"{name}.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def list_results(chapter: str, scale: str, root: Path | None = None) -> list[dict]:
+    """All records of ``chapter`` at ``scale``, sorted by name."""
+    directory = (root or results_root()) / chapter / scale
+    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(directory.glob("*.json"))]
+
+
+def verdict(target: Target, ours: float | None, reason: str | None = None) -> tuple[str, str]:
+    """Verdict on ``ours`` against ``target`` and the reason, in words.
+
+    *reproduced*: ``|ours - paper| <= tolerance``; *partly*: within ``partly_factor`` tolerances;
+    *not reproduced*: further off or NaN; *not attempted*: ``ours`` is None (``reason`` says why).
+    """
+    if ours is None:
+        return "not attempted", reason or "not run"
+    if math.isnan(ours):
+        return "not reproduced", reason or "our value is NaN"
+    gap = abs(ours - target.value)
+    text = f"|diff| {gap:.3g} {target.unit}"
+    if gap <= target.tolerance:
+        return "reproduced", f"{text} <= tolerance {target.tolerance:g}"
+    if gap <= target.partly_factor * target.tolerance:
+        return "partly", f"{text} <= {target.partly_factor:g} x tolerance {target.tolerance:g}"
+    return "not reproduced", f"{text} > {target.partly_factor:g} x tolerance {target.tolerance:g}"
+
+
+def compare(
+    targets: Iterable[Target],
+    ours: Mapping[str, float],
+    reasons: Mapping[str, str] | None = None,
+) -> list[dict]:
+    """Paper-vs-ours rows: one per target, with difference (ours - paper) and verdict.
+
+    ``ours`` maps target keys to our values (a missing key means not attempted); ``reasons`` maps
+    keys to an explanation used for missing values (e.g. "Urban image not staged").
+    """
+    rows = []
+    for target in targets:
+        value = ours.get(target.key)
+        outcome, why = verdict(target, value, (reasons or {}).get(target.key))
+        rows.append(
+            {
+                "key": target.key,
+                "quantity": target.quantity,
+                "source": target.source,
+                "unit": target.unit,
+                "paper": target.value,
+                "ours": value,
+                "difference": None if value is None else value - target.value,
+                "verdict": outcome,
+                "reason": why,
+            }
+        )
+    return rows
+
+
+@dataclass
+class Table:
+    """A list of row dicts rendered as an HTML table (notebooks, book) or markdown (terminal).
+
+    ``columns`` maps row keys to headers (default: every key of the first row); floats are shown
+    with ``floatfmt``; None shows as an em dash.
+    """
+
+    rows: list[dict]
+    columns: dict[str, str] | None = None
+    floatfmt: str = ".4g"
+    caption: str = ""
+
+    def _header(self) -> dict[str, str]:
+        return self.columns or {k: k for k in (self.rows[0] if self.rows else {})}
+
+    def _cell(self, value: Any) -> str:
+        if value is None:
+            return "—"
+        if isinstance(value, float):
+            return format(value, self.floatfmt)
+        return str(value)
+
+    def to_markdown(self) -> str:
+        """GitHub-flavoured markdown table."""
+        header = self._header()
+        lines = ["| " + " | ".join(header.values()) + " |", "|" + "---|" * len(header)]
+        for row in self.rows:
+            cells = (self._cell(row.get(k)).replace("|", "\\|") for k in header)
+            lines.append("| " + " | ".join(cells) + " |")
+        return (f"{self.caption}\n\n" if self.caption else "") + "\n".join(lines)
+
+    def to_html(self) -> str:
+        """HTML table styled like the book's other tables."""
+        header = self._header()
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in header.values())
+        body = "".join(
+            "<tr>"
+            + "".join(f"<td>{html.escape(self._cell(r.get(k)))}</td>" for k in header)
+            + "</tr>"
+            for r in self.rows
+        )
+        caption = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
+        return (
+            f'<table class="table dataframe">{caption}<thead><tr>{head}</tr></thead>'
+            f"<tbody>{body}</tbody></table>"
+        )
+
+    _repr_html_ = to_html
+    _repr_markdown_ = to_markdown
+
+    def __str__(self) -> str:
+        return self.to_markdown()
+
+
+SCORECARD_COLUMNS = {
+    "chapter": "Chapter",
+    "scale": "Scale",
+    "quantity": "Quantity",
+    "source": "Paper source",
+    "paper": "Paper",
+    "ours": "Ours",
+    "difference": "Difference",
+    "verdict": "Verdict",
+    "reason": "Reason",
+}
+
+
+def scorecard(scale: str | None = None, root: Path | None = None) -> Table:
+    """Verdicts of every chapter, gathered from its results records.
+
+    For each chapter (book order) the committed ``paper``-scale records come first, then those at
+    ``scale`` (default ``$HU_SCALE`` or ``"book"``). A chapter without paper targets gets one row
+    saying so; a chapter with targets but no records gets *not attempted* rows.
+    """
+    scale = scale or os.environ.get("HU_SCALE") or "book"
+    rows = []
+    for name in available():
+        module = get_chapter(name)
+        title = module.TITLE
+        scales = ["paper"] + ([scale] if scale != "paper" else [])
+        records = [r for s in scales for r in list_results(name, s, root)]
+        if not module.PAPER_TARGETS:
+            ran = ", ".join(sorted({r["scale"] for r in records})) or "not run"
+            rows.append(
+                {
+                    "chapter": title,
+                    "scale": ran,
+                    "verdict": None,
+                    "reason": "reference chapter: no paper targets",
+                }
+            )
+        elif not records:
+            hint = f"no results at scale {scale!r}; run: python -m companion run {name}"
+            rows += [
+                {"chapter": title, "scale": scale, **row}
+                for row in compare(
+                    module.PAPER_TARGETS, {}, {t.key: hint for t in module.PAPER_TARGETS}
+                )
+            ]
+        for record in records:
+            rows += [
+                {"chapter": title, "scale": record["scale"], **row} for row in record["comparison"]
+            ]
+    return Table(rows, SCORECARD_COLUMNS, caption=f"Reproduction scorecard (live scale: {scale})")
