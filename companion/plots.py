@@ -88,13 +88,15 @@ def endmember_spectra(
         raise ValueError("give E_true, E_est or both")
     bands, p = reference.shape
     names = _names(names, p)
-    x = np.arange(bands) if wavelengths is None else np.asarray(wavelengths)
+    # Sort by wavelength: AVIRIS band centres step back where its spectrometers overlap.
+    order = np.arange(bands) if wavelengths is None else np.argsort(wavelengths, kind="stable")
+    x = order if wavelengths is None else np.asarray(wavelengths)[order]
     fig, axes = plt.subplots(1, p, figsize=(2.6 * p, 2.4), sharey=True, squeeze=False)
     for k, ax in enumerate(axes[0]):
         if E_true is not None:
-            ax.plot(x, E_true[:, k], "--", color="black", lw=1.2, label=labels[0])
+            ax.plot(x, E_true[order, k], "--", color="black", lw=1.2, label=labels[0])
         if E_est is not None:
-            ax.plot(x, E_est[:, k], "-", color="C1", lw=1.2, label=labels[1])
+            ax.plot(x, E_est[order, k], "-", color="C1", lw=1.2, label=labels[1])
         ax.set_title(names[k])
         ax.set_xlabel("wavelength (nm)" if wavelengths is not None else "band index")
     axes[0, 0].set_ylabel("reflectance")

@@ -147,8 +147,9 @@ def load_jasper() -> HSI:
         names=names,
         wavelengths=wavelengths[bands],
         files=files | more | wl_files,
-        notes="Y = raw DN / maxValue (5000). 198 of 224 AVIRIS bands (SlectBands); wavelengths "
-        "from the AVIRIS calibration file of the DeepGU repository.",
+        notes="Y = raw DN / maxValue (5000). 198 of 224 AVIRIS bands (SlectBands) in the file's "
+        "channel order; wavelengths from the AVIRIS calibration file of the DeepGU repository "
+        "(they step back at two spectrometer joins).",
     )
 
 
