@@ -302,9 +302,7 @@ class Table:
         header = self._header()
         head = "".join(f"<th>{html.escape(h)}</th>" for h in header.values())
         body = "".join(
-            "<tr>"
-            + "".join(f"<td>{html.escape(self._cell(r.get(k)))}</td>" for k in header)
-            + "</tr>"
+            "<tr>" + "".join(f"<td>{html.escape(self._cell(r.get(k)))}</td>" for k in header) + "</tr>"
             for r in self.rows
         )
         caption = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
@@ -361,12 +359,8 @@ def scorecard(scale: str | None = None, root: Path | None = None) -> Table:
             hint = f"no results at scale {scale!r}; run: python -m companion run {name}"
             rows += [
                 {"chapter": title, "scale": scale, **row}
-                for row in compare(
-                    module.PAPER_TARGETS, {}, {t.key: hint for t in module.PAPER_TARGETS}
-                )
+                for row in compare(module.PAPER_TARGETS, {}, {t.key: hint for t in module.PAPER_TARGETS})
             ]
         for record in records:
-            rows += [
-                {"chapter": title, "scale": record["scale"], **row} for row in record["comparison"]
-            ]
+            rows += [{"chapter": title, "scale": record["scale"], **row} for row in record["comparison"]]
     return Table(rows, SCORECARD_COLUMNS, caption=f"Reproduction scorecard (live scale: {scale})")

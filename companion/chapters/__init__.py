@@ -72,9 +72,7 @@ class Param:
             value = float(value)
         items = value if isinstance(value, list) else [value]
         item_type = self.item if self.type is list else self.type
-        wrong_type = not isinstance(value, self.type) or (
-            self.type is int and isinstance(value, bool)
-        )
+        wrong_type = not isinstance(value, self.type) or (self.type is int and isinstance(value, bool))
         if wrong_type or (item_type and not all(isinstance(i, item_type) for i in items)):
             raise TypeError(
                 f"parameter {name!r} must be {self.type_name}, got {type(value).__name__} "
@@ -82,9 +80,7 @@ class Param:
             )
         bad = [item for item in items if self.choices is not None and item not in self.choices]
         if bad:
-            raise ValueError(
-                f"parameter {name!r}: invalid value(s) {bad!r}; valid: {list(self.choices)!r}"
-            )
+            raise ValueError(f"parameter {name!r}: invalid value(s) {bad!r}; valid: {list(self.choices)!r}")
         return value
 
 
@@ -116,9 +112,7 @@ def get_chapter(name: str) -> ModuleType:
     """The declarative module of chapter ``name``; ValueError listing the chapters if unknown."""
     known = [m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")]
     if name not in known:
-        raise ValueError(
-            f"unknown chapter {name!r}{_suggest(name, known)}; chapters: {sorted(known)}"
-        )
+        raise ValueError(f"unknown chapter {name!r}{_suggest(name, known)}; chapters: {sorted(known)}")
     module = importlib.import_module(f"{__name__}.{name}")
     missing = [attr for attr in _REQUIRED if not hasattr(module, attr)]
     if missing:

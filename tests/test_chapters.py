@@ -1,0 +1,100 @@
+"""Chapter registry: presets, validation errors and the notebooks' parameters cells."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from companion.chapters import SCALES, Param, available, get_chapter, resolve_parameters
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+def test_datasets_chapter_is_registered_with_all_scales():
+    assert "datasets" in available()
+    module = get_chapter("datasets")
+    assert set(module.PRESETS) == set(SCALES)
+    assert module.PAPER_TARGETS == []
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_resolve_returns_every_parameter_of_the_preset(scale, monkeypatch):
+    monkeypatch.delenv("HU_SCALE", raising=False)
+    params = resolve_parameters("datasets", scale)
+    module = get_chapter("datasets")
+    assert params == {"scale": scale, **module.PRESETS[scale]}
+
+
+def test_override_wins_and_none_keeps_the_preset(monkeypatch):
+    monkeypatch.delenv("HU_SCALE", raising=False)
+    params = resolve_parameters("datasets", "smoke", seed=7, vca_runs=None)
+    assert params["seed"] == 7
+    assert params["vca_runs"] == get_chapter("datasets").PRESETS["smoke"]["vca_runs"]
+
+
+def test_resolved_lists_are_copies_not_the_preset_itself():
+    params = resolve_parameters("datasets", "book")
+    params["datasets"].append("bogus")
+    assert "bogus" not in get_chapter("datasets").PRESETS["book"]["datasets"]
+
+
+def test_scale_comes_from_argument_then_env_then_book(monkeypatch):
+    monkeypatch.delenv("HU_SCALE", raising=False)
+    assert resolve_parameters("datasets")["scale"] == "book"
+    monkeypatch.setenv("HU_SCALE", "smoke")
+    assert resolve_parameters("datasets")["scale"] == "smoke"
+    assert resolve_parameters("datasets", "paper")["scale"] == "paper"
+
+
+def test_unknown_scale_lists_the_valid_ones(monkeypatch):
+    with pytest.raises(ValueError, match=r"unknown scale 'huge'.*smoke.*book.*paper"):
+        resolve_parameters("datasets", "huge")
+    monkeypatch.setenv("HU_SCALE", "tiny")
+    with pytest.raises(ValueError, match="tiny"):
+        resolve_parameters("datasets")
+
+
+def test_unknown_parameter_suggests_and_lists_names_and_types():
+    with pytest.raises(ValueError) as err:
+        resolve_parameters("datasets", "smoke", devcie="cpu")
+    message = str(err.value)
+    assert "devcie" in message and "did you mean 'device'" in message
+    assert "seed (int)" in message and "datasets (list[str])" in message
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("seed", 1.5), ("seed", True), ("seed", "3"), ("datasets", "samson"), ("datasets", [1]), ("device", 0)],
+)
+def test_wrong_type_is_a_type_error_naming_the_expected_type(name, value):
+    with pytest.raises(TypeError, match=rf"{name}' must be"):
+        resolve_parameters("datasets", "smoke", **{name: value})
+
+
+def test_invalid_choice_lists_the_choices():
+    with pytest.raises(ValueError, match=r"'samsom'.*'samson', 'jasper', 'urban'"):
+        resolve_parameters("datasets", "smoke", datasets=["samsom"])
+    with pytest.raises(ValueError, match="hungarian"):
+        resolve_parameters("datasets", "smoke", match="best")
+
+
+def test_tuple_becomes_list_and_int_becomes_float():
+    assert resolve_parameters("datasets", "smoke", datasets=("jasper",))["datasets"] == ["jasper"]
+    assert Param(float, "a rate").check("rate", 1) == 1.0
+
+
+def test_unknown_chapter_lists_the_chapters():
+    with pytest.raises(ValueError, match=r"unknown chapter 'datasts'.*did you mean 'datasets'"):
+        get_chapter("datasts")
+
+
+@pytest.mark.parametrize("chapter", available())
+def test_notebook_has_one_parameters_cell_with_exactly_the_schema(chapter):
+    import jupytext
+
+    notebook = jupytext.read(NOTEBOOKS / f"{chapter}.md")
+    assert notebook.metadata["kernelspec"]["name"] == "python3"
+    cells = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(cells) == 1
+    names = set(re.findall(r"^(\w+)\s*=", cells[0].source, flags=re.MULTILINE))
+    assert names == {"scale", *get_chapter(chapter).PARAMETERS}

@@ -1,0 +1,101 @@
+"""The command line: fast parameter errors, literal parsing, and a real smoke run."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from companion.cli import main, parse_assignment
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args, env=None, timeout=120):
+    return subprocess.run(
+        [sys.executable, "-m", "companion", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("seed=3", ("seed", 3)),
+        ("device=cuda", ("device", "cuda")),
+        ("datasets=['samson', 'jasper']", ("datasets", ["samson", "jasper"])),
+        ("lr=1e-3", ("lr", 0.001)),
+        ("name=a=b", ("name", "a=b")),
+        (" x =True", ("x", True)),
+    ],
+)
+def test_parse_assignment_uses_python_literals_else_strings(text, expected):
+    assert parse_assignment(text) == expected
+
+
+def test_misspelled_parameter_fails_fast_with_a_helpful_message():
+    started = time.perf_counter()
+    result = run_cli("run", "datasets", "--scale", "smoke", "-p", "devcie=cuda")
+    elapsed = time.perf_counter() - started
+    assert result.returncode == 2
+    assert elapsed < 10, f"took {elapsed:.1f} s"
+    assert "unknown parameter" in result.stderr and "did you mean 'device'" in result.stderr
+    assert "seed (int)" in result.stderr  # lists valid names and types
+
+
+def test_wrong_type_and_unknown_chapter_fail_before_any_kernel(capsys):
+    assert main(["run", "datasets", "-p", "seed=one"]) == 2
+    assert "'seed' must be int" in capsys.readouterr().err
+    assert main(["run", "stabilty"]) == 2
+    assert "chapters: ['datasets'" in capsys.readouterr().err
+
+
+def test_bad_scale_is_rejected_by_the_parser():
+    result = run_cli("run", "datasets", "--scale", "huge")
+    assert result.returncode == 2 and "invalid choice: 'huge'" in result.stderr
+
+
+def test_list_shows_chapters_scales_and_parameters(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "datasets" in out and "smoke, book, paper" in out and "vca_runs (int)" in out
+
+
+def test_smoke_run_end_to_end(tmp_path):
+    """`python -m companion run datasets --scale smoke` executes the chapter and writes results."""
+    started = time.perf_counter()
+    result = run_cli(
+        "run",
+        "datasets",
+        "--scale",
+        "smoke",
+        "-p",
+        "seed=2",
+        "--output",
+        str(tmp_path / "runs"),
+        env={"HU_RESULTS_DIR": str(tmp_path / "results")},
+        timeout=300,
+    )
+    elapsed = time.perf_counter() - started
+    assert result.returncode == 0, result.stderr[-3000:]
+    executed = tmp_path / "runs" / "datasets-smoke.ipynb"
+    assert f"executed notebook: {executed}" in result.stdout
+    assert "Executing" in result.stderr  # papermill's progress bar
+    notebook = json.loads(executed.read_text())
+    outputs = [o for c in notebook["cells"] if c["cell_type"] == "code" for o in c["outputs"]]
+    assert not [o for o in outputs if o["output_type"] == "error"]
+    assert sum("image/png" in o.get("data", {}) for o in outputs) >= 3
+    record = json.loads((tmp_path / "results/datasets/smoke/baselines.json").read_text())
+    assert record["provenance"]["params"]["seed"] == 2
+    assert record["provenance"]["wall_time_s"] > 0
+    assert set(record["data"]["baselines"]) == {"samson"}
+    sad_vca = record["data"]["baselines"]["samson"]["VCA + FCLS"]["sad_deg"][0]
+    assert 0 < sad_vca < 20  # VCA finds Samson's three materials to within a few degrees
+    assert elapsed < 120, f"smoke run took {elapsed:.0f} s"

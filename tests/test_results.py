@@ -1,0 +1,126 @@
+"""Results records: atomic writing, provenance, verdicts, comparison tables and the scorecard."""
+
+import json
+import os
+
+import pytest
+import torch
+
+from companion.chapters import Target, resolve_parameters
+from companion.results import (
+    VERDICTS,
+    Provenance,
+    Table,
+    compare,
+    list_results,
+    read_result,
+    scorecard,
+    verdict,
+    write_result,
+)
+
+TARGET = Target("sad", "mean SAD on Samson", 3.0, "deg", "Table 2", tolerance=0.5)
+
+
+@pytest.fixture
+def prov():
+    params = resolve_parameters("datasets", "smoke")
+    return Provenance.start("datasets", params, torch.device("cpu"), checksums={"a.mat": "ab" * 32})
+
+
+def test_provenance_records_what_a_reader_needs(prov):
+    record = prov.finish().to_dict()
+    assert record["scale"] == "smoke" and record["params"]["scale"] == "smoke"
+    assert record["device"].startswith("CPU")
+    assert record["versions"]["torch"] == torch.__version__
+    assert record["versions"]["numpy"]
+    assert record["git_commit"]  # a hash or "unknown"
+    assert record["checksums"] == {"a.mat": "ab" * 32}
+    assert record["started"].endswith("+00:00")
+    assert record["wall_time_s"] >= 0
+    assert not any(key.startswith("_") for key in record)
+
+
+def test_provenance_box_shows_wall_time_only_when_finished(prov):
+    assert "running" in prov.to_html()
+    assert "running" not in prov.finish().to_html()
+    assert "a.mat" in prov.to_html()
+
+
+def test_write_is_atomic_and_round_trips(tmp_path, prov):
+    import numpy as np
+
+    data = {"x": np.float64(1.5), "v": np.arange(3)}
+    path = write_result("datasets", "baselines", data, prov.finish(), root=tmp_path)
+    assert path == tmp_path / "datasets" / "smoke" / "baselines.json"
+    assert [p.name for p in path.parent.iterdir()] == ["baselines.json"]  # no temp file left
+    record = read_result("datasets", "smoke", "baselines", root=tmp_path)
+    assert record["data"] == {"x": 1.5, "v": [0, 1, 2]}
+    assert record["provenance"]["wall_time_s"] is not None
+    assert read_result("datasets", "paper", "baselines", root=tmp_path) is None
+
+
+def test_failed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path, prov):
+    path = write_result("datasets", "r", {"v": 1}, prov, root=tmp_path)
+    with pytest.raises(TypeError):
+        write_result("datasets", "r", {"v": object()}, prov, root=tmp_path)
+    assert json.loads(path.read_text())["data"] == {"v": 1}
+    assert os.listdir(path.parent) == ["r.json"]
+
+
+@pytest.mark.parametrize(
+    ("ours", "expected"),
+    [
+        (3.2, "reproduced"),
+        (2.5, "reproduced"),
+        (3.9, "partly"),
+        (1.6, "partly"),
+        (4.6, "not reproduced"),
+        (float("nan"), "not reproduced"),
+        (None, "not attempted"),
+    ],
+)
+def test_verdict_thresholds(ours, expected):
+    outcome, reason = verdict(TARGET, ours, None)
+    assert outcome == expected and outcome in VERDICTS and reason
+
+
+def test_not_attempted_keeps_the_reason():
+    assert verdict(TARGET, None, "Urban image not staged") == ("not attempted", "Urban image not staged")
+
+
+def test_compare_builds_difference_and_verdict_rows():
+    other = Target("rmse", "RMSE", 0.1, "", "Fig. 3", tolerance=0.01)
+    rows = compare([TARGET, other], {"sad": 3.3}, {"rmse": "not run at this scale"})
+    assert rows[0]["difference"] == pytest.approx(0.3) and rows[0]["verdict"] == "reproduced"
+    assert rows[1]["ours"] is None and rows[1]["verdict"] == "not attempted"
+    assert rows[1]["reason"] == "not run at this scale"
+
+
+def test_table_renders_markdown_and_escaped_html():
+    table = Table([{"a": 1.23456789, "b": None, "c": "x|<y>"}], caption="cap")
+    md = table.to_markdown()
+    assert "| 1.235 | — | x\\|<y> |" in md and md.startswith("cap")
+    assert "&lt;y&gt;" in table.to_html() and "<caption>cap</caption>" in table.to_html()
+
+
+def test_scorecard_reports_reference_chapter_and_its_runs(tmp_path, prov):
+    card = scorecard("smoke", root=tmp_path)
+    row = next(r for r in card.rows if r["chapter"] == "Datasets and metrics")
+    assert row["scale"] == "not run" and row["verdict"] is None
+    write_result("datasets", "baselines", {}, prov.finish(), root=tmp_path)
+    row = next(r for r in scorecard("smoke", root=tmp_path).rows if r["chapter"] == "Datasets and metrics")
+    assert row["scale"] == "smoke" and "no paper targets" in row["reason"]
+    assert len(list_results("datasets", "smoke", root=tmp_path)) == 1
+
+
+def test_scorecard_gathers_verdicts_of_a_chapter_with_targets(tmp_path, monkeypatch, prov):
+    import companion.chapters.datasets as module
+
+    monkeypatch.setattr(module, "PAPER_TARGETS", [TARGET])
+    rows = scorecard("smoke", root=tmp_path).rows
+    assert [r["verdict"] for r in rows] == ["not attempted"]
+    assert "python -m companion run datasets" in rows[0]["reason"]
+    write_result("datasets", "r", {}, prov, comparison=compare([TARGET], {"sad": 5.0}), root=tmp_path)
+    rows = scorecard("smoke", root=tmp_path).rows
+    assert [(r["scale"], r["verdict"]) for r in rows] == [("smoke", "not reproduced")]
