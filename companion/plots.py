@@ -107,15 +107,21 @@ def endmember_spectra(
     return fig
 
 
-def false_colour(hsi: HSI, rgb_nm: tuple[float, float, float] = (800.0, 650.0, 550.0)) -> np.ndarray:
+def false_colour(
+    hsi: HSI,
+    rgb_nm: tuple[float, float, float] = (800.0, 650.0, 550.0),
+    rgb_bands: tuple[int, int, int] | None = None,
+) -> np.ndarray:
     """A ``(rows, cols, 3)`` false-colour composite in [0, 1].
 
-    Default bands: NIR, red, green shown as R, G, B, so vegetation is red and water is dark.
-    Without wavelengths, bands at 3/4, 1/2 and 1/4 of the range are used. Each channel is
-    stretched between its 2nd and 98th percentiles.
+    Default: NIR, red and green shown as R, G, B (colour infrared: vegetation red, water dark),
+    chosen by wavelength, or by band index with ``rgb_bands`` (needed when the image has no
+    wavelengths). Each channel is stretched between its 2nd and 98th percentiles.
     """
-    if hsi.wavelengths is None:
-        idx = [int(f * (hsi.bands - 1)) for f in (0.75, 0.5, 0.25)]
+    if rgb_bands is not None:
+        idx = list(rgb_bands)
+    elif hsi.wavelengths is None:
+        raise ValueError(f"{hsi.name} has no wavelengths: pass rgb_bands=(nir, red, green) indices")
     else:
         idx = [int(np.argmin(np.abs(hsi.wavelengths - nm))) for nm in rgb_nm]
     rgb = hsi.cube()[:, :, idx]
@@ -125,13 +131,18 @@ def false_colour(hsi: HSI, rgb_nm: tuple[float, float, float] = (800.0, 650.0, 5
 
 
 def show_false_colour(
-    hsi: HSI, rgb_nm: tuple[float, float, float] = (800.0, 650.0, 550.0), ax=None
+    hsi: HSI,
+    rgb_nm: tuple[float, float, float] = (800.0, 650.0, 550.0),
+    rgb_bands: tuple[int, int, int] | None = None,
+    ax=None,
 ) -> plt.Axes:
-    """Draw :func:`false_colour` on ``ax`` (a new figure when None) with its band labels."""
+    """Draw :func:`false_colour` on ``ax`` (a new figure when None), titled with its bands."""
     if ax is None:
         _, ax = plt.subplots(figsize=(3.2 * hsi.cols / hsi.rows, 3.2))
-    ax.imshow(false_colour(hsi, rgb_nm), interpolation="nearest")
-    ax.set_title(f"{hsi.name}: R,G,B = {', '.join(f'{nm:.0f}' for nm in rgb_nm)} nm")
+    ax.imshow(false_colour(hsi, rgb_nm, rgb_bands), interpolation="nearest")
+    bands = (f"bands {rgb_bands}" if rgb_bands is not None
+             else ", ".join(f"{nm:.0f}" for nm in rgb_nm) + " nm")
+    ax.set_title(f"{hsi.name}: R,G,B = {bands}")
     ax.set_xticks([])
     ax.set_yticks([])
     return ax

@@ -6,6 +6,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 from companion import data, plots  # noqa: E402
 
@@ -38,3 +39,14 @@ def test_endmember_spectra_sorts_wavelengths_and_styles_lines():
     np.testing.assert_array_equal(truth_line.get_ydata(), [3.0, 1.0, 5.0])
     assert truth_line.get_linestyle() == "--" and estimate_line.get_linestyle() == "-"
     plt.close(fig)
+
+
+def test_false_colour_needs_band_indices_without_wavelengths():
+    crop = data.load("urban_crop")
+    with pytest.raises(ValueError, match="rgb_bands"):
+        plots.false_colour(crop)
+    rgb = plots.false_colour(crop, rgb_bands=(60, 46, 24))
+    maps = crop.to_images(crop.abundances)
+    nir = {name: rgb[..., 0][maps[k] > 0.8].mean() for k, name in enumerate(crop.names[:3])}
+    # seen: grass 0.49, tree 0.55, asphalt 0.36 in the NIR channel
+    assert min(nir["grass"], nir["tree"]) > nir["asphalt road"] + 0.1

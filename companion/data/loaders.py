@@ -36,8 +36,6 @@ __all__ = [
 
 # Samson: 156 channels from 401 to 889 nm (nominal, not stored in the file).
 SAMSON_WAVELENGTHS_NM = np.linspace(401.0, 889.0, 156)
-# Urban (HYDICE): 210 channels 400-2500 nm; the R162 version drops these 1-based channels.
-URBAN_DROPPED_CHANNELS = [*range(1, 5), 76, 87, *range(101, 112), *range(136, 154), *range(198, 211)]
 URBAN_IMAGE_FILE = "urban/Urban_R162.mat"
 URBAN_IMAGE_URL = (
     "https://github.com/ricardoborsoi/MUA_SparseUnmixing/raw/"
@@ -160,10 +158,11 @@ def _urban_truth() -> tuple[dict, dict[str, str]]:
     return truth, files
 
 
-def _urban_wavelengths() -> np.ndarray:
-    all_nm = np.linspace(400.0, 2500.0, 210)
-    keep = np.setdiff1d(np.arange(210), np.array(URBAN_DROPPED_CHANNELS) - 1)
-    return all_nm[keep]
+URBAN_NOTE = (
+    "No wavelengths: HYDICE's 210 channels over 400-2500 nm are unevenly spaced (finer in the "
+    "visible and near infrared) and no band-centre table is staged; an even grid would put the "
+    "vegetation red edge near 970 nm instead of 700 nm (it is at band index 53 of 162)."
+)
 
 
 def _urban_crop_cube() -> tuple[np.ndarray, dict[str, str]]:
@@ -191,10 +190,9 @@ def load_urban_crop() -> HSI:
         endmembers=truth["M"],
         abundances=maps.reshape(4, rows * cols),
         names=_names(truth["cood"]),
-        wavelengths=_urban_wavelengths(),
         files=files | more,
         notes="34 x 78 crop of Urban_R162 (already scaled as Y/1000), rows 223-256 and columns "
-        "149-226 of the scene. Wavelengths are nominal (210 channels over 400-2500 nm, 162 kept).",
+        "149-226 of the scene. " + URBAN_NOTE,
     )
 
 
@@ -236,9 +234,8 @@ def load_urban() -> HSI:
         endmembers=truth["M"],
         abundances=from_column_major(truth["A"], 307, 307),
         names=_names(truth["cood"]),
-        wavelengths=_urban_wavelengths(),
         files={URBAN_IMAGE_FILE: sha256_of(path)} | crop_files | more,
-        notes="Y = raw DN / 1000. Wavelengths are nominal (210 channels over 400-2500 nm).",
+        notes="Y = raw DN / 1000. " + URBAN_NOTE,
     )
 
 
