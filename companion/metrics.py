@@ -44,13 +44,18 @@ _EPS = 1e-12
 
 
 def _angle_between_columns(X: np.ndarray, Z: np.ndarray) -> np.ndarray:
-    """Angle (rad) between matching columns of ``X`` and ``Z`` (same shape, ``(d, n)``)."""
+    """Angle (rad) between matching columns of ``X`` and ``Z`` (same shape, ``(d, n)``).
+
+    Computed as ``2 atan2(|u - v|, |u + v|)`` on the unit vectors, which equals
+    ``arccos(u.v)`` but stays accurate for tiny angles (arccos loses half the digits there).
+    """
     X = np.asarray(X, dtype=np.float64)
     Z = np.asarray(Z, dtype=np.float64)
     if X.shape != Z.shape:
         raise ValueError(f"shape mismatch: {X.shape} vs {Z.shape}")
-    cos = np.sum(X * Z, axis=0) / (np.linalg.norm(X, axis=0) * np.linalg.norm(Z, axis=0) + _EPS)
-    return np.arccos(np.clip(cos, -1.0, 1.0))
+    U = X / (np.linalg.norm(X, axis=0) + _EPS)
+    V = Z / (np.linalg.norm(Z, axis=0) + _EPS)
+    return 2.0 * np.arctan2(np.linalg.norm(U - V, axis=0), np.linalg.norm(U + V, axis=0))
 
 
 def sad(E_true: np.ndarray, E_est: np.ndarray) -> np.ndarray:

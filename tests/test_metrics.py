@@ -14,7 +14,9 @@ def test_sad_hand_value():
     E_est = np.array([[1.0], [4.0], [2.0]])
     # cos = (2 + 4 + 4) / (3 * sqrt(21))
     assert m.sad(E_true, E_est)[0] == pytest.approx(0.75628, abs=1e-5)
-    assert m.sad(E_true, 7.0 * E_true)[0] == pytest.approx(0.0, abs=1e-6)   # scale-invariant
+    assert m.sad(E_true, 7.0 * E_true)[0] < 1e-15                # scale-invariant, exact zero
+    tiny = np.array([[1.0], [1e-9], [0.0]])
+    assert m.sad(np.array([[1.0], [0.0], [0.0]]), tiny)[0] == pytest.approx(1e-9, rel=1e-6)
 
 
 def test_aad_and_aid_hand_values():
