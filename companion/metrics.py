@@ -43,6 +43,12 @@ __all__ = [
 _EPS = 1e-12
 
 
+def _safe_norm(X: np.ndarray) -> np.ndarray:
+    """Column norms ``(1, n)``, with 1 for all-zero columns (their angle is then pi/2)."""
+    norms = np.linalg.norm(X, axis=0, keepdims=True)
+    return np.where(norms > 0, norms, 1.0)
+
+
 def _angle_between_columns(X: np.ndarray, Z: np.ndarray) -> np.ndarray:
     """Angle (rad) between matching columns of ``X`` and ``Z`` (same shape, ``(d, n)``).
 
@@ -53,8 +59,8 @@ def _angle_between_columns(X: np.ndarray, Z: np.ndarray) -> np.ndarray:
     Z = np.asarray(Z, dtype=np.float64)
     if X.shape != Z.shape:
         raise ValueError(f"shape mismatch: {X.shape} vs {Z.shape}")
-    U = X / (np.linalg.norm(X, axis=0) + _EPS)
-    V = Z / (np.linalg.norm(Z, axis=0) + _EPS)
+    U = X / _safe_norm(X)
+    V = Z / _safe_norm(Z)
     return 2.0 * np.arctan2(np.linalg.norm(U - V, axis=0), np.linalg.norm(U + V, axis=0))
 
 
