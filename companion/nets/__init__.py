@@ -1,0 +1,1 @@
+"""Deep unmixing networks, one module per paper."""
