@@ -117,6 +117,19 @@ def test_nmf_objective_never_increases(six_minerals):
     assert result.endmembers.min() >= 0 and result.abundances.min() >= 0
 
 
+def test_nmf_runs_together_equal_runs_alone(six_minerals):
+    rng = np.random.default_rng(7)
+    Y = six_minerals @ rng.dirichlet(np.ones(6), 200).T
+    A0 = rng.uniform(0, 1, (3, 208, 6))
+    X0 = rng.dirichlet(np.ones(6), (3, 200)).transpose(0, 2, 1)
+    together = nmf_l1(Y, lam=0.01, A0=A0, X0=X0, n_iter=50)
+    assert together.objective.shape == (50, 3)
+    for run in range(3):
+        alone = nmf_l1(Y, lam=0.01, A0=A0[run], X0=X0[run], n_iter=50)
+        np.testing.assert_allclose(together.endmembers[run], alone.endmembers, rtol=1e-10)
+        np.testing.assert_allclose(together.objective[:, run], alone.objective, rtol=1e-10)
+
+
 def test_nmf_rejects_negative_data():
     with pytest.raises(ValueError, match="non-negative"):
         nmf_l1(-np.ones((4, 5)), p=2)

@@ -1,7 +1,8 @@
 """L1-regularised NMF by multiplicative updates (U-ADMM paper eqs. 8-9; Lee & Seung, Hoyer).
 
 Minimises ``0.5 ||Y - A X||_F^2 + lam ||X||_1`` over ``A >= 0`` (bands, p) and ``X >= 0``
-(p, pixels). Each update does not increase the objective.
+(p, pixels). Each update does not increase the objective. Independent runs go together: give
+``A0 (runs, bands, p)`` and ``X0 (runs, p, pixels)`` and every result gains that leading axis.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ _EPS = 1e-12
 
 @dataclass
 class NMFResult:
-    """``endmembers (bands, p)``, ``abundances (p, pixels)`` and the objective after each iteration."""
+    """``endmembers ([runs,] bands, p)``, ``abundances ([runs,] p, pixels)`` and the objective
+    after each iteration, ``(n_iter[, runs])``."""
 
     endmembers: np.ndarray
     abundances: np.ndarray
@@ -58,9 +60,11 @@ def nmf_l1(
         X0 = rng.uniform(0.0, 1.0, (np.shape(A0)[1], Y.shape[1]))
         X0 /= X0.sum(0, keepdims=True)
     _, (Yt, A, X) = as_tensors(Y, A0, X0, device=device)
-    history = torch.empty(n_iter, dtype=Yt.dtype)
+    if A.ndim != X.ndim or A.ndim not in (2, 3):
+        raise ValueError(f"A0 and X0 must both be 2-D or both 3-D (runs first), got {A.ndim}, {X.ndim}")
+    history = torch.empty((n_iter, *A.shape[:-2]), dtype=Yt.dtype)
     for k in range(n_iter):
-        X = X * (A.T @ Yt) / (A.T @ A @ X + lam + _EPS)
-        A = A * (Yt @ X.T) / (A @ (X @ X.T) + _EPS)
-        history[k] = 0.5 * ((Yt - A @ X) ** 2).sum() + lam * X.sum()
-    return NMFResult(to_numpy(A), to_numpy(X), history.numpy())
+        X = X * (A.mT @ Yt) / (A.mT @ A @ X + lam + _EPS)
+        A = A * (Yt @ X.mT) / (A @ (X @ X.mT) + _EPS)
+        history[k] = 0.5 * ((Yt - A @ X) ** 2).sum((-2, -1)) + lam * X.sum((-2, -1))
+    return NMFResult(to_numpy(A), to_numpy(X), history.cpu().numpy())
