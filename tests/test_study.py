@@ -7,17 +7,21 @@ import pytest
 from companion.study import run_study
 
 
+class Interrupted(Exception):
+    """Stands in for the user stopping a study (e.g. Ctrl-C or a killed kernel)."""
+
+
 def test_interrupted_study_resumes_without_duplicates(tmp_path):
     configs = {f"c{i}": {"x": i} for i in range(5)}
     calls = []
 
     def flaky(config):
         if config["x"] == 3 and len(calls) == 3:
-            raise KeyboardInterrupt  # the user stops the study during the fourth configuration
+            raise Interrupted  # the study is stopped during the fourth configuration
         calls.append(config["x"])
         return {"y": config["x"] ** 2}
 
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(Interrupted):
         run_study(configs, flaky, tmp_path, protocol={"v": 1}, progress=False)
     assert calls == [0, 1, 2]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c0.json", "c1.json", "c2.json"]
