@@ -13,11 +13,12 @@ class Interrupted(Exception):
 
 def test_interrupted_study_resumes_without_duplicates(tmp_path):
     configs = {f"c{i}": {"x": i} for i in range(5)}
-    calls = []
+    calls, stop_at = [], [3]
 
     def flaky(config):
-        if config["x"] == 3 and len(calls) == 3:
-            raise Interrupted  # the study is stopped during the fourth configuration
+        if config["x"] in stop_at:
+            stop_at.clear()
+            raise Interrupted  # the study is stopped once, during the fourth configuration
         calls.append(config["x"])
         return {"y": config["x"] ** 2}
 
