@@ -10,7 +10,10 @@ import numpy as np
 
 from .data.hsi import HSI
 
-__all__ = ["abundance_maps", "endmember_spectra", "false_colour", "show_false_colour", "use_book_style"]
+__all__ = [
+    "abundance_maps", "curves", "endmember_spectra", "false_colour", "show_false_colour",
+    "use_book_style",
+]
 
 BOOK_STYLE = {
     "figure.dpi": 110,
@@ -145,4 +148,28 @@ def show_false_colour(
     ax.set_title(f"{hsi.name}: R,G,B = {bands}")
     ax.set_xticks([])
     ax.set_yticks([])
+    return ax
+
+
+def curves(
+    x: Sequence[float],
+    series: dict[str, tuple[Sequence[float], Sequence[float]]],
+    xlabel: str,
+    ylabel: str,
+    ax=None,
+    logx: bool = False,
+) -> plt.Axes:
+    """Lines of ``{label: (mean, std)}`` against ``x``, with a +-1 std band (over runs)."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(3.6, 2.8))
+    for label, (mean, std) in series.items():
+        mean, std = np.asarray(mean), np.asarray(std)
+        (line,) = ax.plot(x, mean, "o-", ms=3.5, lw=1.3, label=label)
+        ax.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=0.2, lw=0)
+    if logx:
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(list(x), [str(v) for v in x])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend()
     return ax
