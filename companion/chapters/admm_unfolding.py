@@ -1,0 +1,119 @@
+"""U-ADMM-AENet and U-ADMM-BUNet: unmixing networks from unfolded ADMM (Zhou et al.).
+
+Paper protocol (Sec. IV): Adam 1e-4, batch 64; abundance estimation with 2 blocks, 300 epochs
+(Fig. 11: 0-500 epochs), SNR 15 dB, 1000 training pixels, Fig. 14 trained on all pixels,
+Table I 256 pixels and 5 runs; blind unmixing with SNR 25 dB, 1000 training pixels, 1 block
+after Fig. 19 (Fig. 18: 0-1000 epochs), Table II 1000 pixels and 5 runs. The paper does not give
+the blind networks' epochs after Fig. 18 ("trained to convergence"): we use the official
+script's 300.
+"""
+
+from companion.chapters import Param, Target
+
+TITLE = "U-ADMM: unmixing networks from unfolded ADMM"
+ORDER = 3
+
+PARAMETERS = {
+    "device": Param(str, "torch device: 'auto', 'cpu' or 'cuda'"),
+    "runs": Param(int, "independent runs per configuration (training draw and seed), trained together"),
+    "seed": Param(int, "first run seed; run k uses seed + k"),
+    "scene_seed": Param(int, "seed of the synthetic abundance patches and noise"),
+    "endmember_seed": Param(int, "seed of the draw of 6 USGS endmembers"),
+    "batch": Param(int, "minibatch size (paper: 64)"),
+    "lr": Param(float, "Adam learning rate (paper: 1e-4)"),
+    "K": Param(int, "iteration blocks of the abundance networks (paper: 2)"),
+    "K_blind": Param(int, "iteration blocks of the blind networks (paper: 1)"),
+    "epochs": Param(int, "epochs of Figs. 12-14 and Table I (paper: 300)"),
+    "epochs_curve": Param(int, "last epoch of Fig. 11 (paper: 500)"),
+    "blind_epochs": Param(int, "epochs of Figs. 19-21 and Table II (official script: 300)"),
+    "blind_epochs_curve": Param(int, "last epoch of Fig. 18 (paper: 1000)"),
+    "n_train": Param(int, "training pixels of Figs. 11, 12, 18, 19, 21 (paper: 1000)"),
+    "n_train_snr": Param(int, "training pixels of Figs. 14 and 21; 0 means all (paper: all)"),
+    "blocks": Param(list, "block counts of Figs. 12 and 19 (paper: 1-7)", item=int),
+    "train_sizes": Param(list, "training-set sizes of Figs. 13 and 20 (paper: 256-4096)", item=int),
+    "snrs": Param(list, "SNRs in dB of Figs. 14 and 21 (paper: 15-30 and inf)", item=float),
+    "blind_methods": Param(list, "blind networks of Fig. 18", item=str,
+                           choices=("U-ADMM-BUNet-I", "U-ADMM-BUNet-II", "MNN-BU-1", "MNN-BU-2")),
+    "real": Param(bool, "run Tables I and II on Jasper Ridge (and Urban when its image is present)"),
+    "official_check": Param(bool, "also score on the official repository's synthetic set"),
+}
+
+_ALL_BLIND = ["U-ADMM-BUNet-I", "U-ADMM-BUNet-II", "MNN-BU-1", "MNN-BU-2"]
+_PAPER_PROTOCOL = {"batch": 64, "lr": 1e-4, "K": 2, "K_blind": 1, "epochs": 300,
+                   "epochs_curve": 500, "blind_epochs": 300, "blind_epochs_curve": 1000,
+                   "n_train": 1000, "n_train_snr": 0}
+_SEEDS = {"seed": 0, "scene_seed": 0, "endmember_seed": 0}
+
+PRESETS = {
+    "smoke": {**_PAPER_PROTOCOL, **_SEEDS, "device": "cpu", "runs": 1, "epochs": 2,
+              "epochs_curve": 3, "blind_epochs": 2, "blind_epochs_curve": 3, "n_train": 256,
+              "n_train_snr": 256, "blocks": [1], "train_sizes": [256], "snrs": [15.0],
+              "blind_methods": ["U-ADMM-BUNet-II", "MNN-BU-2"], "real": False,
+              "official_check": False},
+    # A few minutes on two CPU cores: fewer epochs and sweep points, 2 runs, Figs. 14/21 on
+    # 1000 pixels instead of all, Fig. 18 with the untied networks only (with 1 block the tied
+    # and untied networks are the same network).
+    "book": {**_PAPER_PROTOCOL, **_SEEDS, "device": "auto", "runs": 2, "epochs": 100,
+             "epochs_curve": 200, "blind_epochs": 100, "blind_epochs_curve": 300,
+             "n_train_snr": 1000, "blocks": [1, 2, 4], "train_sizes": [256, 1024, 4096],
+             "snrs": [15.0, 30.0, float("inf")], "blind_methods": ["U-ADMM-BUNet-II", "MNN-BU-2"],
+             "real": True, "official_check": True},
+    "paper": {**_PAPER_PROTOCOL, **_SEEDS, "device": "auto", "runs": 5,
+              "blocks": [1, 2, 3, 4, 5, 6, 7], "train_sizes": [256, 512, 1024, 2048, 4096],
+              "snrs": [15.0, 20.0, 25.0, 30.0, float("inf")], "blind_methods": _ALL_BLIND,
+              "real": True, "official_check": True},
+}
+
+# Table I (abundance estimation, true endmembers, 256 training pixels, mean of 5 runs).
+_T1 = {
+    "jasper": {"U-ADMM-AENet-I": (0.0545, 7.0709, 0.6125), "U-ADMM-AENet-II": (0.0214, 2.7447, 0.1630)},
+    "urban": {"U-ADMM-AENet-I": (0.0886, 12.6038, 1.3534), "U-ADMM-AENet-II": (0.0417, 5.6651, 0.3090)},
+}
+QUOTED_TABLE1 = {  # competitors as printed in Table I: (RMSE, AAD deg, AID)
+    "jasper": {"SunSAL": (0.0612, 7.9068, 0.4564), "MNN-AE-1": (0.1285, 17.9929, 2.1823),
+               "MNN-AE-2": (0.1262, 17.4182, 2.1215), **_T1["jasper"]},
+    "urban": {"SunSAL": (0.1679, 25.1087, 4.5491), "MNN-AE-1": (0.2416, 36.2268, 4.7990),
+              "MNN-AE-2": (0.2387, 35.6648, 4.7601), **_T1["urban"]},
+}
+# Table II (blind, SAD in degrees, mean ± std over 5 runs), endmembers in the paper's order.
+TABLE2_ENDMEMBERS = {"jasper": ["tree", "water", "soil", "road"],
+                     "urban": ["asphalt", "grass", "tree", "roof"]}
+QUOTED_TABLE2 = {
+    "jasper": {
+        "uDAS": ["10.0032 ± 0.8436", "7.6166 ± 0.5672", "6.6608 ± 0.1950", "3.6029 ± 0.1044",
+                 "6.9709 ± 0.2659"],
+        "MV-NTF": ["15.3062 ± 4.3640", "15.1020 ± 0.7648", "19.0967 ± 13.5871", "27.3426 ± 2.7321",
+                   "19.2119 ± 1.9248"],
+        "MNN-BU-2": ["8.9695 ± 0.4759", "4.6415 ± 0.2825", "9.3849 ± 1.0763", "3.3149 ± 0.2417",
+                     "6.5777 ± 0.3295"],
+        "U-ADMM-BUNet-II": ["10.2847 ± 0.0423", "5.1437 ± 0.2528", "6.8969 ± 0.0271", "3.7676 ± 0.0082",
+                            "6.5232 ± 0.0555"],
+    },
+    "urban": {
+        "uDAS": ["12.3003 ± 0.1118", "63.6797 ± 3.8035", "7.6825 ± 1.2857", "14.4911 ± 3.0348",
+                 "24.5384 ± 2.0074"],
+        "MV-NTF": ["13.5129 ± 1.0604", "19.3200 ± 3.9887", "7.8657 ± 0.3075", "27.7510 ± 2.6030",
+                   "17.1124 ± 1.4393"],
+        "MNN-BU-2": ["11.0758 ± 0.1021", "10.9092 ± 0.6905", "7.6598 ± 0.4615", "13.2186 ± 1.2686",
+                     "10.7158 ± 0.3509"],
+        "U-ADMM-BUNet-II": ["10.4616 ± 0.0001", "8.1522 ± 0.0003", "9.5990 ± 0.0002", "12.3660 ± 0.0004",
+                            "10.1447 ± 0.0002"],
+    },
+}
+_T2 = {"jasper": [10.2847, 5.1437, 6.8969, 3.7676, 6.5232],
+       "urban": [10.4616, 8.1522, 9.5990, 12.3660, 10.1447]}
+
+# Tolerances (ours): RMSE 0.01, AAD 1 degree, AID 0.1, SAD 1 degree; partly within 3x.
+PAPER_TARGETS = [
+    Target(f"{ds}_{tag}_{metric}", f"{ds.capitalize()} {name} {label}", value, unit, "Table I", tol)
+    for ds in ("jasper", "urban")
+    for name, tag in (("U-ADMM-AENet-I", "aenet1"), ("U-ADMM-AENet-II", "aenet2"))
+    for metric, label, value, unit, tol in zip(
+        ("rmse", "aad", "aid"), ("RMSE", "AAD (deg)", "AID"), _T1[ds][name], ("", "deg", ""),
+        (0.01, 1.0, 0.1), strict=True)
+] + [
+    Target(f"{ds}_bunet2_sad_{em}", f"{ds.capitalize()} BUNet-II SAD {em} (deg)", value, "deg",
+           "Table II", 1.0)
+    for ds in ("jasper", "urban")
+    for em, value in zip([*TABLE2_ENDMEMBERS[ds], "mean"], _T2[ds], strict=True)
+]
