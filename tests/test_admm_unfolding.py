@@ -142,3 +142,21 @@ def test_training_reduces_losses(problem):
     blog = train_blind(net, Yt, epochs=10, batch=64, lr=1e-3, seeds=[0, 1])
     assert np.all(blog.loss[-1] < blog.loss[0])
     assert net.decoder.E.min() >= 1e-6 and net.decoder.E.max() <= 1.0
+
+
+def test_blind_runs_together_equal_runs_alone(problem):
+    Y, A, _ = problem
+    Yt = torch.as_tensor(Y.T)
+
+    def blind(E):
+        net = BlindNet(UnfoldedADMM(E, K=2, dtype=torch.float64), LinearDecoder(E, dtype=torch.float64))
+        train_blind(net, Yt, epochs=2, batch=32, lr=1e-3, seeds=list(range(7, 7 + len(E))))
+        return net
+
+    together = blind(A)
+    for run in range(2):
+        alone = blind(A[run:run + 1])
+        np.testing.assert_allclose(alone.decoder.E.detach()[0], together.decoder.E.detach()[run],
+                                   atol=1e-10)
+        np.testing.assert_allclose(alone.encoder.B.detach()[0], together.encoder.B.detach()[run],
+                                   atol=1e-10)
