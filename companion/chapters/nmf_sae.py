@@ -26,6 +26,9 @@ PARAMETERS = {
     "snrs": Param(list, "SNRs in dB of Fig. 3", item=float),
     "l1nmf_lambda": Param(float, "L1 weight of the L1-NMF baseline (our choice; not in the paper)"),
     "jasper": Param(bool, "run the Jasper Ridge experiment (Table 1)"),
+    "unrolled": Param(list, "unrolled-network baselines of Fig. 3, from the U-ADMM chapter",
+                      item=str, choices=("U-ADMM-BUNet-II", "MNN-BU-2")),
+    "unrolled_epochs": Param(int, "training epochs of those baselines (U-ADMM protocol: 300)"),
 }
 
 _PAPER_PROTOCOL = {"iterations": 1000, "K": 2, "lr_encoder": 1e-4, "lr_decoder": 5e-4,
@@ -33,12 +36,15 @@ _PAPER_PROTOCOL = {"iterations": 1000, "K": 2, "lr_encoder": 1e-4, "lr_decoder":
 
 PRESETS = {
     "smoke": {**_PAPER_PROTOCOL, "device": "cpu", "runs": 1, "seed": 0, "scene_seed": 0,
-              "iterations": 20, "train_sizes": [256], "snrs": [25.0], "jasper": False},
+              "iterations": 20, "train_sizes": [256], "snrs": [25.0], "jasper": False,
+              "unrolled": ["U-ADMM-BUNet-II"], "unrolled_epochs": 2},
+    # book: the unrolled baselines train 100 epochs instead of the U-ADMM protocol's 300
     "book": {**_PAPER_PROTOCOL, "device": "auto", "runs": 3, "seed": 0, "scene_seed": 0,
-             "train_sizes": [256, 1024, 4096], "snrs": [15.0, 25.0, 35.0], "jasper": True},
+             "train_sizes": [256, 1024, 4096], "snrs": [15.0, 25.0, 35.0], "jasper": True,
+             "unrolled": ["U-ADMM-BUNet-II", "MNN-BU-2"], "unrolled_epochs": 100},
     "paper": {**_PAPER_PROTOCOL, "device": "auto", "runs": 10, "seed": 0, "scene_seed": 0,
               "train_sizes": [256, 512, 1024, 2048, 4096], "snrs": [15.0, 20.0, 25.0, 30.0, 35.0],
-              "jasper": True},
+              "jasper": True, "unrolled": ["U-ADMM-BUNet-II", "MNN-BU-2"], "unrolled_epochs": 300},
 }
 
 # Table 1, NMF-SAE column: SAD in radians on Jasper Ridge. The paper's spread ("+-1.47%") is
