@@ -19,3 +19,25 @@ def staged_data_dir() -> Path:
     if not value or not Path(value).is_dir():
         pytest.fail("set HU_DATA_DIR to a directory laid out like shared/data")
     return Path(value)
+
+
+def run_chapter_smoke(chapter: str, tmp_path: Path) -> tuple[list[dict], dict]:
+    """Run ``python -m companion run CHAPTER --scale smoke`` with results under ``tmp_path``.
+
+    Asserts it succeeded without error outputs; returns the executed notebook's code-cell outputs
+    and the chapter's ``summary.json`` record.
+    """
+    import json
+    import subprocess
+    import sys
+
+    env = {**os.environ, "HU_RESULTS_DIR": str(tmp_path / "results")}
+    command = [sys.executable, "-m", "companion", "run", chapter, "--scale", "smoke",
+               "--output", str(tmp_path / "runs")]
+    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    notebook = json.loads((tmp_path / "runs" / f"{chapter}-smoke.ipynb").read_text())
+    outputs = [o for c in notebook["cells"] if c["cell_type"] == "code" for o in c["outputs"]]
+    assert not [o for o in outputs if o["output_type"] == "error"]
+    record = json.loads((tmp_path / "results" / chapter / "smoke" / "summary.json").read_text())
+    return outputs, record
