@@ -130,6 +130,29 @@ class _Unfolded(nn.Module):
     def _block(self, k: int) -> int:
         return 0 if self.tied else k
 
+    def _initial(self, A, start, shapes: dict[str, tuple[int, int]], seeds, dtype) -> None:
+        """Register ``(runs, T, rows, cols)`` parameters named as in ``shapes``.
+
+        With endmembers ``A (runs, bands, p)``: ``start(A_r)`` (a dict of float64 arrays or
+        scalars) for each run, the same in every block. With ``A`` None: Glorot-normal draws,
+        one generator per run seed, in the order of ``shapes``.
+        """
+        if A is not None:
+            inits = [start(a) for a in np.asarray(A, dtype=np.float64)]
+            values = {name: torch.stack([torch.as_tensor(np.asarray(i[name], dtype=np.float64))
+                                         .reshape(shape) for i in inits])[:, None]
+                      .repeat(1, self.T, 1, 1) for name, shape in shapes.items()}
+        else:
+            seeds = list(range(self.runs)) if seeds is None else seeds
+            draws = {name: [] for name in shapes}
+            for seed in seeds:
+                g = torch.Generator().manual_seed(int(seed))
+                for name, (rows, cols) in shapes.items():
+                    draws[name].append(_glorot((self.T, rows, cols), cols, rows, g))
+            values = {name: torch.stack(parts) for name, parts in draws.items()}
+        for name, value in values.items():
+            setattr(self, name, nn.Parameter(value.to(dtype)))
+
     def parameter_count(self) -> int:
         """Learnable parameters of one run."""
         return sum(q.numel() for q in self.parameters()) // self.runs
@@ -152,25 +175,8 @@ class UnfoldedADMM(_Unfolded):
                  dtype: torch.dtype = torch.float32):
         runs, bands, p = np.shape(A) if A is not None else shape
         super().__init__(runs, bands, p, K, tied)
-        T = self.T
-        if A is not None:
-            inits = [admm_parameters(a, lam) for a in np.asarray(A, dtype=np.float64)]
-            W = torch.tensor(np.stack([i["W"] for i in inits]))[:, None].repeat(1, T, 1, 1)
-            B = torch.tensor(np.stack([i["B"] for i in inits]))[:, None].repeat(1, T, 1, 1)
-            theta = torch.tensor([i["theta"] for i in inits])[:, None, None, None].repeat(1, T, 1, 1)
-            eta = torch.ones(runs, T, 1, 1, dtype=torch.float64)
-        else:
-            seeds = list(range(runs)) if seeds is None else seeds
-            parts = []
-            for s in seeds:
-                g = torch.Generator().manual_seed(int(s))
-                parts.append((_glorot((T, p, bands), bands, p, g), _glorot((T, p, p), p, p, g),
-                              _glorot((T, 1, 1), 1, 1, g), _glorot((T, 1, 1), 1, 1, g)))
-            W, B, theta, eta = (torch.stack(x) for x in zip(*parts, strict=True))
-        self.W = nn.Parameter(W.to(dtype))
-        self.B = nn.Parameter(B.to(dtype))
-        self.theta = nn.Parameter(theta.to(dtype))
-        self.eta = nn.Parameter(eta.to(dtype))
+        self._initial(A, lambda a: admm_parameters(a, lam),
+                      {"W": (p, bands), "B": (p, p), "theta": (1, 1), "eta": (1, 1)}, seeds, dtype)
 
     def iterate(self, Y: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
         """``(x_k, z_k, d_k)`` after every block, ``k = 1..K``; each ``(runs, n, p)``."""
@@ -201,23 +207,8 @@ class UnfoldedISTA(_Unfolded):
                  dtype: torch.dtype = torch.float32):
         runs, bands, p = np.shape(A) if A is not None else shape
         super().__init__(runs, bands, p, K, tied)
-        T = self.T
-        if A is not None:
-            inits = [ista_parameters(a, lam) for a in np.asarray(A, dtype=np.float64)]
-            W = torch.tensor(np.stack([i["W"] for i in inits]))[:, None].repeat(1, T, 1, 1)
-            S = torch.tensor(np.stack([i["S"] for i in inits]))[:, None].repeat(1, T, 1, 1)
-            theta = torch.tensor([i["theta"] for i in inits])[:, None, None, None].repeat(1, T, 1, 1)
-        else:
-            seeds = list(range(runs)) if seeds is None else seeds
-            parts = []
-            for s in seeds:
-                g = torch.Generator().manual_seed(int(s))
-                parts.append((_glorot((T, p, bands), bands, p, g), _glorot((T, p, p), p, p, g),
-                              _glorot((T, 1, 1), 1, 1, g)))
-            W, S, theta = (torch.stack(x) for x in zip(*parts, strict=True))
-        self.W = nn.Parameter(W.to(dtype))
-        self.S = nn.Parameter(S.to(dtype))
-        self.theta = nn.Parameter(theta.to(dtype))
+        self._initial(A, lambda a: ista_parameters(a, lam),
+                      {"W": (p, bands), "S": (p, p), "theta": (1, 1)}, seeds, dtype)
 
     def iterate(self, Y: torch.Tensor) -> list[torch.Tensor]:
         """``x_k`` after every block, ``k = 1..K``; each ``(runs, n, p)``."""
