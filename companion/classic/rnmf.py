@@ -1,0 +1,80 @@
+"""Robust NMF for nonlinear unmixing (Févotte & Dobigeon, IEEE TIP 2015), quadratic loss.
+
+Model ``Y ~ M A + R``: the linear mixture plus a non-negative *outlier* term ``R (bands, pixels)``
+that absorbs the nonlinear effects of a few pixels, made column-sparse by the group norm
+``||R||_{2,1} = sum_n ||r_n||_2``. Objective (their eq. with beta = 2)::
+
+    0.5 ||Y - M A - R||_F^2 + lam ||R||_{2,1},   M >= 0, A >= 0, 1^T A = 1^T, R >= 0.
+
+Majorisation-minimisation gives multiplicative updates (``Yh = M A + R``, ``*``, ``/``
+element-wise, ``D = diag(||r_n||_2)``)::
+
+    R <- R * Y / (Yh + lam R D^-1)
+    A <- A * (M^T Y + 1 1^T (M A * Yh)) / (M^T Yh + 1 1^T (M A * Y)),  then columns / their sum
+    M <- M * (Y A^T) / (Yh A^T)
+
+(the A update is the heuristic one of the paper for the sum-to-one constraint, obtained from the
+change of variable ``a_n = u_n / ||u_n||_1``). Runs batch like ``nmf_l1``: ``M0 (runs, bands, p)``
+and ``A0 (runs, p, pixels)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ._tensors import as_tensors, to_numpy
+
+__all__ = ["RNMFResult", "rnmf", "rnmf_objective"]
+
+_EPS = 1e-12
+
+
+@dataclass
+class RNMFResult:
+    """``endmembers ([runs,] bands, p)``, ``abundances ([runs,] p, pixels)``, ``outliers ([runs,]
+    bands, pixels)`` and the objective after each iteration ``(n_iter[, runs])``."""
+
+    endmembers: np.ndarray
+    abundances: np.ndarray
+    outliers: np.ndarray
+    objective: np.ndarray
+
+
+def rnmf_objective(Y, M, A, R, lam: float):
+    """``0.5 ||Y - M A - R||_F^2 + lam ||R||_{2,1}`` (tensors or arrays, leading runs axis kept)."""
+    Y, M, A, R = (torch.as_tensor(np.asarray(x)) if not torch.is_tensor(x) else x for x in (Y, M, A, R))
+    fit = 0.5 * ((Y - M @ A - R) ** 2).sum((-2, -1))
+    return fit + lam * torch.linalg.vector_norm(R, dim=-2).sum(-1)
+
+
+def rnmf(Y, M0, A0, lam: float, n_iter: int = 500, R0=None, device="auto") -> RNMFResult:
+    """Run ``n_iter`` rounds of the updates from ``M0, A0`` (e.g. VCA + FCLS) and ``R0``
+    (default: 1 % of the mean of ``Y`` everywhere, a strictly positive start). ``Y >= 0``."""
+    Y = np.asarray(Y, dtype=np.float64)
+    if (Y < 0).any():
+        raise ValueError("rNMF needs non-negative data; clip Y first")
+    if lam < 0:
+        raise ValueError(f"lam must be non-negative, got {lam}")
+    if R0 is None:
+        R0 = np.full(np.shape(A0)[:-2] + Y.shape, 0.01 * Y.mean())
+    _, (Yt, M, A, R) = as_tensors(Y, M0, A0, R0, device=device)
+    if M.ndim != A.ndim or M.ndim not in (2, 3):
+        raise ValueError(f"M0 and A0 must both be 2-D or both 3-D (runs first), got {M.ndim}, {A.ndim}")
+    A = A.clamp(min=_EPS)
+    history = torch.empty((n_iter, *M.shape[:-2]), dtype=Yt.dtype)
+    for k in range(n_iter):
+        Yh = M @ A + R
+        R = R * Yt / (Yh + lam * R / (torch.linalg.vector_norm(R, dim=-2, keepdim=True) + _EPS) + _EPS)
+        Yh = M @ A + R
+        MA = M @ A
+        up = M.mT @ Yt + (MA * Yh).sum(-2, keepdim=True)
+        down = M.mT @ Yh + (MA * Yt).sum(-2, keepdim=True)
+        A = A * up / (down + _EPS)
+        A = A / A.sum(-2, keepdim=True)
+        Yh = M @ A + R
+        M = M * (Yt @ A.mT) / (Yh @ A.mT + _EPS)
+        history[k] = rnmf_objective(Yt, M, A, R, lam)
+    return RNMFResult(to_numpy(M), to_numpy(A), to_numpy(R), history.cpu().numpy())
