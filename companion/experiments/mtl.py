@@ -109,7 +109,7 @@ def wins(records: list[Mapping], ours: str, baselines: tuple[str, ...]) -> tuple
         mine = summary(record[ours])
         for baseline in baselines:
             other = summary(record[baseline])
-            won += (mine["sad"] < other["sad"]) + (mine["rmse"] < other["rmse"])
+            won += int(mine["sad"] < other["sad"]) + int(mine["rmse"] < other["rmse"])
             total += 2
     return won, total
 

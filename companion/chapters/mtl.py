@@ -1,0 +1,65 @@
+"""Deep nonlinear unmixing with multi-task learning (Mehrdad & Janani, arXiv 2402.03398).
+
+Only a structured summary of the paper is available: the chapter re-derives the method and tests
+its qualitative claims. ``PAPER_TARGETS`` is therefore empty; the notebook's claims table gives
+each claim a verdict (supported / partly / not supported). The summary states the hidden sizes
+([100, 250] rows, [25, 50] columns), VCA + pseudo-inverse start and iRprop+; every other value
+below is our choice (image size, iterations, alpha, beta, SNRs, repetitions).
+"""
+
+from companion.chapters import Param
+
+TITLE = "MTL: deep nonlinear unmixing with multi-task learning"
+ORDER = 2
+
+MODELS = ("linear", "gbm", "ppnm")
+
+PARAMETERS = {
+    "device": Param(str, "torch device: 'auto', 'cpu' or 'cuda'"),
+    "runs": Param(int, "repetitions (VCA and weight seeds) per configuration, trained together"),
+    "seed": Param(int, "first seed; run k uses seed + k"),
+    "scene_seed": Param(int, "seed of the synthetic abundances, nonlinearity and noise"),
+    "z": Param(int, "synthetic image is z^2 x z^2 pixels (patch-and-blur abundances)"),
+    "models": Param(list, "mixing models of the synthetic images", item=str, choices=MODELS),
+    "snrs": Param(list, "SNRs in dB of the synthetic images", item=float),
+    "iterations": Param(int, "full-batch iRprop+ iterations of MTL on synthetic images"),
+    "real_iterations": Param(int, "iRprop+ iterations on Samson and Jasper Ridge"),
+    "lr": Param(float, "iRprop+ initial step (Igel & Huesken: 0.0125)"),
+    "alpha": Param(float, "weight of the auxiliary NMF task"),
+    "beta": Param(float, "weight of the Frobenius penalties"),
+    "hidden_rows": Param(list, "hidden sizes of the row branch f (summary: [100, 250])", item=int),
+    "hidden_cols": Param(list, "hidden sizes of the column branch g (summary: [25, 50])", item=int),
+    "alphas": Param(list, "alpha values of the sensitivity study (besides alpha)", item=float),
+    "betas": Param(list, "beta values of the sensitivity study (besides beta)", item=float),
+    "hidden_scales": Param(list, "factors on both branches' hidden sizes in the sensitivity study",
+                           item=float),
+    "p_large": Param(int, "endmembers of the scaling experiment (summary: 12; 0 skips it)"),
+    "nmf_iterations": Param(int, "iterations of the L1-NMF and rNMF baselines"),
+    "nlaeu_iterations": Param(int, "Adam iterations of the NLAEU baseline"),
+    "l1nmf_lambda": Param(float, "L1 weight of the L1-NMF baseline"),
+    "rnmf_lambda": Param(float, "group-sparsity weight of the rNMF baseline"),
+    "real": Param(list, "real scenes with ground truth", item=str, choices=("samson", "jasper")),
+}
+
+_COMMON = {"seed": 0, "scene_seed": 0, "lr": 0.01, "alpha": 1.0, "beta": 1e-3,
+           "hidden_rows": [100, 250], "hidden_cols": [25, 50], "l1nmf_lambda": 0.01, "rnmf_lambda": 0.1}
+
+PRESETS = {
+    "smoke": {**_COMMON, "device": "cpu", "runs": 1, "z": 4, "models": ["gbm"], "snrs": [30.0],
+              "iterations": 10, "real_iterations": 2, "alphas": [0.1], "betas": [], "hidden_scales": [],
+              "p_large": 0, "nmf_iterations": 10, "nlaeu_iterations": 10, "real": []},
+    # book: 25 x 25 images, 3 repetitions, 150 iterations; real scenes 50 iterations
+    "book": {**_COMMON, "device": "auto", "runs": 3, "z": 5, "models": list(MODELS), "snrs": [30.0, 20.0],
+             "iterations": 150, "real_iterations": 50, "alphas": [0.1, 10.0], "betas": [0.0, 0.1],
+             "hidden_scales": [0.25, 2.0], "p_large": 12, "nmf_iterations": 150, "nlaeu_iterations": 150,
+             "real": ["samson", "jasper"]},
+    # paper: 49 x 49 images, 10 repetitions, longer training, wider grids
+    "paper": {**_COMMON, "device": "auto", "runs": 10, "z": 7, "models": list(MODELS),
+              "snrs": [40.0, 30.0, 20.0], "iterations": 1000, "real_iterations": 500,
+              "alphas": [0.01, 0.1, 10.0, 100.0], "betas": [0.0, 1e-2, 1e-1],
+              "hidden_scales": [0.25, 0.5, 2.0], "p_large": 12, "nmf_iterations": 1000,
+              "nlaeu_iterations": 1000, "real": ["samson", "jasper"]},
+}
+
+# Qualitative claims only (no numbers in the summary): verdicts come from the claims table.
+PAPER_TARGETS = []
