@@ -24,6 +24,7 @@ PARAMETERS = {
     "snrs": Param(list, "SNRs in dB of the synthetic images", item=float),
     "iterations": Param(int, "full-batch iRprop+ iterations of MTL on synthetic images"),
     "real_iterations": Param(int, "iRprop+ iterations on Samson and Jasper Ridge"),
+    "real_runs": Param(int, "repetitions on Samson and Jasper Ridge (the first real_runs seeds)"),
     "lr": Param(float, "iRprop+ initial step (Igel & Huesken: 0.0125)"),
     "alpha": Param(float, "weight of the auxiliary NMF task"),
     "beta": Param(float, "weight of the Frobenius penalties"),
@@ -46,16 +47,16 @@ _COMMON = {"seed": 0, "scene_seed": 0, "lr": 0.01, "alpha": 1.0, "beta": 1e-3,
 
 PRESETS = {
     "smoke": {**_COMMON, "device": "cpu", "runs": 1, "z": 4, "models": ["gbm"], "snrs": [30.0],
-              "iterations": 10, "real_iterations": 2, "alphas": [0.1], "betas": [], "hidden_scales": [],
-              "p_large": 0, "nmf_iterations": 10, "nlaeu_iterations": 10, "real": []},
-    # book: 25 x 25 images, 3 repetitions, 150 iterations; real scenes 50 iterations
+              "iterations": 10, "real_iterations": 2, "real_runs": 1, "alphas": [0.1], "betas": [],
+              "hidden_scales": [], "p_large": 0, "nmf_iterations": 10, "nlaeu_iterations": 10, "real": []},
+    # book: 25 x 25 images, 3 repetitions, 150 iterations; real scenes 2 repetitions, 50 iterations
     "book": {**_COMMON, "device": "auto", "runs": 3, "z": 5, "models": list(MODELS), "snrs": [30.0, 20.0],
-             "iterations": 150, "real_iterations": 50, "alphas": [0.1, 10.0], "betas": [0.0, 0.1],
-             "hidden_scales": [0.25, 2.0], "p_large": 12, "nmf_iterations": 150, "nlaeu_iterations": 150,
-             "real": ["samson", "jasper"]},
+             "iterations": 150, "real_iterations": 50, "real_runs": 2, "alphas": [0.1, 10.0],
+             "betas": [0.0, 0.1], "hidden_scales": [0.25, 2.0], "p_large": 12, "nmf_iterations": 100,
+             "nlaeu_iterations": 150, "real": ["samson", "jasper"]},
     # paper: 49 x 49 images, 10 repetitions, longer training, wider grids
     "paper": {**_COMMON, "device": "auto", "runs": 10, "z": 7, "models": list(MODELS),
-              "snrs": [40.0, 30.0, 20.0], "iterations": 1000, "real_iterations": 500,
+              "snrs": [40.0, 30.0, 20.0], "iterations": 1000, "real_iterations": 500, "real_runs": 10,
               "alphas": [0.01, 0.1, 10.0, 100.0], "betas": [0.0, 1e-2, 1e-1],
               "hidden_scales": [0.25, 0.5, 2.0], "p_large": 12, "nmf_iterations": 1000,
               "nlaeu_iterations": 1000, "real": ["samson", "jasper"]},

@@ -65,16 +65,18 @@ def rnmf(Y, M0, A0, lam: float, n_iter: int = 500, R0=None, device="auto") -> RN
         raise ValueError(f"M0 and A0 must both be 2-D or both 3-D (runs first), got {M.ndim}, {A.ndim}")
     A = A.clamp(min=_EPS)
     history = torch.empty((n_iter, *M.shape[:-2]), dtype=Yt.dtype)
+    ones = torch.ones(1, Yt.shape[0], dtype=Yt.dtype, device=Yt.device)
     for k in range(n_iter):
-        Yh = M @ A + R
-        R = R * Yt / (Yh + lam * R / (torch.linalg.vector_norm(R, dim=-2, keepdim=True) + _EPS) + _EPS)
-        Yh = M @ A + R
         MA = M @ A
-        up = M.mT @ Yt + (MA * Yh).sum(-2, keepdim=True)
-        down = M.mT @ Yh + (MA * Yt).sum(-2, keepdim=True)
+        norms = torch.linalg.vector_norm(R, dim=-2, keepdim=True) + _EPS
+        R = R * Yt / (MA + R * (1.0 + lam / norms) + _EPS)
+        Yh = MA + R
+        up = M.mT @ Yt + ones @ (MA * Yh)
+        down = M.mT @ Yh + ones @ (MA * Yt)
         A = A * up / (down + _EPS)
         A = A / A.sum(-2, keepdim=True)
-        Yh = M @ A + R
+        Yh = torch.baddbmm(R, M, A) if M.ndim == 3 else torch.addmm(R, M, A)
         M = M * (Yt @ A.mT) / (Yh @ A.mT + _EPS)
-        history[k] = rnmf_objective(Yt, M, A, R, lam)
+        residual = Yt - torch.baddbmm(R, M, A) if M.ndim == 3 else Yt - torch.addmm(R, M, A)
+        history[k] = 0.5 * (residual**2).sum((-2, -1)) + lam * torch.linalg.vector_norm(R, dim=-2).sum(-1)
     return RNMFResult(to_numpy(M), to_numpy(A), to_numpy(R), history.cpu().numpy())
