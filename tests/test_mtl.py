@@ -114,16 +114,26 @@ def test_starts_as_the_linear_model_and_rejects_bad_settings(linear_scene):
     hsi = linear_scene
     E0, A0 = mtl.initial_factors(hsi.Y, 4, [0, 1])
     as_t = lambda a: torch.as_tensor(a, dtype=torch.float64)  # noqa: E731
-    model = mtl.MTLUnmixing(as_t(hsi.Y), as_t(E0), as_t(A0), [10], [5], alpha=1.0, beta=0.0)
+    model = mtl.MTLUnmixing(as_t(hsi.Y), as_t(E0), as_t(A0), [10], [5], alpha=1.0, beta=0.0, seeds=[0, 1])
     with torch.no_grad():
         linear = model.E @ model.A
         assert torch.allclose(model.rows(), model.E @ model.W1)          # f starts at zero
         assert torch.allclose(model.columns(), model.W2 @ model.A)       # g starts at zero
         assert linear.shape == (2, hsi.Y.shape[0], hsi.n_pixels)
     with pytest.raises(ValueError, match="non-negative"):
-        mtl.MTLUnmixing(as_t(hsi.Y), as_t(E0), as_t(A0), [10], [5], alpha=-1.0, beta=0.0)
+        mtl.MTLUnmixing(as_t(hsi.Y), as_t(E0), as_t(A0), [10], [5], alpha=-1.0, beta=0.0, seeds=[0, 1])
     with pytest.raises(ValueError, match="iterations"):
         mtl.fit(hsi.Y, 4, [0], iterations=0, alpha=1.0, beta=0.0, hidden_rows=[4], hidden_cols=[4])
+
+
+def test_runs_trained_together_equal_runs_alone(linear_scene):
+    """Each run has its own VCA seed, weight seed and iRprop+ error test."""
+    hsi = linear_scene
+    kwargs = dict(iterations=15, alpha=1.0, beta=1e-3, hidden_rows=[6, 7], hidden_cols=[5], device="cpu")
+    together = mtl.fit(hsi.Y, 4, [3, 4], **kwargs)
+    alone = mtl.fit(hsi.Y, 4, [4], **kwargs)
+    np.testing.assert_allclose(together.endmembers[1], alone.endmembers[0], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(together.abundances[1], alone.abundances[0], rtol=1e-4, atol=1e-6)
 
 
 def test_nlaeu_outputs_simplex_abundances(linear_scene):

@@ -17,20 +17,22 @@ __all__ = ["BatchedMLP"]
 class BatchedMLP(nn.Module):
     """``runs`` MLPs with layer sizes ``sizes = [in, hidden..., out]``.
 
-    Weights start uniform in ``+-sqrt(6 / (in + out))`` (Glorot) from ``generator``, biases at
-    zero; ``zero_last=True`` starts the output layer at zero, so the network outputs 0 at first.
+    Weights start uniform in ``+-sqrt(6 / (in + out))`` (Glorot), run ``r`` drawing from
+    ``generators[r]`` (so a run's start does not depend on the other runs); biases start at zero;
+    ``zero_last=True`` starts the output layer at zero, so the network outputs 0 at first.
     """
 
-    def __init__(self, runs: int, sizes: list[int], generator: torch.Generator, dtype=torch.float64,
+    def __init__(self, sizes: list[int], generators: list[torch.Generator], dtype=torch.float64,
                  zero_last: bool = False):
         super().__init__()
         if len(sizes) < 2 or min(sizes) < 1:
             raise ValueError(f"an MLP needs at least input and output sizes >= 1, got {sizes}")
+        runs = len(generators)
         self.weights, self.biases = nn.ParameterList(), nn.ParameterList()
         for k, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
             bound = 0.0 if zero_last and k == len(sizes) - 2 else math.sqrt(6.0 / (fan_in + fan_out))
-            w = (torch.rand(runs, fan_in, fan_out, generator=generator, dtype=dtype) * 2 - 1) * bound
-            self.weights.append(nn.Parameter(w))
+            w = torch.stack([torch.rand(fan_in, fan_out, generator=g, dtype=dtype) for g in generators])
+            self.weights.append(nn.Parameter((w * 2 - 1) * bound))
             self.biases.append(nn.Parameter(torch.zeros(runs, 1, fan_out, dtype=dtype)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -53,11 +53,12 @@ FLOOR = 1e-4
 class MTLUnmixing(nn.Module):
     """The two-branch network for ``runs`` runs on one image ``Y (L, N)``.
 
-    ``E0 (runs, L, P)``, ``A0 (runs, P, N)``: starting factors; ``seed`` draws the MLP weights.
+    ``E0 (runs, L, P)``, ``A0 (runs, P, N)``: starting factors; ``seeds`` (one per run) draw the
+    MLP weights.
     """
 
     def __init__(self, Y: torch.Tensor, E0: torch.Tensor, A0: torch.Tensor, hidden_rows: list[int],
-                 hidden_cols: list[int], alpha: float, beta: float, seed: int = 0):
+                 hidden_cols: list[int], alpha: float, beta: float, seeds: list[int]):
         super().__init__()
         if E0.ndim != 3 or A0.ndim != 3 or E0.shape[0] != A0.shape[0] or E0.shape[2] != A0.shape[1]:
             raise ValueError(f"expected E0 (runs, L, P), A0 (runs, P, N); got {tuple(E0.shape)}, "
@@ -68,7 +69,9 @@ class MTLUnmixing(nn.Module):
             raise ValueError(f"alpha and beta must be non-negative, got {alpha}, {beta}")
         runs, L, P = E0.shape
         N = Y.shape[1]
-        generator = torch.Generator().manual_seed(seed)
+        if len(seeds) != runs:
+            raise ValueError(f"need one seed per run ({runs}), got {len(seeds)}")
+        generators = [torch.Generator().manual_seed(seed) for seed in seeds]
         self.alpha, self.beta = alpha, beta
         self.register_buffer("Y", Y)
         self.V = nn.Parameter(torch.log(E0.clamp(min=FLOOR)))
@@ -76,8 +79,8 @@ class MTLUnmixing(nn.Module):
         self.Z = nn.Parameter(torch.log(A0 / A0.sum(-2, keepdim=True)))
         self.W1 = nn.Parameter(A0.clone())
         self.W2 = nn.Parameter(E0.clone())
-        self.f = BatchedMLP(runs, [P, *hidden_rows, N], generator, Y.dtype, zero_last=True)
-        self.g = BatchedMLP(runs, [P, *hidden_cols, L], generator, Y.dtype, zero_last=True)
+        self.f = BatchedMLP([P, *hidden_rows, N], generators, Y.dtype, zero_last=True)
+        self.g = BatchedMLP([P, *hidden_cols, L], generators, Y.dtype, zero_last=True)
 
     @property
     def E(self) -> torch.Tensor:
@@ -143,7 +146,7 @@ def fit(Y: np.ndarray, p: int, seeds: list[int], iterations: int, alpha: float, 
     E0, A0 = start if start is not None else initial_factors(Y, p, seeds)
     as_t = lambda a: torch.as_tensor(np.asarray(a), dtype=dtype, device=dev)  # noqa: E731
     model = MTLUnmixing(as_t(Y), as_t(E0), as_t(A0), hidden_rows, hidden_cols, alpha, beta,
-                        seed=seeds[0]).to(dev)
+                        seeds=seeds).to(dev)
     optimiser = IRpropPlus(model.parameters(), lr=lr)
     history = {k: [] for k in ("total", "rows", "columns", "nmf", "penalty")}
 

@@ -29,15 +29,18 @@ __all__ = ["NLAEU", "NLAEUFit", "fit"]
 
 
 class NLAEU(nn.Module):
-    """``runs`` autoencoders with decoder endmembers started at ``E0 (runs, L, P)``."""
+    """``runs`` autoencoders with decoder endmembers started at ``E0 (runs, L, P)``; ``seeds``
+    (one per run) draw the weights."""
 
-    def __init__(self, E0: torch.Tensor, hidden: int, hidden_nl: int, seed: int = 0):
+    def __init__(self, E0: torch.Tensor, hidden: int, hidden_nl: int, seeds: list[int]):
         super().__init__()
-        runs, L, P = E0.shape
-        generator = torch.Generator().manual_seed(seed)
-        self.encoder = BatchedMLP(runs, [L, hidden, P], generator, E0.dtype)
+        _, L, P = E0.shape
+        if len(seeds) != E0.shape[0]:
+            raise ValueError(f"need one seed per run ({E0.shape[0]}), got {len(seeds)}")
+        generators = [torch.Generator().manual_seed(seed) for seed in seeds]
+        self.encoder = BatchedMLP([L, hidden, P], generators, E0.dtype)
         self.E = nn.Parameter(E0.clone())
-        self.h = BatchedMLP(runs, [L, hidden_nl, L], generator, E0.dtype, zero_last=True)
+        self.h = BatchedMLP([L, hidden_nl, L], generators, E0.dtype, zero_last=True)
 
     def abundances(self, Y: torch.Tensor) -> torch.Tensor:
         """``Y (L, N) -> A (runs, P, N)`` on the simplex."""
@@ -69,7 +72,7 @@ def fit(Y: np.ndarray, p: int, seeds: list[int], iterations: int, lr: float = 1e
     dtype = torch.float32
     E0 = np.stack([vca(Y, p, seed=seed)[0] for seed in seeds])
     Yt = torch.as_tensor(Y, dtype=dtype, device=dev)
-    model = NLAEU(torch.as_tensor(E0, dtype=dtype), hidden, hidden_nl, seed=seeds[0]).to(dev)
+    model = NLAEU(torch.as_tensor(E0, dtype=dtype), hidden, hidden_nl, seeds=seeds).to(dev)
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     losses = []
     for _ in range(iterations):
