@@ -116,13 +116,13 @@ class MTLUnmixing(nn.Module):
 
 @dataclass
 class MTLFit:
-    """``endmembers (runs, L, P)``, ``abundances (runs, P, N)``, their starts, and the loss terms
-    after each iteration, ``{term: (iterations, runs)}``."""
+    """``endmembers (runs, L, P)``, ``abundances (runs, P, N)``, the starting endmembers
+    ``initial_endmembers (runs, L, P)`` and the loss terms before each iteration,
+    ``{term: (iterations, runs)}``."""
 
     endmembers: np.ndarray
     abundances: np.ndarray
     initial_endmembers: np.ndarray
-    initial_abundances: np.ndarray
     history: dict[str, np.ndarray]
 
 
@@ -162,5 +162,5 @@ def fit(Y: np.ndarray, p: int, seeds: list[int], iterations: int, alpha: float, 
         optimiser.step(closure)
     to_np = lambda t: t.detach().cpu().double().numpy()  # noqa: E731
     with torch.no_grad():
-        return MTLFit(to_np(model.E), to_np(model.A), np.asarray(E0), np.asarray(A0),
-                  {k: np.stack(v) for k, v in history.items()})
+        return MTLFit(to_np(model.E), to_np(model.A), np.asarray(E0),
+                      {k: np.stack(v) for k, v in history.items()})
