@@ -37,6 +37,7 @@ __all__ = [
     "rmse_per_pixel_mean",
     "sad",
     "sam_pixelwise",
+    "sam_pixelwise_mean",
     "sre_db",
 ]
 
@@ -137,6 +138,12 @@ def sam_pixelwise(M_true: np.ndarray, M_est: np.ndarray) -> float:
         np.linalg.norm(M_true, axis=1) * np.linalg.norm(M_est, axis=1) + _EPS
     )
     return float(np.mean(np.sum(np.arccos(np.clip(cos, -1.0, 1.0)), axis=1)))
+
+
+def sam_pixelwise_mean(M_true: np.ndarray, M_est: np.ndarray) -> float:
+    """Mean per-pixel, per-endmember angle (rad): eq. 15 divided by P, as DeepGU's reference code
+    computes it (``sum / (N P)``). ``M: (pixels, bands, p)``."""
+    return sam_pixelwise(M_true, M_est) / np.shape(M_true)[2]
 
 
 # ------------------------------------------------------------------------------ matching
