@@ -1,0 +1,140 @@
+"""DeepGU (Borsoi et al.): batched latent solver, TV-ADMM abundance step, batched VAEs, data, metrics."""
+
+import numpy as np
+import pytest
+import torch
+from scipy.optimize import minimize
+
+from companion import metrics
+from companion.classic import fcls, tv_objective, unmix_tv
+from companion.experiments import deepgu as exp
+from companion.nets.vae import EndmemberVAE, hidden_sizes, train_vaes
+
+
+def _latent_problem(n=6, L=20, P=3, K=2, seed=0):
+    """A float64 random decoder and pixels made from it: ``(model, Y, A, Z0)``."""
+    gens = [torch.Generator().manual_seed(seed + p) for p in range(P)]
+    model = EndmemberVAE(L, K, gens, dtype=torch.float64)
+    rng = np.random.default_rng(seed)
+    Z_true = torch.as_tensor(rng.normal(size=(n, P, K)))
+    A = torch.as_tensor(rng.dirichlet(np.ones(P), size=n))
+    with torch.no_grad():
+        spectra = model.decode(Z_true.transpose(0, 1))
+        Y = torch.einsum("pnl,np->nl", spectra, A) + 0.01 * torch.as_tensor(rng.normal(size=(n, L)))
+    return model, Y, A, torch.zeros(P, K, dtype=torch.float64)
+
+
+def test_batched_latent_step_reaches_scipy_lbfgsb_minimum():
+    model, Y, A, Z0 = _latent_problem()
+    n, P, K = Y.shape[0], A.shape[1], Z0.shape[1]
+    Z_init = Z0.expand(n, P, K).clone()
+    Z, info = exp.latent_step(model.decode, Y, A, Z_init, Z0, lam_z=0.1, max_iter=500, tol=1e-10,
+                              gtol=1e-9)
+    with torch.no_grad():
+        ours = exp.latent_objective(model.decode, Y, A, Z.reshape(n, -1), Z0, 0.1).numpy()
+    for i in range(n):
+        def fun(z, i=i):
+            zt = torch.as_tensor(z).reshape(1, -1).requires_grad_(True)
+            value = exp.latent_objective(model.decode, Y[i:i + 1], A[i:i + 1], zt, Z0, 0.1).sum()
+            value.backward()
+            return value.item(), zt.grad.numpy().ravel()
+        res = minimize(fun, np.zeros(P * K), jac=True, method="L-BFGS-B",
+                       options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 1000})
+        assert ours[i] == pytest.approx(res.fun, rel=1e-6, abs=1e-10)
+        np.testing.assert_allclose(Z[i].numpy().ravel(), res.x, atol=1e-3)
+    assert info["iterations"] > 1
+
+
+def _tv_problem(rows=6, cols=7, L=15, P=3, seed=0):
+    rng = np.random.default_rng(seed)
+    N = rows * cols
+    M = rng.uniform(0.1, 1.0, size=(N, L, P))
+    A = rng.dirichlet(np.ones(P), size=N).T
+    Y = np.einsum("nlp,pn->ln", M, A) + 0.02 * rng.normal(size=(L, N))
+    return Y, M, rows, cols
+
+
+def test_tv_admm_is_feasible_and_decreases_its_objective():
+    Y, M, rows, cols = _tv_problem()
+    P, N = M.shape[2], Y.shape[1]
+    start = np.full((P, N), 1 / P)
+    A = unmix_tv(Y, M, rows, cols, lam=0.1, iterations=2000, tol=1e-9)
+    assert A.min() >= 0 and np.allclose(A.sum(0), 1, atol=1e-12)
+    best = tv_objective(Y, M, A, rows, cols, 0.1)
+    assert best < tv_objective(Y, M, start, rows, cols, 0.1)
+    rng = np.random.default_rng(1)
+    for _ in range(20):                      # no feasible nearby point is better
+        B = A + 0.01 * rng.normal(size=A.shape)
+        B = np.clip(B, 0, None)
+        B /= B.sum(0)
+        assert tv_objective(Y, M, B, rows, cols, 0.1) >= best - 1e-7
+
+
+def test_tv_admm_without_penalty_and_shared_endmembers_is_fcls():
+    Y, M, rows, cols = _tv_problem()
+    M_shared = M[0]
+    A = unmix_tv(Y, M_shared, rows, cols, lam=0.0, iterations=5000, tol=1e-11)
+    np.testing.assert_allclose(A, fcls(Y, M_shared, device="cpu"), atol=1e-6)
+
+
+def test_tv_admm_rejects_bad_shapes():
+    Y, M, rows, cols = _tv_problem()
+    with pytest.raises(ValueError, match="shapes"):
+        unmix_tv(Y, M, rows + 1, cols, lam=0.1)
+
+
+def test_vae_widths_follow_tables_i_and_ii():
+    assert hidden_sizes(224, 2) == [274, 59, 23]
+    assert hidden_sizes(10, 2) == [17, 7, 3]             # the max(...) floors apply
+    model = EndmemberVAE(224, 2, [torch.Generator().manual_seed(0)])
+    assert [w.shape[1:] for w in model.decoder.weights] == [(2, 23), (23, 59), (59, 274), (274, 224)]
+
+
+def test_vaes_trained_together_equal_vaes_trained_alone():
+    rng = np.random.default_rng(0)
+    bundles = torch.as_tensor(rng.uniform(0.1, 0.9, size=(3, 12, 16)))
+    seeds = [5, 6, 7]
+    together, _ = train_vaes(bundles, seeds, epochs=3)
+    z = torch.as_tensor(rng.normal(size=(1, 4, 2)))
+    alone = [train_vaes(bundles[p:p + 1], [seeds[p]], epochs=3)[0] for p in range(3)]
+    with torch.no_grad():
+        joint = together.decode(z.expand(3, 4, 2))
+        for p in range(3):
+            torch.testing.assert_close(alone[p].decode(z)[0], joint[p], rtol=1e-9, atol=1e-12)
+
+
+def test_vae_training_rejects_spectra_outside_unit_interval():
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        train_vaes(torch.full((1, 6, 4), 1.5, dtype=torch.float64), [0], epochs=1)
+
+
+def test_bundles_are_the_pixels_closest_in_angle():
+    M0 = np.eye(4)[:, :2] + 0.1
+    Y = np.concatenate([np.outer(M0[:, 0], [1, 2, 3]), np.outer(M0[:, 1], [1, 0.5]),
+                        np.ones((4, 3))], axis=1)
+    B = exp.bundles(Y, M0, size=2)
+    assert B.shape == (2, 2, 4)
+    for p in range(2):                                      # scaled copies: angle zero
+        assert np.allclose(metrics.sad(B[p].T, np.repeat(M0[:, [p]], 2, axis=1)), 0, atol=1e-7)
+
+
+@pytest.mark.parametrize("name, shape", [("dc1", (70, 70)), ("dc2", (50, 50))])
+def test_synthetic_scenes_have_planted_variability_and_noise(name, shape):
+    scene = exp.synthetic_scene(name, seed=0, snr_db=30.0)
+    hsi = scene.hsi
+    assert (hsi.rows, hsi.cols) == shape and scene.M_true.shape == (hsi.n_pixels, hsi.bands, 3)
+    ratio = scene.M_true / np.mean(scene.M_true, axis=0, keepdims=True)
+    assert ratio.min() > 0.6 and ratio.max() < 1.5 and ratio.std() > 0.02
+    clean = np.einsum("nlp,pn->ln", scene.M_true, hsi.abundances)
+    snr = 10 * np.log10(np.sum(clean**2) / np.sum((hsi.Y - clean) ** 2))
+    assert snr == pytest.approx(30.0, abs=0.2)
+
+
+def test_deepgu_metrics_known_values():
+    M = np.zeros((2, 3, 2))
+    M[:, 0, :] = 1.0
+    R = M.copy()
+    R[:, 1, 0] = 1.0                                       # first endmember off by 45 degrees
+    assert metrics.sam_pixelwise(R, M) == pytest.approx(np.pi / 4, abs=1e-5)     # eps-guarded
+    assert metrics.sam_pixelwise_mean(R, M) == pytest.approx(np.pi / 8, abs=1e-5)
+    assert metrics.rmse_global(R, M) == pytest.approx(np.sqrt(2 / 12))
