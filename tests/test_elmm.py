@@ -1,7 +1,6 @@
 """ELMM (Drumetz et al.) in scaling form: planted per-pixel endmember scalings are recovered."""
 
 import numpy as np
-import pytest
 
 from companion.classic import elmm, elmm_scalings, fcls
 
