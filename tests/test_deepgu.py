@@ -29,7 +29,7 @@ def test_batched_latent_step_reaches_scipy_lbfgsb_minimum():
     n, P, K = Y.shape[0], A.shape[1], Z0.shape[1]
     Z_init = Z0.expand(n, P, K).clone()
     Z, info = exp.latent_step(model.decode, Y, A, Z_init, Z0, lam_z=0.1, max_iter=500, tol=1e-10,
-                              gtol=1e-9)
+                              ftol=0.0, gtol=1e-9)
     with torch.no_grad():
         ours = exp.latent_objective(model.decode, Y, A, Z.reshape(n, -1), Z0, 0.1).numpy()
     for i in range(n):

@@ -121,13 +121,17 @@ def _value_and_grad(fun, z):
 
 def latent_step(decode: Callable, Y: torch.Tensor, A: torch.Tensor, Z_init: torch.Tensor,
                 Z0: torch.Tensor, lam_z: float, max_iter: int = 50, tol: float = 1e-3,
-                gtol: float = 1e-6, max_halvings: int = 20) -> tuple[torch.Tensor, dict]:
+                ftol: float = 1e-6, gtol: float = 1e-6, max_halvings: int = 20) -> tuple[torch.Tensor, dict]:
     """Minimise eq. 12 for every pixel at once by BFGS (Algorithm 2) with autograd gradients.
 
     ``Y (N, L)``, ``A (N, P)``, ``Z_init (N, P, K)``. Each pixel keeps its own inverse-Hessian
     estimate ``(D, D)``, ``D = P K``, and its own backtracking (Armijo) line search; a pixel stops
-    when its step changes z by less than ``tol`` relative to ``max(||z||, 1)`` or its gradient
-    norm is below ``gtol``; only unfinished pixels are evaluated. Returns ``(Z (N, P, K), info)``
+    when its full quasi-Newton step would change z by less than ``tol`` relative to ``max(||z||, 1)``,
+    when a step lowers its objective by less than ``ftol`` relative (the decoders' ReLU kinks
+    leave minima with non-zero gradient, where steps shrink without end), when its gradient
+    norm is below ``gtol``, or when even a steepest-descent step finds no
+    decrease (a failed quasi-Newton step first resets its estimate to the identity); only
+    unfinished pixels are evaluated. Returns ``(Z (N, P, K), info)``
     with ``info`` the iterations run and the number of objective evaluations (pixel-batches).
     """
     N, P, K = Z_init.shape
@@ -135,6 +139,7 @@ def latent_step(decode: Callable, Y: torch.Tensor, A: torch.Tensor, Z_init: torc
     z = Z_init.reshape(N, D).clone()
     eye = torch.eye(D, dtype=z.dtype, device=z.device)
     H = eye.expand(N, D, D).clone()
+    reset = torch.zeros(N, dtype=torch.bool, device=z.device)     # last step failed, H = I
     active = torch.arange(N, device=z.device)
 
     def fun_on(idx):
@@ -152,7 +157,6 @@ def latent_step(decode: Callable, Y: torch.Tensor, A: torch.Tensor, Z_init: torc
         direction[bad], slope[bad] = -ga[bad], -(ga[bad] ** 2).sum(1)
         Ha[bad] = eye
         step = torch.ones(len(active), dtype=z.dtype, device=z.device)
-        trial_f = torch.empty_like(fa)
         pending = torch.arange(len(active), device=z.device)
         for _ in range(max_halvings):                      # per-pixel Armijo backtracking
             x = za[pending] + step[pending, None] * direction[pending]
@@ -160,14 +164,13 @@ def latent_step(decode: Callable, Y: torch.Tensor, A: torch.Tensor, Z_init: torc
                                      lam_z).detach()
             evaluations += 1
             ok = value <= fa[pending] + 1e-4 * step[pending] * slope[pending]
-            trial_f[pending[ok]] = value[ok]
             pending = pending[~ok]
             if pending.numel() == 0:
                 break
             step[pending] /= 2
-        if pending.numel():                                # no decrease found: stay put
-            step[pending] = 0.0
-            trial_f[pending] = fa[pending]
+        failed = torch.zeros(len(active), dtype=torch.bool, device=z.device)
+        failed[pending] = True                             # no decrease found: stay put
+        step[failed] = 0.0
         s = step[:, None] * direction
         z_new = za + s
         f_new, g_new = _value_and_grad(fun_on(active), z_new)
@@ -182,9 +185,12 @@ def latent_step(decode: Callable, Y: torch.Tensor, A: torch.Tensor, Z_init: torc
         V = eye - r * s.unsqueeze(2) * u.unsqueeze(1)
         updated = V @ Ha @ V.transpose(1, 2) + r * s.unsqueeze(2) * s.unsqueeze(1)
         Ha = torch.where(update[:, None, None], updated, Ha)
-        z[active], H[active] = z_new, Ha
-        done = ((s.norm(dim=1) <= tol * z_new.norm(dim=1).clamp(min=1.0))
-                | (g_new.norm(dim=1) <= gtol) | (step == 0))
+        Ha[failed] = eye                                   # retry once along -gradient
+        gave_up = failed & (reset[active] | bad)
+        z[active], H[active], reset[active] = z_new, Ha, failed
+        small = direction.norm(dim=1) <= tol * z_new.norm(dim=1).clamp(min=1.0)
+        stalled = ~failed & (fa - f_new <= ftol * fa.abs())
+        done = small | stalled | (g_new.norm(dim=1) <= gtol) | gave_up
         active, f, g = active[~done], f_new[~done], g_new[~done]
     return z.reshape(N, P, K), {"iterations": it, "evaluations": evaluations}
 
