@@ -1,0 +1,261 @@
+"""The two fully connected unmixing autoencoders of Książek et al. (2022), one model at a time.
+
+This is the straightforward PyTorch version: an ``nn.Module`` per model and a plain training loop.
+:mod:`companion.nets.ensemble` trains thousands of the same models as one batched computation;
+the tests check that both give the same numbers, and ``benchmarks/ensemble_vs_loop.py`` compares
+their speed.
+
+Architectures (Sec. 2.2, Fig. 1; layer details as in the authors' code, ATE):
+
+``original`` (Palsson et al. 2018)
+    Linear L->9R->6R->3R->R, each with bias and a sigmoid; BatchNorm over the R code units;
+    dynamical soft thresholding ``ReLU(h - alpha)`` with one learnable alpha per code unit
+    (initial 0.01); sum-to-one ``(h + 1e-7) / sum(h + 1e-7)``; Gaussian dropout, multiplicative
+    ``N(1, d^2)`` noise in training only; decoder Linear R->L without bias.
+``basic``
+    Linear L->n1*R, ReLU, Linear n1*R->R, ReLU, sum-to-one, decoder Linear R->L without bias.
+
+Endmembers are the decoder weights ``(L, R)``; abundances are the normalised code (before the
+dropout noise). Pixels are rows here (``(batch, L)``), as PyTorch layers expect.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+__all__ = [
+    "ARCHITECTURES",
+    "INIT_SCHEMES",
+    "AEConfig",
+    "UnmixingAE",
+    "counter_uniform",
+    "dropout_noise",
+    "initial_weights",
+    "pixel_order",
+    "reconstruction_loss",
+    "stack_initial_weights",
+    "train_single",
+]
+
+ARCHITECTURES = ("original", "basic")
+# He (Kaiming) and Glorot (Xavier), normal and uniform. "he_uniform" is PyTorch's default Linear
+# initialisation, as in the paper's footnote 1: U(+-1/sqrt(fan_in)) for weights *and* biases.
+INIT_SCHEMES = ("he_normal", "he_uniform", "glorot_normal", "glorot_uniform")
+SHORT_NAMES = {"he_normal": "KHN", "he_uniform": "KHU", "glorot_normal": "XGN", "glorot_uniform": "XGU"}
+SUM_TO_ONE_EPS = 1e-7
+BN_EPS, BN_MOMENTUM = 1e-5, 0.1
+ALPHA_INIT = 0.01
+
+
+@dataclass(frozen=True)
+class AEConfig:
+    """Shape of one autoencoder: ``bands`` L, ``endmembers`` R, ``n1`` (basic: first layer has
+    n1*R units) and the Gaussian dropout ``dropout`` d (original only; 0 disables it)."""
+
+    architecture: str
+    bands: int
+    endmembers: int
+    n1: int = 10
+    dropout: float = 0.0
+
+    def __post_init__(self):
+        if self.architecture not in ARCHITECTURES:
+            raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {self.architecture!r}")
+        if self.dropout < 0:
+            raise ValueError(f"dropout must be >= 0, got {self.dropout}")
+
+    def linear_layers(self) -> list[tuple[int, int, bool]]:
+        """``(fan_in, fan_out, has_bias)`` of every linear layer, encoder first, decoder last."""
+        L, R = self.bands, self.endmembers
+        widths = [L, 9 * R, 6 * R, 3 * R, R] if self.architecture == "original" else [L, self.n1 * R, R]
+        encoder = [(a, b, True) for a, b in zip(widths[:-1], widths[1:], strict=True)]
+        return [*encoder, (R, L, False)]
+
+
+def _draw_linear(fan_in: int, fan_out: int, bias: bool, scheme: str, generator: torch.Generator):
+    """One layer's ``(weight (fan_out, fan_in), bias (fan_out,) or None)`` in float64."""
+    shape = (fan_out, fan_in)
+    if scheme == "he_uniform":  # PyTorch's nn.Linear default (kaiming_uniform with a=sqrt(5))
+        bound = 1.0 / math.sqrt(fan_in)
+        weight = (torch.rand(shape, generator=generator, dtype=torch.float64) * 2 - 1) * bound
+        b = (torch.rand(fan_out, generator=generator, dtype=torch.float64) * 2 - 1) * bound if bias else None
+        return weight, b
+    if scheme == "he_normal":
+        weight = torch.randn(shape, generator=generator, dtype=torch.float64) * math.sqrt(2.0 / fan_in)
+    elif scheme == "glorot_normal":
+        std = math.sqrt(2.0 / (fan_in + fan_out))
+        weight = torch.randn(shape, generator=generator, dtype=torch.float64) * std
+    elif scheme == "glorot_uniform":
+        bound = math.sqrt(6.0 / (fan_in + fan_out))
+        weight = (torch.rand(shape, generator=generator, dtype=torch.float64) * 2 - 1) * bound
+    else:
+        raise ValueError(f"init scheme must be one of {INIT_SCHEMES}, got {scheme!r}")
+    return weight, (torch.zeros(fan_out, dtype=torch.float64) if bias else None)
+
+
+def initial_weights(config: AEConfig, scheme: str, seed: int) -> dict[str, torch.Tensor]:
+    """The initial weights of one model, a pure function of ``(config, scheme, seed)``.
+
+    Keys ``W0, b0, W1, b1, ...`` for the linear layers (``W{i}: (fan_out, fan_in)``; the decoder
+    is the last ``W`` and has no bias), plus for ``original`` the BatchNorm ``gamma``/``beta``
+    and the thresholds ``alpha`` (all ``(R,)``). Float64; cast when used.
+    """
+    generator = torch.Generator().manual_seed(int(seed))
+    weights = {}
+    for i, (fan_in, fan_out, bias) in enumerate(config.linear_layers()):
+        weights[f"W{i}"], b = _draw_linear(fan_in, fan_out, bias, scheme, generator)
+        if b is not None:
+            weights[f"b{i}"] = b
+    if config.architecture == "original":
+        R = config.endmembers
+        weights |= {"gamma": torch.ones(R, dtype=torch.float64), "beta": torch.zeros(R, dtype=torch.float64),
+                    "alpha": torch.full((R,), ALPHA_INIT, dtype=torch.float64)}
+    return weights
+
+
+def _mix64(z: torch.Tensor) -> torch.Tensor:
+    """SplitMix64 finaliser on int64 tensors (wrapping arithmetic, logical shifts)."""
+    for shift, factor in ((30, -4658895280553007687), (27, -7723592293110705685), (31, None)):
+        z = z ^ ((z >> shift) & ((1 << (64 - shift)) - 1))
+        if factor is not None:
+            z = z * factor
+    return z
+
+
+def counter_uniform(seeds: torch.Tensor, stream: int, epoch: int, step: int, shape: tuple[int, ...],
+                    device=None) -> torch.Tensor:
+    """Counter-based uniforms in (0, 1], float64, shape ``(models, *shape)``: a pure function of
+    ``(seed, stream, epoch, step, position)``, so every model draws the same numbers alone or in
+    any ensemble, on any device, with no generator state and no loop over models."""
+    seeds = torch.as_tensor(seeds, dtype=torch.int64, device=device).reshape(-1)
+    count = math.prod(shape)
+    index = torch.arange(count, dtype=torch.int64, device=seeds.device)
+    golden = -7046029254386353131  # 0x9E3779B97F4A7C15 as a signed int64
+    counter = torch.tensor(stream * 1_000_003 + epoch * 7_919 + step + 1, dtype=torch.int64,
+                           device=seeds.device)
+    key = _mix64(seeds * golden + counter * 7146284364453076505)
+    z = _mix64(key[:, None] + (index[None, :] + 1) * golden)
+    uniform = (((z >> 11) & ((1 << 53) - 1)).to(torch.float64) + 1.0) * 2.0**-53
+    return uniform.view(seeds.shape[0], *shape)
+
+
+def pixel_order(seeds: torch.Tensor, epoch: int, n_pixels: int, batch_size: int, device=None) -> torch.Tensor:
+    """Each model's pixel order in ``epoch``, ``(models, steps, batch)``; the incomplete last
+    batch is dropped (a BatchNorm batch of one pixel is undefined)."""
+    steps = n_pixels // batch_size
+    keys = counter_uniform(seeds, 0, epoch, 0, (n_pixels,), device)
+    return keys.argsort(dim=1)[:, : steps * batch_size].view(-1, steps, batch_size)
+
+
+def dropout_noise(seeds: torch.Tensor, epoch: int, step: int, batch_size: int, endmembers: int,
+                  dropout: float, device=None) -> torch.Tensor:
+    """Gaussian-dropout factors ``1 + d N(0, 1)``, ``(models, batch, R)``, float64 (Box-Muller)."""
+    u = counter_uniform(seeds, 1, epoch, step, (2, batch_size, endmembers), device)
+    normal = torch.sqrt(-2.0 * torch.log(u[:, 0])) * torch.cos(2.0 * math.pi * u[:, 1])
+    return 1.0 + dropout * normal
+
+
+def reconstruction_loss(x: torch.Tensor, x_hat: torch.Tensor, loss: str) -> torch.Tensor:
+    """Per-model training loss over the last two axes ``(..., batch, L)``: ``"mse"`` (mean squared
+    error) or ``"sad"`` (mean spectral angle, radians)."""
+    if loss == "mse":
+        return ((x - x_hat) ** 2).mean(dim=(-2, -1))
+    if loss == "sad":
+        cos = (x * x_hat).sum(-1) / (x.norm(dim=-1) * x_hat.norm(dim=-1)).clamp_min(1e-12)
+        return torch.acos(cos.clamp(-1 + 1e-7, 1 - 1e-7)).mean(-1)
+    raise ValueError(f"loss must be 'mse' or 'sad', got {loss!r}")
+
+
+class _SoftThreshold(nn.Module):
+    def __init__(self, alpha: torch.Tensor):
+        super().__init__()
+        self.alpha = nn.Parameter(alpha.clone())
+
+    def forward(self, h):
+        return torch.relu(h - self.alpha)
+
+
+class UnmixingAE(nn.Module):
+    """One autoencoder built from :func:`initial_weights` (cast to ``dtype``).
+
+    ``forward(x, noise=None)`` takes ``x: (batch, L)`` and returns ``(abundances (batch, R),
+    reconstruction (batch, L), bottleneck (batch, R))``; ``bottleneck`` is the last encoder
+    layer's activation (basic: after its ReLU), used for the dead-activation coefficients.
+    """
+
+    def __init__(self, config: AEConfig, weights: dict[str, torch.Tensor], dtype=torch.float32):
+        super().__init__()
+        self.config = config
+        layers = config.linear_layers()
+        self.encoder = nn.ModuleList()
+        for i, (fan_in, fan_out, bias) in enumerate(layers[:-1]):
+            layer = nn.Linear(fan_in, fan_out, bias=bias, dtype=dtype)
+            with torch.no_grad():
+                layer.weight.copy_(weights[f"W{i}"])
+                layer.bias.copy_(weights[f"b{i}"])
+            self.encoder.append(layer)
+        self.decoder = nn.Linear(config.endmembers, config.bands, bias=False, dtype=dtype)
+        with torch.no_grad():
+            self.decoder.weight.copy_(weights[f"W{len(layers) - 1}"])
+        if config.architecture == "original":
+            self.batch_norm = nn.BatchNorm1d(config.endmembers, eps=BN_EPS, momentum=BN_MOMENTUM, dtype=dtype)
+            with torch.no_grad():
+                self.batch_norm.weight.copy_(weights["gamma"])
+                self.batch_norm.bias.copy_(weights["beta"])
+            self.threshold = _SoftThreshold(weights["alpha"].to(dtype))
+
+    def forward(self, x: torch.Tensor, noise: torch.Tensor | None = None):
+        activation = torch.sigmoid if self.config.architecture == "original" else torch.relu
+        h = x
+        for layer in self.encoder:
+            h = activation(layer(h))
+        bottleneck = h
+        if self.config.architecture == "original":
+            h = self.threshold(self.batch_norm(h))
+        h = h + SUM_TO_ONE_EPS
+        abundances = h / h.sum(dim=-1, keepdim=True)
+        code = abundances * noise if (self.training and noise is not None) else abundances
+        return abundances, self.decoder(code), bottleneck
+
+    def endmembers(self) -> torch.Tensor:
+        """Endmember estimate ``(L, R)``: the decoder weights."""
+        return self.decoder.weight.detach()
+
+
+def train_single(model: UnmixingAE, X: torch.Tensor, *, loss: str, batch_size: int, lr: float,
+                 epochs: int, run_seed: int) -> list[float]:
+    """Train one model with Adam, the plain PyTorch way; return the per-step losses.
+
+    ``X: (pixels, L)`` already scaled. Data order and dropout noise are those of
+    :func:`pixel_order` and :func:`dropout_noise` for ``run_seed``.
+    """
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    model.train()
+    seeds = torch.tensor([run_seed])
+    losses = []
+    for epoch in range(epochs):
+        order = pixel_order(seeds, epoch, X.shape[0], batch_size)[0]
+        for step in range(order.shape[0]):
+            xb = X[order[step]]
+            noise = None
+            if model.config.dropout > 0:
+                noise = dropout_noise(seeds, epoch, step, batch_size, model.config.endmembers,
+                                      model.config.dropout)[0].to(X.dtype)
+            _, x_hat, _ = model(xb, noise)
+            value = reconstruction_loss(xb, x_hat, loss)
+            optimiser.zero_grad()
+            value.backward()
+            optimiser.step()
+            losses.append(float(value.detach()))
+    return losses
+
+
+def stack_initial_weights(config: AEConfig, scheme: str, seeds: Sequence[int]) -> dict[str, torch.Tensor]:
+    """:func:`initial_weights` of several models stacked on a leading model axis."""
+    per_model = [initial_weights(config, scheme, s) for s in seeds]
+    return {k: torch.stack([w[k] for w in per_model]) for k in per_model[0]}
