@@ -29,10 +29,13 @@ __all__ = ["SPECTRA", "Scene", "synthetic_scene", "bundles", "latent_objective",
            "best_deepgu", "ranking_row"]
 
 # Three USGS 1995 spectra (the paper does not name its three): an iron oxide and two clays with
-# distinct absorption features, all with reflectance below 0.8 so that the +-20 % variability keeps
-# them inside the VAE's sigmoid range (0, 1).
+# distinct absorption features, all with reflectance below 0.8 so that scaled copies stay inside
+# the VAE's sigmoid range (0, 1).
 SPECTRA = ["Goethite WS222", "Montmorillonite SWy-1", "Buddingtonite GDS85"]
-FACTOR_RANGE = (0.8, 1.2)          # multiplicative variability bounds (our choice)
+# Multiplicative variability bounds. The paper gives none; +-10 % is calibrated on a *baseline*
+# statistic only: it makes FCLS's RMSE_Y match Table III (0.0253 / 0.0255) on both cubes
+# (+-5 %: 0.019 / 0.020, +-20 %: 0.039 / 0.042), never on DeepGU's own numbers.
+FACTOR_RANGE = (0.9, 1.1)
 
 
 @dataclass
@@ -263,11 +266,12 @@ def _reference(hsi: HSI, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _unmix_all(hsi: HSI, M_true, protocol: Mapping, lam_as: list[float], keep_maps: bool) -> dict:
-    """FCLS, ELMM and DeepGU (one trained VAE set, one run per lambda_A) on ``hsi``."""
+    """FCLS, ELMM and DeepGU (one trained VAE set, one run per lambda_A) on ``hsi``. FCLS's
+    endmember scores are those of ``M0`` used at every pixel; its time includes VCA."""
     seed = protocol["seed"]
     with Timer() as t:
         M0, A0 = _reference(hsi, seed)
-    records = {"fcls": {**score(hsi.Y, hsi.abundances, A0, None, M0), "time": t.seconds}}
+    records = {"fcls": {**score(hsi.Y, hsi.abundances, A0, M_true, M0), "time": t.seconds}}
     with Timer() as t:
         el = elmm(hsi.Y, M0, hsi.rows, hsi.cols, lam_psi=protocol["elmm_lambda_psi"],
                   lam_A=protocol["elmm_lambda_a"], A0=A0, iterations=protocol["outer"])
