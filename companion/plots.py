@@ -173,3 +173,23 @@ def curves(
     ax.set_ylabel(ylabel)
     ax.legend()
     return ax
+
+
+def significance_heatmap(pvalues: np.ndarray, ax=None, title: str = ""):
+    """Pairwise test p-values ``(N, N)`` as a heat map in four classes, as in Książek et al.
+    Fig. 2: not significant (NS, p >= 0.05), p < 0.05, p < 0.01, p < 0.001."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(3.2, 3.2))
+    classes = np.digitize(np.asarray(pvalues), [0.001, 0.01, 0.05])   # 0: <0.001 ... 3: NS
+    cmap = mpl.colors.ListedColormap(["#08306b", "#2171b5", "#9ecae1", "#f7f7f7"])
+    image = ax.imshow(classes, cmap=cmap, vmin=-0.5, vmax=3.5, interpolation="nearest")
+    ax.set_title(title, fontsize=9)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return image
+
+
+def significance_legend(fig, image) -> None:
+    """Colour bar for :func:`significance_heatmap`."""
+    bar = fig.colorbar(image, ax=fig.axes, ticks=[0, 1, 2, 3], shrink=0.8)
+    bar.ax.set_yticklabels(["p < 0.001", "p < 0.01", "p < 0.05", "NS"])

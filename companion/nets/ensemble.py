@@ -82,62 +82,59 @@ def forward(params: Mapping[str, torch.Tensor], x: torch.Tensor, config: AEConfi
 
 @dataclass(frozen=True)
 class Reinitialisation:
-    """Reinitialise when the second encoder layer's dead-activation coefficient exceeds
-    ``threshold`` (checked every iteration, after the optimiser step):
+    """Per-model reinitialisation rules for an ensemble of M models (Sec. 2.6).
 
-    ``whole``: all weights of the model; ``layer``: the whole second encoder layer;
-    ``partial``: only the weights and biases of the neurons whose own coefficient exceeds it.
-    New weights are drawn from ``scheme``; Adam's moments of the replaced entries are reset.
+    ``methods[m]`` is ``"whole"`` (all weights of the model), ``"layer"`` (the whole second
+    encoder layer), ``"partial"`` (only the weights and bias of the second-layer neurons whose own
+    coefficient exceeds the threshold) or ``None`` (never: a baseline trained alongside).
+    ``whole`` and ``layer`` fire when the layer coefficient exceeds ``thresholds[m]``. Checked every
+    iteration, after the optimiser step; new weights come from ``schemes[m]`` and a generator
+    seeded with ``seed``; Adam's moments of replaced entries are reset to zero.
     """
 
-    method: str
-    threshold: float
-    scheme: str
+    methods: tuple[str | None, ...]
+    thresholds: tuple[float, ...]
+    schemes: tuple[str, ...]
     seed: int = 0
 
     def __post_init__(self):
-        if self.method not in REINIT_METHODS:
-            raise ValueError(f"reinitialisation method must be one of {REINIT_METHODS}, got {self.method!r}")
-        if not 0.0 <= self.threshold <= 1.0:
-            raise ValueError(f"threshold must be in [0, 1], got {self.threshold}")
-
-
-def _fresh_layer(config: AEConfig, layer: int, scheme: str, models: int, generator, like: torch.Tensor):
-    fan_in, fan_out, bias = config.linear_layers()[layer]
-    draws = [_draw_linear(fan_in, fan_out, bias, scheme, generator) for _ in range(models)]
-    weight = torch.stack([w for w, _ in draws]).to(like)
-    return weight, (torch.stack([b for _, b in draws]).to(like) if bias else None)
+        if not len(self.methods) == len(self.thresholds) == len(self.schemes):
+            raise ValueError("methods, thresholds and schemes need one entry per model")
+        bad = {m for m in self.methods if m is not None and m not in REINIT_METHODS}
+        if bad:
+            raise ValueError(f"reinitialisation methods must be in {REINIT_METHODS} or None, got {sorted(bad)}")
+        if any(not 0.0 <= t <= 1.0 for t in self.thresholds):
+            raise ValueError("thresholds must lie in [0, 1]")
 
 
 def _reinitialise(params, optimiser, config, rule: Reinitialisation, d_layer, d_neuron,
                   generator) -> torch.Tensor:
     """Apply ``rule`` in place; return the ``(M,)`` mask of models that were touched."""
-    if rule.method == "partial":
-        neurons = d_neuron > rule.threshold                          # (M, units)
-        touched = neurons.any(dim=1)
-    else:
-        touched = d_layer > rule.threshold
-        neurons = touched.unsqueeze(1).expand_as(d_neuron)
+    device = d_layer.device
+    method = {name: torch.tensor([m == name for m in rule.methods], device=device) for name in REINIT_METHODS}
+    threshold = torch.tensor(rule.thresholds, device=device, dtype=d_layer.dtype)
+    over = d_layer > threshold
+    whole, layer = method["whole"] & over, method["layer"] & over
+    neurons = (method["partial"].unsqueeze(1) & (d_neuron > threshold.unsqueeze(1))) | (whole | layer).unsqueeze(1)
+    touched = neurons.any(dim=1)
     if not bool(touched.any()):
         return touched
-    hit = touched.nonzero().flatten()
-    layers = range(len(config.linear_layers())) if rule.method == "whole" else [REINIT_LAYER]
-    for layer in layers:
-        weight, bias = _fresh_layer(config, layer, rule.scheme, len(hit), generator, params[f"W{layer}"])
-        if rule.method == "whole":
-            rows = torch.ones(len(hit), weight.shape[1], dtype=torch.bool, device=weight.device)
-        else:
-            rows = neurons[hit]
-        for name, new, mask in ((f"W{layer}", weight, rows.unsqueeze(-1).expand_as(weight)),
-                                (f"b{layer}", bias, rows)):
-            if new is None:
-                continue
-            p = params[name]
-            p.data[hit] = torch.where(mask, new, p.data[hit])
-            state = optimiser.state.get(p, {})
-            for moment in ("exp_avg", "exp_avg_sq"):
-                if moment in state:
-                    state[moment][hit] = torch.where(mask, 0.0, state[moment][hit])
+    for index in touched.nonzero().flatten().tolist():
+        fresh = range(len(config.linear_layers())) if bool(whole[index]) else [REINIT_LAYER]
+        for i in fresh:
+            fan_in, fan_out, bias = config.linear_layers()[i]
+            weight, b = _draw_linear(fan_in, fan_out, bias, rule.schemes[index], generator)
+            rows = neurons[index] if i == REINIT_LAYER else torch.ones(fan_out, dtype=torch.bool, device=device)
+            for name, new in ((f"W{i}", weight), (f"b{i}", b)):
+                if new is None:
+                    continue
+                p = params[name]
+                mask = rows.view(-1, *([1] * (p.ndim - 2)))
+                p.data[index] = torch.where(mask, new.to(p), p.data[index])
+                state = optimiser.state.get(p, {})
+                for moment in ("exp_avg", "exp_avg_sq"):
+                    if moment in state:
+                        state[moment][index] = torch.where(mask, 0.0, state[moment][index])
     return touched
 
 

@@ -1,0 +1,96 @@
+"""Stability of autoencoder training and dead-activation reinitialisation (Książek et al., 2022).
+
+Paper protocol (Sec. 2.3-3.1): the ten experiments of Table 1, four init schemes, N = 50
+initialisations x k = 50 runs each (100,000 models); Table 3 uses 50 initialisations per scheme of
+Experiment 4, each trained once per reinitialisation method. The paper does not state the number
+of epochs: the authors' code (ATE) uses 50. Nor does it state the threshold t: we sweep it.
+"""
+
+from companion.chapters import Param, Target
+
+TITLE = "Training stability and network reinitialisation"
+ORDER = 1
+
+SCHEMES = ("he_normal", "he_uniform", "glorot_normal", "glorot_uniform")
+
+PARAMETERS = {
+    "device": Param(str, "torch device: 'auto', 'cpu' or 'cuda'"),
+    "experiments": Param(list, "Table 1 experiments to run (1-10)", item=int,
+                         choices=tuple(range(1, 11))),
+    "schemes": Param(list, "weight initialisation schemes", item=str, choices=SCHEMES),
+    "initialisations": Param(int, "N: initialisations per experiment and scheme (paper: 50)"),
+    "runs": Param(int, "k: training runs per initialisation (paper: 50)"),
+    "epochs": Param(int, "training epochs of every model (ATE: 50; the paper does not say)"),
+    "block": Param(int, "initialisations per study record (resume granularity)"),
+    "reinit_initialisations": Param(int, "Table 3: initialisations of Experiment 4 per scheme (paper: 50)"),
+    "reinit_epochs": Param(int, "Table 3: training epochs (as epochs in the paper)"),
+    "thresholds": Param(list, "dead-activation thresholds t swept for the three methods", item=float),
+}
+
+PRESETS = {
+    "smoke": {"device": "cpu", "experiments": [1, 4], "schemes": list(SCHEMES), "initialisations": 3,
+              "runs": 3, "epochs": 1, "block": 3, "reinit_initialisations": 3, "reinit_epochs": 1,
+              "thresholds": [0.5]},
+    # book: fewer experiments, initialisations, runs and epochs (the chapter states the factors)
+    "book": {"device": "auto", "experiments": [1, 2, 4, 6, 7, 10], "schemes": list(SCHEMES),
+             "initialisations": 8, "runs": 8, "epochs": 3, "block": 8, "reinit_initialisations": 10,
+             "reinit_epochs": 3, "thresholds": [0.5, 0.7, 0.9]},
+    "paper": {"device": "auto", "experiments": list(range(1, 11)), "schemes": list(SCHEMES),
+              "initialisations": 50, "runs": 50, "epochs": 50, "block": 50, "reinit_initialisations": 50,
+              "reinit_epochs": 50, "thresholds": [0.5, 0.7, 0.9]},
+}
+
+# Table 2: H is significant (p < 0.05) in 38 of the 40 experiment x scheme cells.
+# Table 2 'ph' of Experiment 4, mean over the four schemes: (0.93 + 0.85 + 0.87 + 0.87) / 4.
+# Table 3: mean reconstruction RMSE (data scaled by the maximum) of Experiment 4, XGN.
+# Sec. 3.1: Spearman correlation of dead activations and reconstruction error, 0.76-0.89.
+PAPER_TARGETS = [
+    Target("significant_h_share", "Table 2: share of cells with significant H", 0.95, "", "Table 2", 0.1),
+    Target("ph_exp4", "Table 2: Conover-Iman significant share, Exp. 4", 0.88, "", "Table 2", 0.1),
+    Target("exp4_abundance_KHN", "Table 4: Exp. 4 abundance error, KHN", 0.36, "", "Table 4", 0.03),
+    Target("exp4_abundance_XGU", "Table 4: Exp. 4 abundance error, XGU", 0.34, "", "Table 4", 0.03),
+    Target("exp4_endmember_KHN", "Table 4: Exp. 4 endmember error, KHN (rad)", 1.17, "rad", "Table 4", 0.1),
+    Target("exp4_endmember_XGU", "Table 4: Exp. 4 endmember error, XGU (rad)", 0.73, "rad", "Table 4", 0.1),
+    Target("reinit_baseline_XGN", "Table 3: Exp. 4 baseline RMSE, XGN", 0.036, "", "Table 3", 0.01),
+    Target("reinit_whole_XGN", "Table 3: Exp. 4 whole-network reinit. RMSE, XGN", 0.007, "", "Table 3", 0.005),
+    Target("spearman_dead_rmse", "Sec. 3.1: Spearman(dead activations, RMSE)", 0.825, "", "Sec. 3.1", 0.065),
+]
+
+# Table 2 of the paper: (H, log p, ph) per experiment and scheme (KHN, KHU, XGN, XGU); None: '-'.
+PAPER_TABLE2 = {
+    1: [(200.9, -45.07, 0.65), (243.2, -61.76, 0.70), (78.8, -5.41, 0.55), (70.4, -3.72, 0.54)],
+    2: [(891.2, -355.38, 0.84), (443.2, -147.76, 0.77), (625.9, -231.04, 0.81), (660.3, -246.96, 0.82)],
+    3: [(763.8, -295.33, 0.83), (267.8, -71.82, 0.69), (239.1, -60.11, 0.69), (180.9, -37.49, 0.66)],
+    4: [(2185.8, float("-inf"), 0.93), (2025.3, float("-inf"), 0.85), (1997.6, float("-inf"), 0.87),
+        (2141.5, float("-inf"), 0.87)],
+    5: [(1954.3, float("-inf"), 0.93), (2093.4, float("-inf"), 0.94), (1840.8, float("-inf"), 0.92),
+        (1777.2, float("-inf"), 0.91)],
+    6: [(134.0, -20.95, 0.61), (75.8, -4.79, 0.55), (76.3, -4.90, 0.55), (98.8, -10.32, 0.57)],
+    7: [(903.8, -361.36, 0.85), (761.1, -294.07, 0.82), (953.8, -385.10, 0.84), (871.0, -345.85, 0.83)],
+    8: [(77.3, -5.09, 0.55), (75.4, -4.71, 0.54), (78.4, -5.33, 0.55), (93.3, -8.88, 0.57)],
+    9: [(69.2, -3.50, 0.54), (66.2, -2.98, None), (74.2, -4.46, 0.54), (47.9, -0.65, None)],
+    10: [(1767.3, float("-inf"), 0.91), (2041.9, float("-inf"), 0.90), (1344.6, -572.45, 0.84),
+         (1155.1, -481.29, 0.85)],
+}
+
+# Table 4 of the paper: (abundance error, endmember error in rad) per experiment and scheme.
+PAPER_TABLE4 = {
+    1: [(0.34, 0.84), (0.36, 0.68), (0.32, 0.36), (0.33, 0.43)],
+    2: [(0.19, 0.23), (0.13, 0.13), (0.10, 0.10), (0.10, 0.10)],
+    3: [(0.06, 0.05), (0.07, 0.04), (0.07, 0.05), (0.07, 0.04)],
+    4: [(0.36, 1.17), (0.36, 0.76), (0.35, 0.75), (0.34, 0.73)],
+    5: [(0.35, 0.95), (0.35, 0.97), (0.34, 0.88), (0.34, 0.87)],
+    6: [(0.29, 0.80), (0.24, 0.58), (0.22, 0.51), (0.22, 0.50)],
+    7: [(0.20, 0.42), (0.17, 0.31), (0.16, 0.28), (0.16, 0.28)],
+    8: [(0.29, 0.51), (0.29, 0.49), (0.29, 0.48), (0.29, 0.48)],
+    9: [(0.27, 0.30), (0.27, 0.29), (0.27, 0.28), (0.26, 0.28)],
+    10: [(0.30, 1.04), (0.27, 0.89), (0.29, 0.89), (0.28, 0.89)],
+}
+
+# Table 3 of the paper: mean RMSE per scheme and method (baseline, partial, layer, whole).
+PAPER_TABLE3_RMSE = {
+    "glorot_normal": {"baseline": 0.036, "partial": 0.089, "layer": 0.019, "whole": 0.007},
+    "glorot_uniform": {"baseline": 0.052, "partial": 0.089, "layer": 0.020, "whole": 0.007},
+    "he_normal": {"baseline": 0.047, "partial": 0.024, "layer": 0.028, "whole": 0.027},
+    "he_uniform": {"baseline": 0.053, "partial": 0.007, "layer": 0.014, "whole": 0.008},
+}

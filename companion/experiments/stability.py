@@ -1,0 +1,221 @@
+"""Książek et al. (2022): how much the initial weights decide an unmixing autoencoder's quality.
+
+Table 1's ten experiments, trained as ensembles (:mod:`companion.nets.ensemble`): for each
+experiment and init scheme, ``N`` initialisations x ``k`` runs; the runs of one initialisation
+start from the same weights and differ only in pixel order and dropout noise. Per run we measure
+the reconstruction RMSE (mean per-pixel RMSE between X and its reconstruction), the abundance
+error (mean per-pixel RMSE) and the endmember error (mean SAD, radians) after matching the
+estimated endmembers to the ground truth by the permutation of smallest mean SAD (exhaustive).
+Data are scaled by the image's global maximum.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import scikit_posthocs
+import torch
+from scipy import stats
+from tqdm import tqdm
+
+from companion import data
+from companion.nets.ensemble import Reinitialisation, models_per_chunk, train_ensemble, unmix
+from companion.nets.unmixing_ae import INIT_SCHEMES, AEConfig, initial_weights
+
+__all__ = ["EXPERIMENTS", "Scene", "conover_fraction", "kruskal", "load_scene", "match_and_score",
+           "reinit_study", "train_initialisations"]
+
+# Table 1: architecture (arch), loss, dataset, n1 (basic), batch size, learning rate, Gaussian dropout.
+EXPERIMENTS = {
+    1: dict(arch="original", loss="mse", dataset="samson", n1=0, batch_size=100, lr=1e-2, dropout=0.0),
+    2: dict(arch="original", loss="sad", dataset="samson", n1=0, batch_size=100, lr=1e-2, dropout=0.0),
+    3: dict(arch="original", loss="sad", dataset="samson", n1=0, batch_size=20, lr=0.01, dropout=0.1),
+    4: dict(arch="basic", loss="mse", dataset="samson", n1=10, batch_size=4, lr=1e-4, dropout=0.0),
+    5: dict(arch="basic", loss="sad", dataset="samson", n1=20, batch_size=4, lr=1e-4, dropout=0.0),
+    6: dict(arch="original", loss="mse", dataset="jasper", n1=0, batch_size=100, lr=1e-2, dropout=0.0),
+    7: dict(arch="original", loss="sad", dataset="jasper", n1=0, batch_size=100, lr=1e-2, dropout=0.0),
+    8: dict(arch="original", loss="mse", dataset="jasper", n1=0, batch_size=5, lr=0.01, dropout=0.1),
+    9: dict(arch="original", loss="sad", dataset="jasper", n1=0, batch_size=5, lr=0.01, dropout=0.1),
+    10: dict(arch="basic", loss="mse", dataset="jasper", n1=10, batch_size=20, lr=1e-3, dropout=0.0),
+}
+
+
+@dataclass(frozen=True)
+class Scene:
+    """A scene ready for the autoencoders: ``X: (pixels, L)`` scaled by its global maximum,
+    ground truth ``E_true: (L, R)`` (same scaling) and ``A_true: (pixels, R)``."""
+
+    name: str
+    X: torch.Tensor
+    E_true: torch.Tensor
+    A_true: torch.Tensor
+
+
+def load_scene(name: str, device: torch.device, dtype: torch.dtype = torch.float32) -> Scene:
+    """Samson or Jasper Ridge from the staged data (pixels are rows here, as layers expect)."""
+    hsi = data.load(name)
+    scale = float(hsi.Y.max())
+    as_tensor = lambda a: torch.as_tensor(np.ascontiguousarray(a), device=device, dtype=dtype)  # noqa: E731
+    return Scene(name, as_tensor(hsi.Y.T / scale), as_tensor(hsi.endmembers / scale),
+                 as_tensor(hsi.abundances.T))
+
+
+def ae_config(experiment: int, scene: Scene) -> AEConfig:
+    """The :class:`AEConfig` of a Table 1 experiment on its scene."""
+    e = EXPERIMENTS[experiment]
+    return AEConfig(e["arch"], scene.X.shape[1], scene.E_true.shape[1], n1=e["n1"] or 10,
+                    dropout=e["dropout"])
+
+
+def init_seed(experiment: int, scheme: str, initialisation: int) -> int:
+    """Seed of the stored initial weights: one per (experiment, scheme, initialisation)."""
+    return 1_000_000 * experiment + 100_000 * INIT_SCHEMES.index(scheme) + initialisation
+
+
+def run_seed(experiment: int, scheme: str, initialisation: int, run: int) -> int:
+    """Seed of a run's pixel order and dropout noise."""
+    return 7_000_003 * init_seed(experiment, scheme, initialisation) + run
+
+
+@torch.no_grad()
+def match_and_score(abundances: torch.Tensor, endmembers: torch.Tensor, rmse_pixel: torch.Tensor,
+                    scene: Scene) -> dict[str, torch.Tensor]:
+    """Errors of M models: ``abundances (M, pixels, R)``, ``endmembers (M, L, R)``,
+    ``rmse_pixel (M, pixels)``. Endmembers are matched to the truth by the permutation with the
+    smallest mean SAD (all R! tried at once). Returns ``(M,)`` tensors ``rmse`` (reconstruction,
+    mean per-pixel RMSE), ``abundance_error`` (mean per-pixel RMSE) and ``endmember_error``
+    (mean SAD, radians)."""
+    R = scene.E_true.shape[1]
+    e_hat = endmembers / endmembers.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    e_true = scene.E_true / scene.E_true.norm(dim=0, keepdim=True)
+    angles = torch.acos(torch.einsum("mli,lj->mij", e_hat, e_true).clamp(-1.0, 1.0))   # (M, est, true)
+    perms = torch.tensor(list(itertools.permutations(range(R))), device=angles.device)  # (P, R)
+    cost = angles[:, perms, torch.arange(R, device=angles.device)].mean(dim=2)         # (M, P)
+    best_cost, best = cost.min(dim=1)
+    matched = torch.gather(abundances, 2, perms[best].unsqueeze(1).expand(-1, abundances.shape[1], -1))
+    abundance_error = ((matched - scene.A_true) ** 2).mean(dim=2).sqrt().mean(dim=1)
+    return {"rmse": rmse_pixel.mean(dim=1), "abundance_error": abundance_error, "endmember_error": best_cost}
+
+
+def _train_and_score(scene: Scene, config: AEConfig, weights, seeds, experiment: int, epochs: int,
+                     reinit: Reinitialisation | None, chunk: int, progress) -> dict[str, np.ndarray]:
+    """Train models (stacked ``weights``, ``seeds``) in chunks of ``chunk``; all their errors."""
+    e = EXPERIMENTS[experiment]
+    parts = []
+    for start in range(0, len(seeds), chunk):
+        part = slice(start, start + chunk)
+        rule = None
+        if reinit is not None:
+            rule = Reinitialisation(reinit.methods[part], reinit.thresholds[part], reinit.schemes[part],
+                                    reinit.seed + start)
+        trained = train_ensemble(scene.X, config, {k: v[part] for k, v in weights.items()},
+                                 torch.as_tensor(seeds[part]), loss=e["loss"], batch_size=e["batch_size"],
+                                 lr=e["lr"], epochs=epochs, reinit=rule, progress=progress)
+        scores = match_and_score(*unmix(trained["params"], trained["running"], scene.X, config), scene)
+        scores |= {"dead": trained["dead"], "final_loss": trained["final_loss"],
+                   "reinitialised": trained["reinitialised"]}
+        parts.append({k: v.double().cpu().numpy() for k, v in scores.items()})
+    out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    out["diverged"] = ~np.isfinite(out["rmse"]) | ~np.isfinite(out["final_loss"])
+    return out
+
+
+def train_initialisations(scene: Scene, experiment: int, schemes: list[str], initialisations: list[int],
+                          runs: int, epochs: int, max_chunk: int | None = None) -> dict:
+    """Train ``runs`` runs of each initialisation of each scheme of one experiment together.
+
+    Returns ``{scheme: {metric: (len(initialisations), runs) list}}`` with metrics ``rmse``,
+    ``abundance_error``, ``endmember_error``, ``dead``, ``final_loss``, ``diverged``.
+    """
+    config = ae_config(experiment, scene)
+    e = EXPERIMENTS[experiment]
+    per_model, seeds = [], []
+    for scheme in schemes:
+        for i in initialisations:
+            w = initial_weights(config, scheme, init_seed(experiment, scheme, i))
+            per_model += [w] * runs
+            seeds += [run_seed(experiment, scheme, i, r) for r in range(runs)]
+    weights = {k: torch.stack([w[k] for w in per_model]) for k in per_model[0]}
+    chunk = models_per_chunk(config, scene.X.shape[0], e["batch_size"], scene.X.device, scene.X.dtype)
+    chunk = min(chunk, max_chunk or chunk, len(seeds))
+    n_chunks = math.ceil(len(seeds) / chunk)
+    with tqdm(total=n_chunks * epochs, desc=f"exp {experiment}: {len(seeds)} models", unit="epoch",
+              mininterval=10.0) as bar:
+        out = _train_and_score(scene, config, weights, seeds, experiment, epochs, None, chunk, bar)
+    shape = (len(schemes), len(initialisations), runs)
+    return {s: {k: v.reshape(shape)[j].tolist() for k, v in out.items()} for j, s in enumerate(schemes)}
+
+
+def reinit_study(scene: Scene, experiment: int, schemes: list[str], initialisations: list[int],
+                 variants: list[tuple[str | None, float]], epochs: int, seed: int = 0) -> dict:
+    """Table 3: every initialisation trained once (run 0) per variant ``(method, threshold)``;
+    ``(None, 0)`` is the baseline. All variants of all schemes train as one ensemble.
+
+    Returns ``{scheme: {variant_label: {metric: list over initialisations}}}``."""
+    config = ae_config(experiment, scene)
+    per_model, seeds, methods, thresholds, model_schemes = [], [], [], [], []
+    for scheme in schemes:
+        for method, threshold in variants:
+            for i in initialisations:
+                per_model.append(initial_weights(config, scheme, init_seed(experiment, scheme, i)))
+                seeds.append(run_seed(experiment, scheme, i, 0))
+                methods.append(method)
+                thresholds.append(float(threshold))
+                model_schemes.append(scheme)
+    weights = {k: torch.stack([w[k] for w in per_model]) for k in per_model[0]}
+    rule = Reinitialisation(tuple(methods), tuple(thresholds), tuple(model_schemes), seed)
+    chunk = models_per_chunk(config, scene.X.shape[0], EXPERIMENTS[experiment]["batch_size"],
+                             scene.X.device, scene.X.dtype)
+    with tqdm(total=math.ceil(len(seeds) / chunk) * epochs, desc=f"reinit: {len(seeds)} models",
+              unit="epoch", mininterval=10.0) as bar:
+        out = _train_and_score(scene, config, weights, seeds, experiment, epochs, rule, chunk, bar)
+    shape = (len(schemes), len(variants), len(initialisations))
+    return {s: {variant_label(*v): {k: out[k].reshape(shape)[j, n].tolist() for k in out}
+                for n, v in enumerate(variants)} for j, s in enumerate(schemes)}
+
+
+def variant_label(method: str | None, threshold: float) -> str:
+    """``"baseline"`` or e.g. ``"partial t=0.5"``."""
+    return "baseline" if method is None else f"{method} t={threshold:g}"
+
+
+def kruskal(rmse: np.ndarray) -> tuple[float, float]:
+    """Kruskal-Wallis over the rows of ``rmse (N, k)`` (one group per initialisation):
+    ``(H, natural log of p)``; ``-inf`` when p underflows, as in the paper's Table 2."""
+    groups = [row[np.isfinite(row)] for row in np.asarray(rmse)]
+    H, _ = stats.kruskal(*groups)
+    log_p = stats.chi2.logsf(H, len(groups) - 1)
+    return float(H), float(log_p)
+
+
+def conover_pvalues(rmse: np.ndarray) -> np.ndarray:
+    """Conover-Iman pairwise p-values ``(N, N)`` between initialisations (no p adjustment)."""
+    groups = [row[np.isfinite(row)] for row in np.asarray(rmse)]
+    return scikit_posthocs.posthoc_conover(groups, p_adjust=None).to_numpy()
+
+
+def conover_fraction(pvalues: np.ndarray, alpha: float = 0.05) -> float:
+    """Fraction of distinct pairs whose Conover-Iman p-value is below ``alpha`` (Table 2 'ph')."""
+    upper = pvalues[np.triu_indices_from(pvalues, k=1)]
+    return float(np.mean(upper < alpha))
+
+
+def wilcoxon_improvement(baseline: np.ndarray, method: np.ndarray, alpha: float = 0.05) -> tuple[float, bool]:
+    """Paired Wilcoxon signed-rank test of ``method`` against ``baseline`` (one value per
+    initialisation): ``(p, significant improvement)`` where improvement means a lower mean."""
+    b, m = np.asarray(baseline), np.asarray(method)
+    keep = np.isfinite(b) & np.isfinite(m)
+    if keep.sum() < 2 or np.allclose(b[keep], m[keep]):
+        return 1.0, False
+    p = float(stats.wilcoxon(b[keep], m[keep]).pvalue)
+    return p, bool(p < alpha and m[keep].mean() < b[keep].mean())
+
+
+def spearman(dead: np.ndarray, rmse: np.ndarray) -> float:
+    """Spearman correlation between per-run dead-activation coefficients and RMSEs."""
+    d, r = np.asarray(dead).ravel(), np.asarray(rmse).ravel()
+    keep = np.isfinite(d) & np.isfinite(r)
+    return float(stats.spearmanr(d[keep], r[keep]).statistic)
