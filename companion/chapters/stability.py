@@ -52,7 +52,8 @@ PAPER_TARGETS = [
     Target("exp4_endmember_KHN", "Table 4: Exp. 4 endmember error, KHN (rad)", 1.17, "rad", "Table 4", 0.1),
     Target("exp4_endmember_XGU", "Table 4: Exp. 4 endmember error, XGU (rad)", 0.73, "rad", "Table 4", 0.1),
     Target("reinit_baseline_XGN", "Table 3: Exp. 4 baseline RMSE, XGN", 0.036, "", "Table 3", 0.01),
-    Target("reinit_whole_XGN", "Table 3: Exp. 4 whole-network reinit. RMSE, XGN", 0.007, "", "Table 3", 0.005),
+    Target("reinit_whole_XGN", "Table 3: Exp. 4 whole-network reinit. RMSE, XGN", 0.007, "", "Table 3",
+           0.005),
     Target("spearman_dead_rmse", "Sec. 3.1: Spearman(dead activations, RMSE)", 0.825, "", "Sec. 3.1", 0.065),
 ]
 

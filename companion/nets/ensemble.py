@@ -102,20 +102,21 @@ class Reinitialisation:
             raise ValueError("methods, thresholds and schemes need one entry per model")
         bad = {m for m in self.methods if m is not None and m not in REINIT_METHODS}
         if bad:
-            raise ValueError(f"reinitialisation methods must be in {REINIT_METHODS} or None, got {sorted(bad)}")
+            raise ValueError(f"reinitialisation methods must be in {REINIT_METHODS} or None, "
+                             f"got {sorted(bad)}")
         if any(not 0.0 <= t <= 1.0 for t in self.thresholds):
             raise ValueError("thresholds must lie in [0, 1]")
 
 
-def _reinitialise(params, optimiser, config, rule: Reinitialisation, d_layer, d_neuron,
-                  generator) -> torch.Tensor:
-    """Apply ``rule`` in place; return the ``(M,)`` mask of models that were touched."""
+def _reinitialise(params, optimiser, config, rule: Reinitialisation, method, threshold, d_layer,
+                  d_neuron, generator) -> torch.Tensor:
+    """Apply ``rule`` in place (``method``: ``{name: (M,) bool}``, ``threshold: (M,)``, both
+    precomputed on the device); return the ``(M,)`` mask of models that were touched."""
     device = d_layer.device
-    method = {name: torch.tensor([m == name for m in rule.methods], device=device) for name in REINIT_METHODS}
-    threshold = torch.tensor(rule.thresholds, device=device, dtype=d_layer.dtype)
     over = d_layer > threshold
     whole, layer = method["whole"] & over, method["layer"] & over
-    neurons = (method["partial"].unsqueeze(1) & (d_neuron > threshold.unsqueeze(1))) | (whole | layer).unsqueeze(1)
+    dead_neurons = d_neuron > threshold.unsqueeze(1)
+    neurons = (method["partial"].unsqueeze(1) & dead_neurons) | (whole | layer).unsqueeze(1)
     touched = neurons.any(dim=1)
     if not bool(touched.any()):
         return touched
@@ -124,7 +125,8 @@ def _reinitialise(params, optimiser, config, rule: Reinitialisation, d_layer, d_
         for i in fresh:
             fan_in, fan_out, bias = config.linear_layers()[i]
             weight, b = _draw_linear(fan_in, fan_out, bias, rule.schemes[index], generator)
-            rows = neurons[index] if i == REINIT_LAYER else torch.ones(fan_out, dtype=torch.bool, device=device)
+            rows = neurons[index] if i == REINIT_LAYER else torch.ones(fan_out, dtype=torch.bool,
+                                                                        device=device)
             for name, new in ((f"W{i}", weight), (f"b{i}", b)):
                 if new is None:
                     continue
@@ -156,6 +158,10 @@ def train_ensemble(X: torch.Tensor, config: AEConfig, weights: Mapping[str, torc
                "var": torch.ones(M, config.endmembers, device=device, dtype=dtype)}
     optimiser = torch.optim.Adam(list(params.values()), lr=lr)
     generator = torch.Generator().manual_seed(reinit.seed) if reinit else None
+    if reinit is not None:
+        method = {name: torch.tensor([m == name for m in reinit.methods], device=device)
+                  for name in REINIT_METHODS}
+        threshold = torch.tensor(reinit.thresholds, device=device, dtype=dtype)
     reinitialised = torch.zeros(M, dtype=torch.int64, device=device)
     for epoch in range(epochs):
         order = pixel_order(seeds, epoch, X.shape[0], batch_size, device)
@@ -178,8 +184,8 @@ def train_ensemble(X: torch.Tensor, config: AEConfig, weights: Mapping[str, torc
                 loss_sum += per_model.detach()
                 dead_sum += d_layer
                 if reinit is not None:
-                    reinitialised += _reinitialise(params, optimiser, config, reinit, d_layer, d_neuron,
-                                                   generator).long()
+                    reinitialised += _reinitialise(params, optimiser, config, reinit, method, threshold,
+                                                   d_layer, d_neuron, generator).long()
         if progress is not None:
             progress.update(1)
     return {"params": {k: v.detach() for k, v in params.items()}, "running": running,
