@@ -1,0 +1,86 @@
+"""Initialisation schemes, error measures, statistics and resumability of the stability study."""
+
+import math
+
+import numpy as np
+import pytest
+import scikit_posthocs
+import torch
+from scipy import stats
+
+from companion.experiments import stability as st
+from companion.nets.unmixing_ae import AEConfig, initial_weights
+
+
+@pytest.mark.parametrize("scheme, std", [("he_normal", lambda fi, fo: math.sqrt(2 / fi)),
+                                         ("glorot_normal", lambda fi, fo: math.sqrt(2 / (fi + fo))),
+                                         ("glorot_uniform", lambda fi, fo: math.sqrt(2 / (fi + fo))),
+                                         ("he_uniform", lambda fi, fo: 1 / math.sqrt(3 * fi))])
+def test_init_schemes_have_their_published_spread(scheme, std):
+    config = AEConfig("basic", 400, 30, n1=10)          # first layer: 400 -> 300
+    w = initial_weights(config, scheme, 0)
+    assert w["W0"].std().item() == pytest.approx(std(400, 300), rel=0.02)
+    if scheme == "he_uniform":                            # PyTorch default: biases drawn too
+        assert w["b0"].abs().max() <= 1 / math.sqrt(400) and w["b0"].std() > 0
+    else:
+        assert torch.count_nonzero(w["b0"]) == 0
+
+
+def test_initial_weights_are_a_pure_function_of_the_seed():
+    config = AEConfig("original", 20, 3)
+    a, b, c = (initial_weights(config, "he_normal", s) for s in (5, 5, 6))
+    assert all(torch.equal(a[k], b[k]) for k in a) and not torch.equal(a["W0"], c["W0"])
+
+
+def _scene(R=3, L=10, pixels=50):
+    g = torch.Generator().manual_seed(0)
+    E = torch.rand(L, R, generator=g, dtype=torch.float64)
+    A = torch.distributions.Dirichlet(torch.ones(R, dtype=torch.float64)).sample((pixels,))
+    return st.Scene("planted", A @ E.T, E, A)
+
+
+def test_match_and_score_undoes_a_permutation_and_scaling():
+    scene = _scene()
+    perm = [2, 0, 1]
+    abundances = scene.A_true[:, perm].unsqueeze(0).repeat(2, 1, 1)
+    endmembers = (3.0 * scene.E_true[:, perm]).unsqueeze(0).repeat(2, 1, 1)
+    abundances[1] += 0.1                                  # model 1: abundance error exactly 0.1
+    scores = st.match_and_score(abundances, endmembers, torch.zeros(2, 50, dtype=torch.float64), scene)
+    assert scores["endmember_error"].abs().max() < 1e-6   # SAD is scale invariant
+    assert scores["abundance_error"][0] < 1e-12
+    assert scores["abundance_error"][1].item() == pytest.approx(0.1)
+
+
+def test_kruskal_and_conover_agree_with_scipy_and_scikit_posthocs():
+    rng = np.random.default_rng(0)
+    rmse = rng.normal(size=(5, 8)) + np.arange(5)[:, None] * 0.5
+    H, log_p = st.kruskal(rmse)
+    reference = stats.kruskal(*rmse)
+    assert H == pytest.approx(reference.statistic) and log_p == pytest.approx(math.log(reference.pvalue))
+    p = st.conover_pvalues(rmse)
+    assert np.allclose(p, scikit_posthocs.posthoc_conover(list(rmse), p_adjust=None).to_numpy())
+    pairs = np.array([[1, 0.01, 0.2], [0.01, 1, 0.04], [0.2, 0.04, 1]])
+    assert st.conover_fraction(pairs) == pytest.approx(2 / 3)
+
+
+def test_log_p_of_the_papers_table_2():
+    """Table 2 gives H = 200.9 with log p = -45.07 for N = 50 groups: natural log, chi2 with 49 df."""
+    assert stats.chi2.logsf(200.9, 49) == pytest.approx(-45.07, abs=0.05)
+
+
+def test_wilcoxon_flags_only_a_lower_and_significant_method():
+    base = np.linspace(1, 2, 20)
+    assert st.wilcoxon_improvement(base, base - 0.1)[1]
+    assert not st.wilcoxon_improvement(base, base + 0.1)[1]
+    assert not st.wilcoxon_improvement(base, base)[1]
+
+
+def test_train_initialisations_shapes_and_shared_start(monkeypatch):
+    scene = _scene()
+    monkeypatch.setitem(st.EXPERIMENTS, 99, dict(arch="basic", loss="mse", dataset="planted", n1=2,
+                                                 batch_size=10, lr=1e-3, dropout=0.0))
+    out = st.train_initialisations(scene, 99, ["he_normal", "glorot_uniform"], [0, 1], runs=3, epochs=1)
+    rmse = np.asarray(out["he_normal"]["rmse"])
+    assert rmse.shape == (2, 3) and np.isfinite(rmse).all()
+    assert len(set(rmse[0].round(12))) == 3               # runs differ (data order) ...
+    assert not np.asarray(out["glorot_uniform"]["diverged"]).any()
