@@ -219,3 +219,85 @@ def spearman(dead: np.ndarray, rmse: np.ndarray) -> float:
     d, r = np.asarray(dead).ravel(), np.asarray(rmse).ravel()
     keep = np.isfinite(d) & np.isfinite(r)
     return float(stats.spearmanr(d[keep], r[keep]).statistic)
+
+
+def study_configs(experiments: list[int], initialisations: int, block: int) -> dict[str, dict]:
+    """Study keys of the Table 1 protocol: one record per experiment and block of ``block``
+    initialisations (all schemes and runs of those initialisations train as one ensemble), so an
+    interruption loses at most one block."""
+    configs = {}
+    for e in experiments:
+        for start in range(0, initialisations, block):
+            stop = min(start + block, initialisations)
+            configs[f"exp{e}_init{start}-{stop - 1}"] = {"experiment": e, "initialisations": list(range(start, stop))}
+    return configs
+
+
+def merge_blocks(records: dict[str, dict], configs: dict[str, dict]) -> dict[int, dict[str, dict]]:
+    """Join the block records of :func:`study_configs` into
+    ``{experiment: {scheme: {metric: array (N, k)}}}``, initialisations in order."""
+    merged: dict[int, dict[str, dict]] = {}
+    for key in sorted(configs, key=lambda k: (configs[k]["experiment"], configs[k]["initialisations"][0])):
+        per_scheme = merged.setdefault(configs[key]["experiment"], {})
+        for scheme, metrics in records[key].items():
+            target = per_scheme.setdefault(scheme, {})
+            for metric, values in metrics.items():
+                target[metric] = np.concatenate([target[metric], values]) if metric in target else np.asarray(values)
+    return merged
+
+
+def table2_cell(rmse: np.ndarray, alpha: float = 0.05) -> dict:
+    """Kruskal-Wallis H, log p and the Conover-Iman significant share ('ph', only when H is
+    significant, as in the paper) of one experiment and scheme; ``rmse: (N, k)``."""
+    H, log_p = kruskal(rmse)
+    significant = log_p < math.log(alpha)
+    return {"H": H, "log_p": log_p, "significant": bool(significant),
+            "ph": conover_fraction(conover_pvalues(rmse), alpha) if significant else None}
+
+
+def reinit_variants(thresholds: list[float]) -> list[tuple[str | None, float]]:
+    """Baseline plus every (method, threshold) pair of the sweep."""
+    return [(None, 0.0)] + [(m, t) for t in thresholds for m in ("partial", "layer", "whole")]
+
+
+def choose_threshold(records: dict[str, dict], thresholds: list[float]) -> float:
+    """The threshold with the lowest mean reconstruction RMSE over methods and schemes (an in-sample
+    choice on the same initialisations, stated as such in the chapter)."""
+    def mean_rmse(t):
+        values = [np.nanmean(records[s][variant_label(m, t)]["rmse"]) for s in records
+                  for m in ("partial", "layer", "whole")]
+        return float(np.mean(values))
+    return min(thresholds, key=mean_rmse)
+
+
+def claim_row(quantity: str, source: str, claim: str, ours: str, outcome: str, reason: str) -> dict:
+    """A paper-vs-ours row for a qualitative claim (same columns as :func:`results.compare`)."""
+    return {"key": quantity, "quantity": quantity, "source": source, "unit": "", "paper": claim,
+            "ours": ours, "difference": None, "verdict": outcome, "reason": reason}
+
+
+def significance_verdict(cells: dict[tuple[int, str], dict]) -> dict:
+    """Table 2's claim, 'H significant in (almost) every experiment': reproduced when at least
+    90 % of our cells are significant (paper: 38 of 40), partly when at least half are."""
+    share = float(np.mean([c["significant"] for c in cells.values()]))
+    outcome = "reproduced" if share >= 0.9 else "partly" if share >= 0.5 else "not reproduced"
+    return claim_row("Table 2: initialisation changes the RMSE (Kruskal-Wallis)", "Table 2",
+                     "p < 0.05 in 38 of 40 cells",
+                     f"p < 0.05 in {sum(c['significant'] for c in cells.values())} of {len(cells)} cells",
+                     outcome, "reproduced >= 90 % of cells, partly >= 50 %")
+
+
+def reinit_verdict(records: dict[str, dict], threshold: float) -> dict:
+    """Table 3's claim, 'reinitialisation lowers the RMSE': per scheme, the best method at the
+    chosen threshold must be a significant Wilcoxon improvement over the baseline."""
+    better = 0
+    for scheme, variants in records.items():
+        base = np.asarray(variants["baseline"]["rmse"])
+        better += any(wilcoxon_improvement(base, variants[variant_label(m, threshold)]["rmse"])[1]
+                      for m in ("partial", "layer", "whole"))
+    n = len(records)
+    outcome = "reproduced" if better == n else "partly" if better > 0 else "not reproduced"
+    return claim_row("Table 3: reinitialisation lowers the RMSE", "Table 3",
+                     "a significant improvement for every init scheme",
+                     f"significant for {better} of {n} schemes (t = {threshold:g})", outcome,
+                     "Wilcoxon signed-rank, alpha 0.05, some method better than baseline")
