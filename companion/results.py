@@ -44,7 +44,8 @@ __all__ = [
 ]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-VERDICTS = ("reproduced", "partly", "not reproduced", "not attempted")
+# "supported" / "not supported" judge the qualitative claims of a chapter without paper numbers.
+VERDICTS = ("reproduced", "supported", "partly", "not reproduced", "not supported", "not attempted")
 
 
 def results_root() -> Path:
@@ -336,7 +337,8 @@ def scorecard(scale: str | None = None, root: Path | None = None) -> Table:
 
     For each chapter (book order) the committed ``paper``-scale records come first, then those at
     ``scale`` (default ``$HU_SCALE`` or ``"book"``). A chapter without paper targets gets one row
-    saying so; a chapter with targets but no records gets *not attempted* rows.
+    saying so (unless its records hold claim rows); a chapter with targets but no records gets
+    *not attempted* rows.
     """
     scale = scale or os.environ.get("HU_SCALE") or "book"
     rows = []
@@ -345,7 +347,7 @@ def scorecard(scale: str | None = None, root: Path | None = None) -> Table:
         title = module.TITLE
         scales = ["paper"] + ([scale] if scale != "paper" else [])
         records = [r for s in scales for r in list_results(name, s, root)]
-        if not module.PAPER_TARGETS:
+        if not module.PAPER_TARGETS and not any(r.get("comparison") for r in records):
             ran = ", ".join(sorted({r["scale"] for r in records})) or "not run"
             rows.append(
                 {

@@ -190,7 +190,7 @@ def fig3_verdict(records: Mapping[float, Mapping]) -> dict:
         ours = summary(record["nmf_sae"])
         for baseline in baselines:
             other = summary(record[baseline])
-            wins += (ours["sad"] < other["sad"]) + (ours["rmse"] < other["rmse"])
+            wins += int(ours["sad"] < other["sad"]) + int(ours["rmse"] < other["rmse"])
             total += 2
     outcome = "reproduced" if wins == total else "partly" if wins >= total / 2 else "not reproduced"
     return _row("Fig. 3: NMF-SAE beats the baselines", "Fig. 3",
