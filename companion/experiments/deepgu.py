@@ -292,7 +292,7 @@ def _unmix_all(hsi: HSI, M_true, protocol: Mapping, lam_as: list[float], keep_ma
             "outer_iterations": out["outer_iterations"], "lambda_a": lam_a}
         maps[f"deepgu_{lam_a:g}"] = out["abundances"]
     if keep_maps:
-        records["maps"] = {k: v.tolist() for k, v in maps.items()}
+        records["maps"] = {k: np.round(v, 4).tolist() for k, v in maps.items()}   # for figures only
     return records
 
 
