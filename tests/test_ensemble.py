@@ -23,6 +23,9 @@ def _toy_data(pixels=120, bands=12, R=3, seed=0):
                                                              ("original", 0.0, "sad", 20),
                                                              ("basic", 0.0, "mse", 4)])
 def test_ensemble_equals_each_model_trained_alone(architecture, dropout, loss, batch):
+    # float64; the tolerance allows for round-off only: Adam turns a gradient that is pure
+    # round-off (a saturated unit) into a step, so rare entries differ by ~1e-8, far below
+    # one Adam step (lr = 1e-2)
     X, _, _ = _toy_data()
     config = net.AEConfig(architecture, X.shape[1], 3, n1=5, dropout=dropout)
     init = net.stack_initial_weights(config, "glorot_uniform", [3, 4, 5])
@@ -37,9 +40,9 @@ def test_ensemble_equals_each_model_trained_alone(architecture, dropout, loss, b
         n_layers = len(config.linear_layers())
         for i in range(n_layers - 1):
             layer = model.encoder[i]
-            torch.testing.assert_close(joint["params"][f"W{i}"][m], layer.weight.detach(), rtol=1e-7, atol=1e-10)
-            torch.testing.assert_close(joint["params"][f"b{i}"][m], layer.bias.detach(), rtol=1e-7, atol=1e-10)
-        torch.testing.assert_close(joint["params"][f"W{n_layers - 1}"][m], model.endmembers(), rtol=1e-7, atol=1e-10)
+            torch.testing.assert_close(joint["params"][f"W{i}"][m], layer.weight.detach(), rtol=1e-6, atol=1e-6)
+            torch.testing.assert_close(joint["params"][f"b{i}"][m], layer.bias.detach(), rtol=1e-6, atol=1e-6)
+        torch.testing.assert_close(joint["params"][f"W{n_layers - 1}"][m], model.endmembers(), rtol=1e-6, atol=1e-6)
         if architecture == "original":                     # per-model BatchNorm statistics
             torch.testing.assert_close(joint["running"]["mean"][m], model.batch_norm.running_mean)
             torch.testing.assert_close(joint["running"]["var"][m], model.batch_norm.running_var)
