@@ -1,4 +1,4 @@
-"""The batched ensemble engine trains every model exactly as it would train alone."""
+"""The ensemble engine trains each model exactly as the plain single-model loop would."""
 
 import math
 
@@ -6,89 +6,127 @@ import numpy as np
 import pytest
 import torch
 
-from companion.experiments import stability as exp
 from companion.nets import ensemble
-from companion.nets import unmixing_ae as net
+from companion.nets.unmixing_ae import (
+    AEConfig,
+    UnmixingAE,
+    counter_uniform,
+    initial_weights,
+    pixel_order,
+    stack_initial_weights,
+    train_single,
+)
+
+X = torch.rand(163, 12, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
 
 
-def _toy_data(pixels=120, bands=12, R=3, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    E = torch.rand(bands, R, generator=g, dtype=torch.float64)
-    A = torch.distributions.Dirichlet(torch.ones(R)).sample((pixels,)).double()
-    X = A @ E.T + 0.01 * torch.rand(pixels, bands, generator=g, dtype=torch.float64)
-    return X / X.max(), E, A
+@pytest.mark.parametrize("architecture, dropout, loss", [("basic", 0.0, "mse"), ("basic", 0.0, "sad"),
+                                                         ("original", 0.1, "mse"), ("original", 0.0, "sad")])
+def test_ensemble_equals_each_model_trained_alone(architecture, dropout, loss):
+    config = AEConfig(architecture, 12, 3, n1=4, dropout=dropout)
+    init_seeds, run_seeds = [3, 4, 5], [40, 41, 42]
+    stacked = stack_initial_weights(config, "he_uniform", init_seeds)
+    trained = ensemble.train_ensemble(X, config, stacked, torch.tensor(run_seeds), loss=loss,
+                                      batch_size=8, lr=5e-3, epochs=2)
+    decoder = f"W{len(config.linear_layers()) - 1}"
+    for m, (i, r) in enumerate(zip(init_seeds, run_seeds, strict=True)):
+        alone = UnmixingAE(config, initial_weights(config, "he_uniform", i), dtype=torch.float64)
+        losses = train_single(alone, X, loss=loss, batch_size=8, lr=5e-3, epochs=2, run_seed=r)
+        assert torch.allclose(alone.decoder.weight, trained["params"][decoder][m], atol=1e-9)
+        assert torch.allclose(alone.encoder[0].weight, trained["params"]["W0"][m], atol=1e-9)
+        steps = X.shape[0] // 8
+        assert math.isclose(np.mean(losses[-steps:]), float(trained["final_loss"][m]), rel_tol=1e-9)
+        if architecture == "original":
+            alone.eval()
+            a_alone = alone(X)[0]
+            a_ens, _, _ = ensemble.unmix(trained["params"], trained["running"], X, config)
+            assert torch.allclose(a_alone, a_ens[m], atol=1e-9)   # BatchNorm running statistics too
 
 
-@pytest.mark.parametrize("architecture,dropout,loss,batch", [("original", 0.1, "mse", 10),
-                                                             ("original", 0.0, "sad", 20),
-                                                             ("basic", 0.0, "mse", 4)])
-def test_ensemble_equals_each_model_trained_alone(architecture, dropout, loss, batch):
-    # float64; the tolerance allows for round-off only: Adam turns a gradient that is pure
-    # round-off (a saturated unit) into a step, so rare entries differ by ~1e-8, far below
-    # one Adam step (lr = 1e-2)
-    X, _, _ = _toy_data()
-    config = net.AEConfig(architecture, X.shape[1], 3, n1=5, dropout=dropout)
-    init = net.stack_initial_weights(config, "glorot_uniform", [3, 4, 5])
-    seeds = torch.tensor([10, 11, 12])
-    joint = ensemble.train_ensemble(X, config, init, seeds, loss=loss, batch_size=batch, lr=0.01, epochs=2)
-    for m in range(3):
-        model = net.UnmixingAE(config, {k: v[m] for k, v in init.items()}, dtype=torch.float64)
-        losses = net.train_single(model, X, loss=loss, batch_size=batch, lr=0.01, epochs=2,
-                                  run_seed=int(seeds[m]))
-        steps = X.shape[0] // batch
-        assert joint["final_loss"][m] == pytest.approx(sum(losses[-steps:]) / steps, rel=1e-7)
-        n_layers = len(config.linear_layers())
-        for i in range(n_layers - 1):
-            layer = model.encoder[i]
-            torch.testing.assert_close(joint["params"][f"W{i}"][m], layer.weight.detach(), rtol=1e-6, atol=1e-6)
-            torch.testing.assert_close(joint["params"][f"b{i}"][m], layer.bias.detach(), rtol=1e-6, atol=1e-6)
-        torch.testing.assert_close(joint["params"][f"W{n_layers - 1}"][m], model.endmembers(), rtol=1e-6, atol=1e-6)
-        if architecture == "original":                     # per-model BatchNorm statistics
-            torch.testing.assert_close(joint["running"]["mean"][m], model.batch_norm.running_mean)
-            torch.testing.assert_close(joint["running"]["var"][m], model.batch_norm.running_var)
-            torch.testing.assert_close(joint["params"]["alpha"][m], model.threshold.alpha.detach())
-    # the models really differ: different seeds give different trajectories
-    assert not torch.allclose(joint["params"]["W0"][0], joint["params"]["W0"][1])
+def test_chunking_and_company_do_not_change_a_model():
+    config = AEConfig("basic", 12, 3, n1=4)
+    stacked = stack_initial_weights(config, "glorot_normal", [1, 2, 3, 4])
+    run = dict(loss="mse", batch_size=8, lr=1e-2, epochs=1)
+    together = ensemble.train_ensemble(X, config, stacked, torch.tensor([9, 8, 7, 6]), **run)
+    last_two = ensemble.train_ensemble(X, config, {k: v[2:] for k, v in stacked.items()},
+                                       torch.tensor([7, 6]), **run)
+    for k in together["params"]:
+        assert torch.allclose(together["params"][k][2:], last_two["params"][k], atol=1e-12)
 
 
-def test_same_weights_different_run_seeds_differ_only_by_order_and_noise():
-    X, _, _ = _toy_data()
-    config = net.AEConfig("original", X.shape[1], 3, dropout=0.1)
-    init = net.stack_initial_weights(config, "he_normal", [7, 7, 7])
-    out = ensemble.train_ensemble(X, config, init, torch.tensor([1, 1, 2]), loss="mse", batch_size=10,
-                                  lr=0.01, epochs=1)
-    torch.testing.assert_close(out["params"]["W0"][0], out["params"]["W0"][1], rtol=0, atol=0)
-    assert not torch.allclose(out["params"]["W0"][0], out["params"]["W0"][2])
+def test_a_diverging_model_does_not_disturb_the_others():
+    config = AEConfig("basic", 12, 3, n1=4)
+    stacked = stack_initial_weights(config, "he_normal", [1, 2])
+    broken = {k: v.clone() for k, v in stacked.items()}
+    broken["W0"][0, 0, 0] = float("nan")
+    run = dict(loss="mse", batch_size=8, lr=1e-2, epochs=1)
+    clean = ensemble.train_ensemble(X, config, stacked, torch.tensor([5, 6]), **run)
+    mixed = ensemble.train_ensemble(X, config, broken, torch.tensor([5, 6]), **run)
+    assert not torch.isfinite(mixed["final_loss"][0])
+    assert torch.allclose(mixed["params"]["W1"][1], clean["params"]["W1"][1], atol=1e-12)
 
 
-def test_chunked_training_gives_identical_results():
-    X, E, A = _toy_data(pixels=100, bands=10)
-    scene = exp.Scene("toy", X, E, A)                       # float64: only summation-order round-off
-    whole = exp.train_initialisations(scene, 1, ["he_uniform", "glorot_normal"], [0, 1], runs=3, epochs=1)
-    chunked = exp.train_initialisations(scene, 1, ["he_uniform", "glorot_normal"], [0, 1], runs=3, epochs=1,
-                                        max_chunk=5)
-    for scheme in whole:
-        for metric, values in whole[scheme].items():
-            np.testing.assert_allclose(chunked[scheme][metric], values, rtol=1e-10, atol=1e-12)
+def test_counter_random_numbers_are_uniform_and_per_model():
+    u = counter_uniform(torch.arange(200), stream=0, epoch=3, step=1, shape=(500,))
+    assert u.shape == (200, 500) and 0 < u.min() and u.max() <= 1
+    assert abs(u.mean().item() - 0.5) < 0.01 and abs(u.var().item() - 1 / 12) < 0.002
+    alone = counter_uniform(torch.tensor([17]), 0, 3, 1, (500,))
+    assert torch.equal(alone[0], u[17])
+    order = pixel_order(torch.tensor([1, 2]), epoch=0, n_pixels=10, batch_size=3)
+    assert order.shape == (2, 3, 3) and len(set(order[0].flatten().tolist())) == 9
+    assert not torch.equal(order[0], order[1])
 
 
-def test_nan_in_one_model_leaves_the_others_untouched():
-    X, _, _ = _toy_data()
-    config = net.AEConfig("basic", X.shape[1], 3, n1=5)
-    init = net.stack_initial_weights(config, "he_normal", [1, 2, 3])
-    poisoned = {k: v.clone() for k, v in init.items()}
-    poisoned["W0"][1, 0, 0] = math.nan
-    seeds = torch.tensor([4, 5, 6])
-    clean = ensemble.train_ensemble(X, config, init, seeds, loss="mse", batch_size=8, lr=0.01, epochs=1)
-    dirty = ensemble.train_ensemble(X, config, poisoned, seeds, loss="mse", batch_size=8, lr=0.01, epochs=1)
-    assert torch.isnan(dirty["final_loss"][1])
-    for m in (0, 2):
-        for k in init:
-            torch.testing.assert_close(dirty["params"][k][m], clean["params"][k][m], rtol=0, atol=0)
+def test_dead_coefficients_count_zero_activations():
+    activations = torch.tensor([[[0.0, 1.0], [0.0, 0.0], [2.0, 0.0], [0.0, 3.0]]])   # (1, batch 4, 2 units)
+    layer, neuron = ensemble.dead_coefficients(activations)
+    assert layer.tolist() == [5 / 8]
+    assert neuron.tolist() == [[3 / 4, 2 / 4]]
 
 
-def test_models_per_chunk_grows_with_the_budget_and_is_at_least_one():
-    config = net.AEConfig("original", 156, 3)
-    small = ensemble.models_per_chunk(config, 9025, 100, torch.device("cpu"), budget_bytes=10**6)
-    large = ensemble.models_per_chunk(config, 9025, 100, torch.device("cpu"), budget_bytes=10**9)
-    assert small >= 1 and large > 100 * small
+def _dead_model_weights(config):
+    weights = stack_initial_weights(config, "he_normal", [0, 1])
+    weights["b1"][0] = -100.0                       # model 0: every bottleneck unit is dead
+    return weights
+
+
+@pytest.mark.parametrize("method", ["whole", "layer", "partial"])
+def test_reinitialisation_replaces_only_what_its_rule_says(method):
+    config = AEConfig("basic", 12, 3, n1=4)
+    weights = _dead_model_weights(config)
+    rule = ensemble.Reinitialisation((method, None), (0.5, 0.5), ("he_normal", "he_normal"), seed=1)
+    out = ensemble.train_ensemble(X, config, weights, torch.tensor([1, 2]), loss="mse", batch_size=8,
+                                  lr=1e-12, epochs=1, reinit=rule)   # lr ~ 0: changes are reinitialisations
+    p = out["params"]
+    assert out["reinitialised"][0] >= 1 and out["reinitialised"][1] == 0
+    assert (p["b1"][0] > -50).all()                                   # the dead layer was redrawn
+    assert torch.allclose(p["W1"][1], weights["W1"][1].to(p["W1"]), atol=1e-9)   # baseline untouched
+    first_layer_changed = not torch.allclose(p["W0"][0], weights["W0"][0].to(p["W0"]), atol=1e-9)
+    assert first_layer_changed == (method == "whole")
+
+
+def test_partial_reinitialisation_touches_only_dead_neurons():
+    config = AEConfig("basic", 12, 3, n1=4)
+    weights = stack_initial_weights(config, "he_normal", [0])
+    weights["b1"][0] = torch.tensor([100.0, -100.0, 100.0])   # only neuron 1 is dead
+    rule = ensemble.Reinitialisation(("partial",), (0.9,), ("he_normal",), seed=1)
+    out = ensemble.train_ensemble(X, config, weights, torch.tensor([1]), loss="mse", batch_size=8,
+                                  lr=1e-12, epochs=1, reinit=rule)
+    W1, W1_0 = out["params"]["W1"][0], weights["W1"][0].to(out["params"]["W1"])
+    assert not torch.allclose(W1[1], W1_0[1])
+    assert torch.allclose(W1[[0, 2]], W1_0[[0, 2]], atol=1e-9)
+
+
+def test_bad_reinitialisation_rules_fail_fast():
+    with pytest.raises(ValueError, match="methods must be in"):
+        ensemble.Reinitialisation(("sometimes",), (0.5,), ("he_normal",))
+    with pytest.raises(ValueError, match="one entry per model"):
+        ensemble.Reinitialisation(("whole", None), (0.5,), ("he_normal",))
+
+
+def test_chunk_size_follows_the_memory_budget():
+    config = AEConfig("basic", 156, 3, n1=10)
+    cpu = torch.device("cpu")
+    small = ensemble.models_per_chunk(config, 9025, 4, cpu, budget_bytes=100 * 1024**2)
+    large = ensemble.models_per_chunk(config, 9025, 4, cpu, budget_bytes=1000 * 1024**2)
+    assert 1 <= small < large and 9 <= large / small <= 11

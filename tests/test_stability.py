@@ -84,3 +84,29 @@ def test_train_initialisations_shapes_and_shared_start(monkeypatch):
     assert rmse.shape == (2, 3) and np.isfinite(rmse).all()
     assert len(set(rmse[0].round(12))) == 3               # runs differ (data order) ...
     assert not np.asarray(out["glorot_uniform"]["diverged"]).any()
+
+
+def test_study_resumes_after_interruption_without_loss_or_duplication(tmp_path, monkeypatch):
+    from companion.study import run_study
+
+    scene = _scene()
+    monkeypatch.setitem(st.EXPERIMENTS, 99, dict(arch="basic", loss="mse", dataset="planted", n1=2,
+                                                 batch_size=10, lr=1e-3, dropout=0.0))
+    configs = {f"exp99_init{i}-{i + 1}": {"initialisations": [i, i + 1]} for i in (0, 2)}
+    calls = []
+
+    def compute(config, interrupt_at=None):
+        if config["initialisations"][0] == interrupt_at:
+            raise KeyboardInterrupt                               # killed while training block 2
+        calls.append(config["initialisations"][0])
+        return st.train_initialisations(scene, 99, ["he_normal"], config["initialisations"], 2, 1)
+
+    with pytest.raises(KeyboardInterrupt):
+        run_study(configs, lambda c: compute(c, interrupt_at=2), tmp_path, {"p": 1}, progress=False)
+    assert sorted(p.name for p in tmp_path.glob("*.json")) == ["exp99_init0-1.json"]  # nothing half-written
+    records = run_study(configs, compute, tmp_path, {"p": 1}, progress=False)
+    assert calls == [0, 2]                                       # the finished block is not recomputed
+    rmse = np.concatenate([np.asarray(r["he_normal"]["rmse"]) for r in records.values()])
+    assert rmse.shape == (4, 2)                                  # every (initialisation, run) exactly once
+    fresh = st.train_initialisations(scene, 99, ["he_normal"], [0, 1, 2, 3], 2, 1)["he_normal"]["rmse"]
+    np.testing.assert_allclose(rmse, fresh, rtol=1e-9)           # and equal to an uninterrupted study
