@@ -156,7 +156,7 @@ def train_ensemble(X: torch.Tensor, config: AEConfig, weights: Mapping[str, torc
     seeds = torch.as_tensor(run_seeds, dtype=torch.int64, device=device)
     running = {"mean": torch.zeros(M, config.endmembers, device=device, dtype=dtype),
                "var": torch.ones(M, config.endmembers, device=device, dtype=dtype)}
-    optimiser = torch.optim.Adam(list(params.values()), lr=lr)
+    optimiser = torch.optim.Adam(list(params.values()), lr=lr, fused=True)  # one pass per tensor
     generator = torch.Generator().manual_seed(reinit.seed) if reinit else None
     if reinit is not None:
         method = {name: torch.tensor([m == name for m in reinit.methods], device=device)
@@ -176,7 +176,7 @@ def train_ensemble(X: torch.Tensor, config: AEConfig, weights: Mapping[str, torc
                                       device).to(dtype)
             _, x_hat, bottleneck = forward(params, xb, config, running=running, training=True, noise=noise)
             per_model = reconstruction_loss(xb, x_hat, loss)
-            optimiser.zero_grad(set_to_none=False)
+            optimiser.zero_grad(set_to_none=True)   # backward writes, no fill + add
             per_model.sum().backward()
             optimiser.step()
             with torch.no_grad():

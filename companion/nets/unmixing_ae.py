@@ -234,7 +234,7 @@ def train_single(model: UnmixingAE, X: torch.Tensor, *, loss: str, batch_size: i
     ``X: (pixels, L)`` already scaled. Data order and dropout noise are those of
     :func:`pixel_order` and :func:`dropout_noise` for ``run_seed``.
     """
-    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr, fused=True)  # as the ensemble
     model.train()
     seeds = torch.tensor([run_seed])
     losses = []
