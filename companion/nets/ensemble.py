@@ -176,7 +176,7 @@ def train_ensemble(X: torch.Tensor, config: AEConfig, weights: Mapping[str, torc
                                       device).to(dtype)
             _, x_hat, bottleneck = forward(params, xb, config, running=running, training=True, noise=noise)
             per_model = reconstruction_loss(xb, x_hat, loss)
-            optimiser.zero_grad(set_to_none=True)   # backward writes, no fill + add
+            optimiser.zero_grad(set_to_none=False)  # reuse the buffers: fresh large tensors cost page faults
             per_model.sum().backward()
             optimiser.step()
             with torch.no_grad():
