@@ -22,6 +22,7 @@ import torch
 from companion.nets.unmixing_ae import (
     BN_EPS,
     BN_MOMENTUM,
+    INIT_SCHEMES,
     SUM_TO_ONE_EPS,
     AEConfig,
     _draw_linear,
@@ -108,11 +109,11 @@ class Reinitialisation:
             raise ValueError("thresholds must lie in [0, 1]")
 
 
-def _reinitialise(params, optimiser, config, rule: Reinitialisation, method, threshold, d_layer,
-                  d_neuron, generator) -> torch.Tensor:
-    """Apply ``rule`` in place (``method``: ``{name: (M,) bool}``, ``threshold: (M,)``, both
-    precomputed on the device); return the ``(M,)`` mask of models that were touched."""
-    device = d_layer.device
+def _reinitialise(params, optimiser, config, method, threshold, scheme_code, d_layer, d_neuron,
+                  generator) -> torch.Tensor:
+    """Apply the reinitialisation rule in place (``method``: ``{name: (M,) bool}``, ``threshold: (M,)``,
+    ``scheme_code: (M,)`` index into ``INIT_SCHEMES``, all precomputed on the device); return the
+    ``(M,)`` mask of models that were touched. Batched over models: one draw per layer and scheme."""
     over = d_layer > threshold
     whole, layer = method["whole"] & over, method["layer"] & over
     dead_neurons = d_neuron > threshold.unsqueeze(1)
@@ -120,23 +121,31 @@ def _reinitialise(params, optimiser, config, rule: Reinitialisation, method, thr
     touched = neurons.any(dim=1)
     if not bool(touched.any()):
         return touched
-    for index in touched.nonzero().flatten().tolist():
-        fresh = range(len(config.linear_layers())) if bool(whole[index]) else [REINIT_LAYER]
-        for i in fresh:
-            fan_in, fan_out, bias = config.linear_layers()[i]
-            weight, b = _draw_linear(fan_in, fan_out, bias, rule.schemes[index], generator)
-            rows = neurons[index] if i == REINIT_LAYER else torch.ones(fan_out, dtype=torch.bool,
-                                                                        device=device)
-            for name, new in ((f"W{i}", weight), (f"b{i}", b)):
-                if new is None:
-                    continue
-                p = params[name]
-                mask = rows.view(-1, *([1] * (p.ndim - 2)))
-                p.data[index] = torch.where(mask, new.to(p), p.data[index])
-                state = optimiser.state.get(p, {})
-                for moment in ("exp_avg", "exp_avg_sq"):
-                    if moment in state:
-                        state[moment][index] = torch.where(mask, 0.0, state[moment][index])
+    for i, (fan_in, fan_out, bias) in enumerate(config.linear_layers()):
+        rows = neurons if i == REINIT_LAYER else whole.unsqueeze(1).expand(-1, fan_out)   # (M, fan_out)
+        index = rows.any(dim=1).nonzero().flatten()
+        if len(index) == 0:
+            continue
+        codes = scheme_code[index]
+        fresh_w = torch.empty((len(index), fan_out, fan_in), dtype=torch.float64)
+        fresh_b = torch.empty((len(index), fan_out), dtype=torch.float64) if bias else None
+        for code in codes.unique().tolist():                     # at most four schemes
+            pick = (codes == code).cpu()
+            w, b = _draw_linear(fan_in, fan_out, bias, INIT_SCHEMES[code], generator, count=int(pick.sum()))
+            fresh_w[pick] = w
+            if bias:
+                fresh_b[pick] = b
+        mask = rows[index]
+        for name, new in ((f"W{i}", fresh_w), (f"b{i}", fresh_b)):
+            if new is None:
+                continue
+            p = params[name]
+            m = mask.view(*mask.shape, *([1] * (p.ndim - 2)))
+            p.data[index] = torch.where(m, new.to(p), p.data[index])
+            state = optimiser.state.get(p, {})
+            for moment in ("exp_avg", "exp_avg_sq"):
+                if moment in state:
+                    state[moment][index] = torch.where(m, 0.0, state[moment][index])
     return touched
 
 
@@ -162,6 +171,7 @@ def train_ensemble(X: torch.Tensor, config: AEConfig, weights: Mapping[str, torc
         method = {name: torch.tensor([m == name for m in reinit.methods], device=device)
                   for name in REINIT_METHODS}
         threshold = torch.tensor(reinit.thresholds, device=device, dtype=dtype)
+        scheme_code = torch.tensor([INIT_SCHEMES.index(s) for s in reinit.schemes], device=device)
     reinitialised = torch.zeros(M, dtype=torch.int64, device=device)
     for epoch in range(epochs):
         order = pixel_order(seeds, epoch, X.shape[0], batch_size, device)
@@ -184,7 +194,7 @@ def train_ensemble(X: torch.Tensor, config: AEConfig, weights: Mapping[str, torc
                 loss_sum += per_model.detach()
                 dead_sum += d_layer
                 if reinit is not None:
-                    reinitialised += _reinitialise(params, optimiser, config, reinit, method, threshold,
+                    reinitialised += _reinitialise(params, optimiser, config, method, threshold, scheme_code,
                                                    d_layer, d_neuron, generator).long()
         if progress is not None:
             progress.update(1)

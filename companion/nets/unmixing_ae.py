@@ -77,14 +77,18 @@ class AEConfig:
         return [*encoder, (R, L, False)]
 
 
-def _draw_linear(fan_in: int, fan_out: int, bias: bool, scheme: str, generator: torch.Generator):
-    """One layer's ``(weight (fan_out, fan_in), bias (fan_out,) or None)`` in float64."""
-    shape = (fan_out, fan_in)
+def _draw_linear(fan_in: int, fan_out: int, bias: bool, scheme: str, generator: torch.Generator,
+                 count: int | None = None):
+    """One layer's ``(weight (fan_out, fan_in), bias (fan_out,) or None)`` in float64; with
+    ``count``, that many independent draws stacked on a leading axis."""
+    lead = () if count is None else (count,)
+    shape, bias_shape = (*lead, fan_out, fan_in), (*lead, fan_out)
     if scheme == "he_uniform":  # PyTorch's nn.Linear default (kaiming_uniform with a=sqrt(5))
         bound = 1.0 / math.sqrt(fan_in)
         weight = (torch.rand(shape, generator=generator, dtype=torch.float64) * 2 - 1) * bound
-        b = (torch.rand(fan_out, generator=generator, dtype=torch.float64) * 2 - 1) * bound if bias else None
-        return weight, b
+        if not bias:
+            return weight, None
+        return weight, (torch.rand(bias_shape, generator=generator, dtype=torch.float64) * 2 - 1) * bound
     if scheme == "he_normal":
         weight = torch.randn(shape, generator=generator, dtype=torch.float64) * math.sqrt(2.0 / fan_in)
     elif scheme == "glorot_normal":
@@ -95,7 +99,7 @@ def _draw_linear(fan_in: int, fan_out: int, bias: bool, scheme: str, generator: 
         weight = (torch.rand(shape, generator=generator, dtype=torch.float64) * 2 - 1) * bound
     else:
         raise ValueError(f"init scheme must be one of {INIT_SCHEMES}, got {scheme!r}")
-    return weight, (torch.zeros(fan_out, dtype=torch.float64) if bias else None)
+    return weight, (torch.zeros(bias_shape, dtype=torch.float64) if bias else None)
 
 
 def initial_weights(config: AEConfig, scheme: str, seed: int) -> dict[str, torch.Tensor]:
