@@ -46,9 +46,9 @@ def patch_blur_abundances(
     # (p, z, z) patch grid -> (p, z^2, z^2) image: repeat each patch value over z x z pixels.
     maps = np.kron(patch_maps.reshape(p, z, z), np.ones((1, z, z)))
     kernel = torch.from_numpy(_gaussian_kernel(z + 1, sigma))[None, None]
-    blurred = torch.nn.functional.conv2d(
-        torch.from_numpy(maps)[:, None], kernel, padding="same"
-    )[:, 0].numpy()
+    before, after = z // 2, z - z // 2          # "same" zero padding, also for an even kernel
+    padded = torch.nn.functional.pad(torch.from_numpy(maps)[:, None], (before, after, before, after))
+    blurred = torch.nn.functional.conv2d(padded, kernel)[:, 0].numpy()
     A = blurred.reshape(p, side * side)
     A = A / A.sum(axis=0, keepdims=True)
     return A, side, side
