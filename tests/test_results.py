@@ -76,7 +76,8 @@ def test_failed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path, prov):
         (3.9, "partly"),
         (1.6, "partly"),
         (4.6, "not reproduced"),
-        (float("nan"), "not reproduced"),
+        (float("nan"), "diverged"),
+        (float("inf"), "diverged"),
         (None, "not attempted"),
     ],
 )

@@ -15,12 +15,14 @@ from .loaders import (
     usgs_library,
 )
 from .registry import FILES, DataError, fetch
+from .user_images import MissingImage
 from .synthetic import add_noise, library_endmembers, patch_blur_abundances, patch_blur_image
 
 __all__ = [
     "DATASETS",
     "FILES",
     "HSI",
+    "MissingImage",
     "DataError",
     "ReferenceEndmembers",
     "SpectralLibrary",
