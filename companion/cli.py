@@ -104,7 +104,7 @@ def run_chapter(chapter: str, params: dict, overrides: dict, output: Path) -> Pa
     output.mkdir(parents=True, exist_ok=True)
     executed = output / f"{chapter}-{params['scale']}.ipynb"
     print(
-        f"running {source.relative_to(REPO_ROOT)} at scale={params['scale']} with {params}",
+        f"running {os.path.relpath(source, REPO_ROOT)} at scale={params['scale']} with {params}",
         flush=True,
     )
     started = time.perf_counter()
