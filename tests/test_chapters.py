@@ -59,7 +59,8 @@ def test_unknown_parameter_suggests_and_lists_names_and_types():
         resolve_parameters("datasets", "smoke", devcie="cpu")
     message = str(err.value)
     assert "devcie" in message and "did you mean 'device'" in message
-    assert "seed (int, >= 0, <= 2147483647)" in message and "datasets (list[str], at least one item)" in message
+    assert "seed (int, >= 0, <= 2147483647)" in message
+    assert "datasets (list[str], at least one item)" in message
 
 
 @pytest.mark.parametrize(

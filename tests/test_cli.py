@@ -141,7 +141,8 @@ def test_dead_kernel_says_that_a_rerun_resumes(tmp_path, capsys, monkeypatch):
 
     (tmp_path / "datasets.md").write_text(
         "---\njupytext:\n  text_representation:\n    extension: .md\n    format_name: myst\n"
-        "    format_version: 0.13\nkernelspec:\n  display_name: Python 3\n  language: python\n  name: python3\n"
+        "    format_version: 0.13\nkernelspec:\n  display_name: Python 3\n  language: python\n"
+        "  name: python3\n"
         "---\n\n```{code-cell} ipython3\n:tags: [parameters]\n\nscale = None\n```\n\n"
         "```{code-cell} ipython3\nimport os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n```\n"
     )

@@ -11,8 +11,9 @@ import scipy.io
 from companion import data
 from companion.data import DataError, MissingImage, registry, user_images
 
-STAGED = ["urban/end4_groundTruth.mat", "urban/subimage_Urban_R162.mat", "cuprite/groundTruth_Cuprite_nEnd12.mat",
-          "houston/endmembers_houston.mat", "deepgu/abundance_squares_3em.mat"]
+STAGED = ["urban/end4_groundTruth.mat", "urban/subimage_Urban_R162.mat",
+          "cuprite/groundTruth_Cuprite_nEnd12.mat", "houston/endmembers_houston.mat",
+          "deepgu/abundance_squares_3em.mat"]
 
 
 @pytest.fixture
@@ -32,9 +33,9 @@ def to_column_major(cube: np.ndarray) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def urban_dn(staged_data_dir=Path(os.environ.get("HU_DATA_DIR", "."))):
+def urban_dn():
     """A 307 x 307 x 162 DN cube (int16, zeros) with the staged crop x 1000 at its location."""
-    crop = scipy.io.loadmat(staged_data_dir / "urban/subimage_Urban_R162.mat")["im"]
+    crop = scipy.io.loadmat(Path(os.environ["HU_DATA_DIR"]) / "urban/subimage_Urban_R162.mat")["im"]
     cube = np.zeros((307, 307, 162), dtype=np.int16)
     cube[223:257, 149:227] = np.round(crop * 1000).astype(np.int16)
     return cube

@@ -15,8 +15,8 @@ from .loaders import (
     usgs_library,
 )
 from .registry import FILES, DataError, fetch
-from .user_images import MissingImage
 from .synthetic import add_noise, library_endmembers, patch_blur_abundances, patch_blur_image
+from .user_images import MissingImage
 
 __all__ = [
     "DATASETS",
