@@ -76,7 +76,7 @@ PRESETS = {
               "snrs": [40.0, 30.0, 20.0], "iterations": 1000, "real_iterations": 500, "real_runs": 10,
               "alphas": [0.01, 0.1, 10.0, 100.0], "betas": [0.0, 1e-2, 1e-1],
               "hidden_scales": [0.25, 0.5, 2.0], "p_large": 12, "nmf_iterations": 1000,
-              "nlaeu_iterations": 1000, "real": ["samson", "jasper"]},
+              "nlaeu_iterations": 1000, "real": ["samson", "jasper", "cuprite"]},
 }
 
 # Qualitative claims only (no numbers in the summary): verdicts come from the claims table.
