@@ -36,6 +36,7 @@ from companion.jsonio import write_json_atomically
 
 __all__ = [
     "VERDICTS",
+    "DamagedResultError",
     "Provenance",
     "Table",
     "compare",
@@ -199,18 +200,38 @@ def write_result(
     return write_json_atomically(directory / f"{name}.json", record)
 
 
+class DamagedResultError(ValueError):
+    """A results file cannot be read as a chapter record; the message names it and the fix."""
+
+
+def _load_record(path: Path) -> dict:
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(record, dict) or "comparison" not in record:
+            raise ValueError("not a chapter record (no 'comparison')")
+    except (ValueError, UnicodeDecodeError) as err:
+        raise DamagedResultError(
+            f"results file {path} is damaged ({type(err).__name__}: {err}).\nFix: delete it and "
+            f"rerun the chapter (python -m companion run {path.parent.parent.name} --scale "
+            f"{path.parent.name}), or restore it with git if it is committed."
+        ) from None
+    return record
+
+
 def read_result(chapter: str, scale: str, name: str, root: Path | None = None) -> dict | None:
     """The record written by :func:`write_result`, or None when there is none.
 
-    Non-finite values are read back as ``None`` (their locations are in ``"non_finite"``)."""
+    Non-finite values are read back as ``None`` (their locations are in ``"non_finite"``).
+    Raises :class:`DamagedResultError` naming the file when it cannot be read."""
     path = (root or results_root()) / chapter / scale / f"{name}.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+    return _load_record(path) if path.exists() else None
 
 
 def list_results(chapter: str, scale: str, root: Path | None = None) -> list[dict]:
-    """All records of ``chapter`` at ``scale``, sorted by name."""
+    """All records of ``chapter`` at ``scale``, sorted by name (:class:`DamagedResultError` for
+    a damaged one)."""
     directory = (root or results_root()) / chapter / scale
-    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(directory.glob("*.json"))]
+    return [_load_record(p) for p in sorted(directory.glob("*.json"))]
 
 
 def is_diverged(value: Any) -> bool:

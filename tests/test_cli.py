@@ -47,7 +47,7 @@ def test_misspelled_parameter_fails_fast_with_a_helpful_message():
     assert result.returncode == 2
     assert elapsed < 10, f"took {elapsed:.1f} s"
     assert "unknown parameter" in result.stderr and "did you mean 'device'" in result.stderr
-    assert "seed (int)" in result.stderr  # lists valid names and types
+    assert "seed (int, >= 0" in result.stderr  # lists valid names, types and ranges
 
 
 def test_wrong_type_and_unknown_chapter_fail_before_any_kernel(capsys):
@@ -152,3 +152,15 @@ def test_dead_kernel_says_that_a_rerun_resumes(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert "the kernel running datasets died" in err and "out-of-memory" in err
     assert "rerunning the same command resumes" in err and "Traceback" not in err
+
+
+def test_staged_data_next_to_the_checkout_is_used_when_hu_data_dir_is_unset(tmp_path, monkeypatch, capsys):
+    import companion.cli as cli
+
+    monkeypatch.setattr(cli, "STAGED_DATA", tmp_path)
+    monkeypatch.delenv("HU_DATA_DIR", raising=False)
+    cli.use_staged_data()
+    assert os.environ["HU_DATA_DIR"] == str(tmp_path) and "using staged data" in capsys.readouterr().out
+    monkeypatch.setenv("HU_DATA_DIR", "/elsewhere")
+    cli.use_staged_data()
+    assert os.environ["HU_DATA_DIR"] == "/elsewhere"  # an explicit setting wins

@@ -9,6 +9,7 @@ import torch
 from companion.chapters import Target, resolve_parameters
 from companion.results import (
     VERDICTS,
+    DamagedResultError,
     Provenance,
     Table,
     compare,
@@ -168,3 +169,14 @@ def test_summary_json_is_strict_with_a_list_of_non_finite_fields(tmp_path, prov)
     assert record["non_finite"] == {"/data/loss/1": "nan", "/data/best": "-inf"}
     assert record["comparison"][0]["verdict"] == "diverged"
     assert read_result("datasets", "smoke", "summary", root=tmp_path)["data"]["loss"] == [0.5, None]
+
+
+def test_damaged_results_file_names_itself_and_the_fix(tmp_path, prov):
+    path = write_result("datasets", "summary", {}, prov.finish(), root=tmp_path)
+    for damaged in (path.read_text()[:40], "", "[]"):
+        path.write_text(damaged)
+        expected = r"summary\.json is damaged(.|\n)*python -m companion run datasets"
+        with pytest.raises(DamagedResultError, match=expected):
+            read_result("datasets", "smoke", "summary", root=tmp_path)
+        with pytest.raises(DamagedResultError):
+            scorecard("smoke", root=tmp_path)
