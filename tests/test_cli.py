@@ -65,7 +65,7 @@ def test_bad_scale_is_rejected_by_the_parser():
 def test_list_shows_chapters_scales_and_parameters(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
-    assert "datasets" in out and "smoke, book, paper" in out and "vca_runs (int)" in out
+    assert "datasets" in out and "smoke, book, paper" in out and "vca_runs (int, >= 1)" in out
 
 
 def test_smoke_run_end_to_end(tmp_path):
