@@ -181,7 +181,7 @@ folder = Path(sys.argv[1])
 def compute(config):
     with open(folder / "log.txt", "a") as log:
         log.write(f"start {config['x']}\\n")
-    time.sleep(0.1)
+    time.sleep(0.2)
     return {"y": config["x"] ** 2}
 
 run_study({f"c{i}": {"x": i} for i in range(8)}, compute, folder / "runs", {"v": 1}, progress=False)
