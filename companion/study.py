@@ -23,6 +23,7 @@ it, and recomputed.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import json
 import re
@@ -81,8 +82,15 @@ def _module_file(name: str) -> Path | None:
     return None
 
 
-def _imported_modules(name: str, path: Path) -> set[str]:
+def _imported_modules(name: str, path: Path) -> frozenset[str]:
     """Package modules imported anywhere in ``path`` (module ``name``), relative ones resolved."""
+    stat = path.stat()
+    return _parsed_imports(name, path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=512)
+def _parsed_imports(name: str, path: Path, mtime_ns: int, size: int) -> frozenset[str]:
+    """:func:`_imported_modules` for one version of a file (cached by modification time, size)."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -96,7 +104,7 @@ def _imported_modules(name: str, path: Path) -> set[str]:
                 base = node.module or ""
             found.add(base)
             found |= {f"{base}.{alias.name}" for alias in node.names}  # submodules imported by name
-    return {m for m in found if m == _PACKAGE or m.startswith(_PACKAGE + ".")}
+    return frozenset(m for m in found if m == _PACKAGE or m.startswith(_PACKAGE + "."))
 
 
 def _closure(roots: Iterable[str]) -> dict[str, Path]:
@@ -141,7 +149,10 @@ def _read_record(path: Path) -> dict | None:
     except (ValueError, KeyError, IndexError, TypeError, UnicodeDecodeError) as err:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
         aside = path.with_name(f"{path.name}.damaged-{stamp}")
-        path.replace(aside)
+        try:
+            path.replace(aside)
+        except FileNotFoundError:  # a concurrent run of the same study moved it first
+            return None
         warnings.warn(
             f"study record {path} is damaged ({type(err).__name__}: {err}); moved it aside to "
             f"{aside.name} and recomputing this configuration.",
