@@ -83,6 +83,18 @@ def list_chapters() -> None:
         print(f"{'':16s} parameters: {describe(module)}")
 
 
+def study_notes(notebook) -> list[str]:
+    """Lines of an executed notebook's text outputs that report damaged or recomputed study
+    records (shown in the notebook; repeated on the terminal so a CLI user sees them too)."""
+    lines = []
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream":
+                lines += [line.strip() for line in output.get("text", "").splitlines()
+                          if "DamagedRecordWarning" in line or "stored record(s)" in line]
+    return lines
+
+
 def run_chapter(chapter: str, params: dict, overrides: dict, output: Path) -> Path:
     """Convert and execute one chapter with validated ``params``; return the executed notebook.
 
@@ -108,7 +120,7 @@ def run_chapter(chapter: str, params: dict, overrides: dict, output: Path) -> Pa
         flush=True,
     )
     started = time.perf_counter()
-    papermill.execute_notebook(
+    executed_nb = papermill.execute_notebook(
         notebook,
         str(executed),
         parameters={"scale": params["scale"], **overrides},
@@ -117,6 +129,8 @@ def run_chapter(chapter: str, params: dict, overrides: dict, output: Path) -> Pa
         cwd=str(NOTEBOOKS),
     )
     results = results_root() / chapter / params["scale"]
+    for line in study_notes(executed_nb):
+        print(f"note: {line}", file=sys.stderr)
     print(f"done in {time.perf_counter() - started:.1f} s")
     print(f"executed notebook: {executed}")
     print(f"results:           {results}")

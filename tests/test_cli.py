@@ -164,3 +164,20 @@ def test_staged_data_next_to_the_checkout_is_used_when_hu_data_dir_is_unset(tmp_
     monkeypatch.setenv("HU_DATA_DIR", "/elsewhere")
     cli.use_staged_data()
     assert os.environ["HU_DATA_DIR"] == "/elsewhere"  # an explicit setting wins
+
+
+def test_study_notes_repeat_damaged_and_recomputed_records_on_the_terminal():
+    import nbformat
+
+    from companion.cli import study_notes
+
+    cell = nbformat.v4.new_code_cell("")
+    cell.outputs = [
+        nbformat.v4.new_output("stream", name="stderr",
+                               text="x.py:1: DamagedRecordWarning: study record a.json is damaged\n"),
+        nbformat.v4.new_output("stream", name="stdout",
+                               text="claims: recomputing 2 stored record(s) in d: code changed\nok\n"),
+    ]
+    notebook = nbformat.v4.new_notebook(cells=[cell])
+    notes = study_notes(notebook)
+    assert len(notes) == 2 and "a.json is damaged" in notes[0] and "code changed" in notes[1]
