@@ -94,6 +94,14 @@ def dumps_strict(document: Mapping) -> str:
 
 
 def _umask() -> int:
+    """The process umask, read without changing it where Linux allows (threads stay unaffected)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
