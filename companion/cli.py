@@ -3,17 +3,25 @@
     python -m companion list
     python -m companion run CHAPTER [--scale S] [-p name=value ...] [--output DIR]
 
-``run`` validates the parameters against the chapter's schema *before* any kernel starts, converts
-``notebooks/<chapter>.md`` with jupytext, executes it with papermill (kernel ``python3``, progress
-bar on) and writes the executed notebook to ``DIR/<chapter>-<scale>.ipynb`` (default
-``_build/runs``). The chapter itself writes its results under ``results/<chapter>/<scale>/``.
+``run`` validates the parameters against the chapter's schema (types and ranges) and checks that
+the output folder and the results folder are writable *before* any kernel starts (exit code 2
+with a message naming the value or folder), converts ``notebooks/<chapter>.md`` with jupytext,
+executes it with papermill (kernel ``python3``, progress bar on) and writes the executed
+notebook to ``DIR/<chapter>-<scale>.ipynb`` (default ``_build/runs``). The chapter itself writes
+its results under ``results/<chapter>/<scale>/``. When ``HU_DATA_DIR`` is unset and
+``../shared/data`` exists next to the checkout, it is used (as ``make book`` does).
+
+Exit codes: 0 done; 1 a cell raised or the kernel died (finished study records are kept, so
+rerunning the same command resumes); 2 bad input.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -22,6 +30,7 @@ from companion.chapters import SCALES, available, describe, get_chapter, resolve
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO_ROOT / "notebooks"
 DEFAULT_OUTPUT = REPO_ROOT / "_build" / "runs"
+STAGED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 
 def parse_assignment(text: str) -> tuple[str, object]:
@@ -74,6 +83,18 @@ def list_chapters() -> None:
         print(f"{'':16s} parameters: {describe(module)}")
 
 
+def study_notes(notebook) -> list[str]:
+    """Lines of an executed notebook's text outputs that report damaged or recomputed study
+    records (shown in the notebook; repeated on the terminal so a CLI user sees them too)."""
+    lines = []
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream":
+                lines += [line.strip() for line in output.get("text", "").splitlines()
+                          if "DamagedRecordWarning" in line or "stored record(s)" in line]
+    return lines
+
+
 def run_chapter(chapter: str, params: dict, overrides: dict, output: Path) -> Path:
     """Convert and execute one chapter with validated ``params``; return the executed notebook.
 
@@ -95,11 +116,11 @@ def run_chapter(chapter: str, params: dict, overrides: dict, output: Path) -> Pa
     output.mkdir(parents=True, exist_ok=True)
     executed = output / f"{chapter}-{params['scale']}.ipynb"
     print(
-        f"running {source.relative_to(REPO_ROOT)} at scale={params['scale']} with {params}",
+        f"running {os.path.relpath(source, REPO_ROOT)} at scale={params['scale']} with {params}",
         flush=True,
     )
     started = time.perf_counter()
-    papermill.execute_notebook(
+    executed_nb = papermill.execute_notebook(
         notebook,
         str(executed),
         parameters={"scale": params["scale"], **overrides},
@@ -108,12 +129,35 @@ def run_chapter(chapter: str, params: dict, overrides: dict, output: Path) -> Pa
         cwd=str(NOTEBOOKS),
     )
     results = results_root() / chapter / params["scale"]
+    for line in study_notes(executed_nb):
+        print(f"note: {line}", file=sys.stderr)
     print(f"done in {time.perf_counter() - started:.1f} s")
     print(f"executed notebook: {executed}")
     print(f"results:           {results}")
     for path in sorted(results.glob("*.json")):
         print(f"  {path.name}")
     return executed
+
+
+def writable_folder_problem(folder: Path, what: str) -> str | None:
+    """Why ``folder`` (created if missing) cannot hold new files, with the fix; None when it can."""
+    if folder.exists() and not folder.is_dir():
+        return f"the {what} {folder} is a file, not a folder. Fix: pass another folder or remove it."
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        return (f"the {what} {folder} is not writable ({err.strerror or err}). Fix: make it "
+                "writable or choose another location.")
+    return None
+
+
+def use_staged_data() -> None:
+    """Set ``HU_DATA_DIR`` to ``../shared/data`` when it is unset and that folder exists."""
+    if not os.environ.get("HU_DATA_DIR") and STAGED_DATA.is_dir():
+        os.environ["HU_DATA_DIR"] = str(STAGED_DATA)
+        print(f"using staged data in {STAGED_DATA} (HU_DATA_DIR was unset)", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -130,12 +174,32 @@ def main(argv: list[str] | None = None) -> int:
     if not (NOTEBOOKS / f"{args.chapter}.md").is_file():
         print(f"error: chapter {args.chapter!r} has no notebook in {NOTEBOOKS}", file=sys.stderr)
         return 2
+    from companion.results import results_root
+
+    results = results_root() / args.chapter / params["scale"]
+    for folder, what in [(args.output, "output folder (--output)"),
+                         (results, "results folder ($HU_RESULTS_DIR or results/)")]:
+        problem = writable_folder_problem(folder, what)
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
+    use_staged_data()
+    from nbclient.exceptions import DeadKernelError
     from papermill import PapermillExecutionError
 
+    resume = (f"Finished study records are kept in {results}/runs; rerunning the same command "
+              "resumes from them.")
     try:
         run_chapter(args.chapter, params, overrides, args.output)
     except PapermillExecutionError as err:
         print(f"error: cell {err.exec_count} raised {err.ename}: {err.evalue}", file=sys.stderr)
         print(f"the executed notebook with the traceback is in {args.output}", file=sys.stderr)
+        print(resume, file=sys.stderr)
+        return 1
+    except DeadKernelError:
+        print(f"error: the kernel running {args.chapter} died (killed from outside, most often by "
+              "the out-of-memory killer: check `dmesg` or free memory, or use a smaller scale or "
+              "fewer runs).", file=sys.stderr)
+        print(resume, file=sys.stderr)
         return 1
     return 0

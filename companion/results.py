@@ -5,7 +5,12 @@ its comparison with the paper and the provenance of the run::
 
     {"chapter": ..., "scale": ..., "name": ..., "provenance": {...}, "data": {...},
      "comparison": [{"key", "quantity", "source", "unit", "paper", "ours", "difference",
-                     "verdict", "reason"}, ...]}
+                     "verdict", "reason"}, ...],
+     "non_finite": {"/data/...": "nan", ...}}     # only when some value was NaN/inf
+
+The files are strict JSON (:mod:`companion.jsonio`): a NaN or infinite value is stored as
+``null`` and flagged under ``"non_finite"``. A diverged run is never shown as a number: its
+verdict is *diverged* and tables print "diverged" for non-finite values.
 
 Paper-scale records are small and committed, so a book built at ``book`` scale can show them
 beside its live run. The root is ``$HU_RESULTS_DIR`` when set, else ``results/`` in the repository.
@@ -19,7 +24,6 @@ import math
 import os
 import platform
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -28,13 +32,18 @@ from pathlib import Path
 from typing import Any
 
 from companion.chapters import Target, available, get_chapter
+from companion.jsonio import write_json_atomically
 
 __all__ = [
     "VERDICTS",
+    "DamagedResultError",
     "Provenance",
     "Table",
     "compare",
+    "finite_mean_std",
+    "format_mean_std",
     "git_commit",
+    "is_diverged",
     "list_results",
     "read_result",
     "results_root",
@@ -45,7 +54,8 @@ __all__ = [
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # "supported" / "not supported" judge the qualitative claims of a chapter without paper numbers.
-VERDICTS = ("reproduced", "supported", "partly", "not reproduced", "not supported", "not attempted")
+VERDICTS = ("reproduced", "supported", "partly", "not reproduced", "not supported", "diverged",
+            "not attempted")
 
 
 def results_root() -> Path:
@@ -172,9 +182,10 @@ def write_result(
 ) -> Path:
     """Atomically write ``<root>/<chapter>/<scale>/<name>.json`` and return its path.
 
-    The record is written to a temporary file in the same directory, then moved over the target
-    with ``os.replace``, so a reader never sees a half-written file. numpy scalars and arrays in
-    ``data`` are converted with their ``tolist()``.
+    The record is written to a temporary file in the same directory, fsync'd, then moved over
+    the target with ``os.replace``, so a reader never sees a half-written file. numpy scalars and
+    arrays in ``data`` are converted with their ``tolist()``; NaN/inf become ``null`` and are
+    listed under ``"non_finite"`` (strict JSON).
     """
     record = {
         "chapter": chapter,
@@ -186,47 +197,90 @@ def write_result(
     }
     directory = (root or results_root()) / chapter / provenance.scale
     directory.mkdir(parents=True, exist_ok=True)
-    target = directory / f"{name}.json"
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+    return write_json_atomically(directory / f"{name}.json", record)
+
+
+class DamagedResultError(ValueError):
+    """A results file cannot be read as a chapter record; the message names it and the fix."""
+
+
+def _load_record(path: Path) -> dict:
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(record, handle, indent=1, default=_to_builtin)
-            handle.write("\n")
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
-
-
-def _to_builtin(obj: Any) -> Any:
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
-    raise TypeError(f"cannot store {type(obj).__name__} in a results JSON")
+        record = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(record, dict) or "comparison" not in record:
+            raise ValueError("not a chapter record (no 'comparison')")
+    except (ValueError, UnicodeDecodeError) as err:
+        raise DamagedResultError(
+            f"results file {path} is damaged ({type(err).__name__}: {err}).\nFix: delete it and "
+            f"rerun the chapter (python -m companion run {path.parent.parent.name} --scale "
+            f"{path.parent.name}), or restore it with git if it is committed."
+        ) from None
+    return record
 
 
 def read_result(chapter: str, scale: str, name: str, root: Path | None = None) -> dict | None:
-    """The record written by :func:`write_result`, or None when there is none."""
+    """The record written by :func:`write_result`, or None when there is none.
+
+    Non-finite values are read back as ``None`` (their locations are in ``"non_finite"``).
+    Raises :class:`DamagedResultError` naming the file when it cannot be read."""
     path = (root or results_root()) / chapter / scale / f"{name}.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+    return _load_record(path) if path.exists() else None
 
 
 def list_results(chapter: str, scale: str, root: Path | None = None) -> list[dict]:
-    """All records of ``chapter`` at ``scale``, sorted by name."""
+    """All records of ``chapter`` at ``scale``, sorted by name (:class:`DamagedResultError` for
+    a damaged one)."""
     directory = (root or results_root()) / chapter / scale
-    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(directory.glob("*.json"))]
+    return [_load_record(p) for p in sorted(directory.glob("*.json"))]
 
 
-def verdict(target: Target, ours: float | None, reason: str | None = None) -> tuple[str, str]:
+def is_diverged(value: Any) -> bool:
+    """True for a float (or numpy scalar) that is NaN or infinite: the mark of a diverged run."""
+    try:
+        return not math.isfinite(value)
+    except TypeError:
+        return False
+
+
+def finite_mean_std(values: Iterable[float | None]) -> tuple[float | None, float | None, int]:
+    """``(mean, std, n_finite)`` over the finite entries of ``values`` (population std).
+
+    None, NaN and inf entries (diverged runs, stored as null) are left out and counted by
+    ``len(values) - n_finite``; with no finite entry the mean and std are None.
+    """
+    finite = [float(v) for v in values if v is not None and not is_diverged(v)]
+    if not finite:
+        return None, None, 0
+    mean = math.fsum(finite) / len(finite)
+    std = math.sqrt(math.fsum((v - mean) ** 2 for v in finite) / len(finite))
+    return mean, std, len(finite)
+
+
+def format_mean_std(values: Sequence[float | None], fmt: str = ".4f") -> str:
+    """``"m ± s"`` over the finite runs; ``"diverged"`` when none is finite; when only some are,
+    ``"m ± s (k of n diverged)"``."""
+    mean, std, n = finite_mean_std(values)
+    if n == 0:
+        return "diverged"
+    text = f"{mean:{fmt}} ± {std:{fmt}}"
+    return text if n == len(values) else f"{text} ({len(values) - n} of {len(values)} diverged)"
+
+
+def verdict(
+    target: Target, ours: float | None, reason: str | None = None, diverged: bool = False
+) -> tuple[str, str]:
     """Verdict on ``ours`` against ``target`` and the reason, in words.
 
     *reproduced*: ``|ours - paper| <= tolerance``; *partly*: within ``partly_factor`` tolerances;
-    *not reproduced*: further off or NaN; *not attempted*: ``ours`` is None (``reason`` says why).
+    *not reproduced*: further off; *diverged*: ``ours`` is NaN/inf or the run is flagged
+    ``diverged`` (never compared as a number); *not attempted*: ``ours`` is None and not
+    flagged (``reason`` says why).
     """
+    if diverged or is_diverged(ours):
+        why = "training diverged (non-finite values); no number to compare"
+        return "diverged", f"{why}: {reason}" if reason else why
     if ours is None:
         return "not attempted", reason or "not run"
-    if math.isnan(ours):
-        return "not reproduced", reason or "our value is NaN"
     gap = abs(ours - target.value)
     text = f"|diff| {gap:.3g} {target.unit}"
     if gap <= target.tolerance:
@@ -240,16 +294,20 @@ def compare(
     targets: Iterable[Target],
     ours: Mapping[str, float],
     reasons: Mapping[str, str] | None = None,
+    diverged: Iterable[str] = (),
 ) -> list[dict]:
     """Paper-vs-ours rows: one per target, with difference (ours - paper) and verdict.
 
     ``ours`` maps target keys to our values (a missing key means not attempted); ``reasons`` maps
-    keys to an explanation used for missing values (e.g. "Urban image not staged").
+    keys to an explanation (e.g. "Urban image not staged"); ``diverged`` lists keys whose runs
+    diverged. A diverged or non-finite value gives the verdict *diverged* and ``ours = None``.
     """
-    rows = []
+    rows, flagged = [], set(diverged)
     for target in targets:
         value = ours.get(target.key)
-        outcome, why = verdict(target, value, (reasons or {}).get(target.key))
+        outcome, why = verdict(target, value, (reasons or {}).get(target.key), target.key in flagged)
+        if outcome == "diverged":
+            value = None
         rows.append(
             {
                 "key": target.key,
@@ -271,7 +329,7 @@ class Table:
     """A list of row dicts rendered as an HTML table (notebooks, book) or markdown (terminal).
 
     ``columns`` maps row keys to headers (default: every key of the first row); floats are shown
-    with ``floatfmt``; None shows as an em dash.
+    with ``floatfmt``; NaN and inf as "diverged"; None as an em dash.
     """
 
     rows: list[dict]
@@ -286,7 +344,7 @@ class Table:
         if value is None:
             return "—"
         if isinstance(value, float):
-            return format(value, self.floatfmt)
+            return "diverged" if is_diverged(value) else format(value, self.floatfmt)
         return str(value)
 
     def to_markdown(self) -> str:

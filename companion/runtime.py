@@ -17,13 +17,19 @@ __all__ = ["Timer", "classic_dtype", "device_name", "resolve_device", "seed_ever
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """Return a concrete torch device; ``"auto"`` means CUDA when present, else CPU.
 
-    Asking for ``"cuda"`` on a machine without a GPU fails at once with a message saying so.
+    Asking for ``"cuda"`` on a machine without a GPU fails at once with a message saying so; a
+    name torch does not know (``"gpu"``) raises ValueError.
     """
     if isinstance(device, torch.device):
         return device
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    resolved = torch.device(device)
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(
+            f"device={device!r} is not a torch device; use 'auto', 'cpu', 'cuda' or 'cuda:N'."
+        ) from None
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError(
             f"device={device!r} was requested but no CUDA GPU is visible; "

@@ -1,28 +1,60 @@
 """Resumable studies: one atomically written JSON record per configuration.
 
 A study is a dict ``{key: config}`` and a function ``compute(config) -> record``. Each finished
-configuration is written to ``<directory>/<key>.json`` (temporary file, then ``os.replace``), with
-a fingerprint of everything that determines its result. Rerunning skips configurations whose
-record exists with the same fingerprint, so an interrupted study resumes without losing or
-duplicating work, and a changed protocol recomputes instead of mixing old and new numbers.
+configuration is written to ``<directory>/<key>.json`` (temporary file, fsync, ``os.replace``;
+strict JSON, see :mod:`companion.jsonio`). Rerunning reuses a stored record only when all of
+these still hold:
+
+* **protocol and configuration**: ``fingerprint(protocol, config)`` is unchanged;
+* **code**: the source of every ``companion`` module the process has loaded, and of every
+  ``companion`` module those import (statically, functions' local imports included), is
+  unchanged (:func:`code_fingerprint`; the chapters' declarative preset modules are left out,
+  their values reach a study through its protocol);
+* **data**: every data file the record depends on, i.e. each file loaded before the study
+  started or while computing it (tracked by :mod:`companion.data.registry`), still has the
+  sha256 stored in the record.
+
+So an interrupted study resumes without losing or duplicating work, and a changed protocol,
+code or data file recomputes instead of mixing old and new numbers. A damaged record (truncated,
+empty, not a record) is moved aside as ``<key>.json.damaged-<UTC time>``, with a warning naming
+it, and recomputed.
 """
 
 from __future__ import annotations
 
+import ast
+import functools
 import hashlib
 import json
-import os
 import re
-import tempfile
-from collections.abc import Callable, Mapping
+import sys
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
-__all__ = ["fingerprint", "source_fingerprint", "run_study"]
+from .data import registry
+from .jsonio import NON_FINITE_KEY, restore_non_finite, to_strict, write_json_atomically
+
+__all__ = [
+    "DamagedRecordWarning",
+    "code_fingerprint",
+    "fingerprint",
+    "run_study",
+    "source_fingerprint",
+]
 
 _SAFE_KEY = re.compile(r"^[A-Za-z0-9_.=+-]+$")
+_PACKAGE = "companion"
+_PACKAGE_ROOT = Path(__file__).resolve().parent
+_EXCLUDED_PREFIX = f"{_PACKAGE}.chapters."  # declarative presets, reach studies via the protocol
+
+
+class DamagedRecordWarning(UserWarning):
+    """A stored study record could not be read; it was moved aside and is recomputed."""
 
 
 def fingerprint(*parts: Any) -> str:
@@ -39,15 +71,108 @@ def source_fingerprint(*modules) -> str:
     return fingerprint(*[inspect.getsource(module) for module in modules])
 
 
-def _write_atomically(path: Path, record: Mapping) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+# ----------------------------------------------------------------------------- code closure
+def _module_file(name: str) -> Path | None:
+    """The source file of module ``name`` inside this package, or None when there is none."""
+    parts = name.split(".")[1:]
+    for candidate in (_PACKAGE_ROOT.joinpath(*parts, "__init__.py"),
+                      _PACKAGE_ROOT.joinpath(*parts).with_suffix(".py") if parts else None):
+        if candidate is not None and candidate.is_file():
+            return candidate
+    return None
+
+
+def _imported_modules(name: str, path: Path) -> frozenset[str]:
+    """Package modules imported anywhere in ``path`` (module ``name``), relative ones resolved."""
+    stat = path.stat()
+    return _parsed_imports(name, path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=512)
+def _parsed_imports(name: str, path: Path, mtime_ns: int, size: int) -> frozenset[str]:
+    """:func:`_imported_modules` for one version of a file (cached by modification time, size)."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                base = f"{base}.{node.module}" if node.module else base
+            else:
+                base = node.module or ""
+            found.add(base)
+            found |= {f"{base}.{alias.name}" for alias in node.names}  # submodules imported by name
+    return frozenset(m for m in found if m == _PACKAGE or m.startswith(_PACKAGE + "."))
+
+
+def _closure(roots: Iterable[str]) -> dict[str, Path]:
+    todo, seen = list(roots), {}
+    while todo:
+        name = todo.pop()
+        if name in seen or name.startswith(_EXCLUDED_PREFIX):
+            continue
+        path = _module_file(name)
+        if path is None:  # a name imported from a module, not a module
+            continue
+        seen[name] = path
+        todo += _imported_modules(name, path)
+    return seen
+
+
+def code_fingerprint(modules: Iterable[str] | None = None) -> str:
+    """Hash of the source of ``modules`` (default: the package modules loaded in this process)
+    and of every package module they import, statically and transitively.
+
+    Static imports make the hash independent of *when* a module happens to be imported (e.g.
+    lazily, inside a computation that a resumed run skips).
+    """
+    if modules is None:
+        modules = [m for m in list(sys.modules) if m == _PACKAGE or m.startswith(_PACKAGE + ".")]
+    files = _closure(modules)
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + files[name].read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+# ----------------------------------------------------------------------------- records
+def _read_record(path: Path) -> dict | None:
+    """The stored document at ``path``, or None (after moving it aside) when it is damaged."""
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(record, handle, indent=1, default=lambda o: o.tolist())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(stored, dict) or not isinstance(stored.get("record"), dict):
+            raise ValueError("not a study record (no 'record' object)")
+        restore_non_finite(stored, stored.pop(NON_FINITE_KEY, {}))
+        return stored
+    except (ValueError, KeyError, IndexError, TypeError, UnicodeDecodeError) as err:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+        aside = path.with_name(f"{path.name}.damaged-{stamp}")
+        try:
+            path.replace(aside)
+        except FileNotFoundError:  # a concurrent run of the same study moved it first
+            return None
+        warnings.warn(
+            f"study record {path} is damaged ({type(err).__name__}: {err}); moved it aside to "
+            f"{aside.name} and recomputing this configuration.",
+            DamagedRecordWarning,
+            stacklevel=3,
+        )
+        return None
+
+
+def _reusable(stored: dict, stamp: str, code: str) -> str | None:
+    """Why ``stored`` cannot be reused (a few words), or None when it can."""
+    if stored.get("fingerprint") != stamp:
+        return "protocol or configuration changed"
+    if stored.get("code") != code:
+        return "code changed"
+    data = stored.get("data")
+    if not isinstance(data, dict):
+        return "no data checksums"
+    changed = [rel for rel, digest in data.items() if registry.current_sha256(rel) != digest]
+    return f"data changed: {', '.join(changed)}" if changed else None
 
 
 def run_study(
@@ -58,31 +183,42 @@ def run_study(
     progress: bool = True,
     desc: str = "study",
 ) -> dict[str, dict]:
-    """Run ``compute`` for every configuration not already on disk; return all records.
+    """Run ``compute`` for every configuration without a reusable record; return all records.
 
     ``protocol`` holds the settings shared by every configuration (iterations, learning
-    rates ...); it enters each record's fingerprint together with the configuration itself.
-    Keys must be file-name safe (letters, digits, ``_ . = + -``).
+    rates ...); it enters each record's fingerprint together with the configuration itself, the
+    code fingerprint and the data checksums (see the module docstring). Keys must be file-name
+    safe (letters, digits, ``_ . = + -``). Records are returned as computed (NaN stays NaN in
+    memory; on disk it is ``null`` plus a flag).
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    results, todo = {}, []
+    code = code_fingerprint()
+    before = registry.loaded_files()
+    results, todo, stale = {}, [], {}
     for key, config in configs.items():
         if not _SAFE_KEY.match(key):
             raise ValueError(f"study key {key!r} is not file-name safe")
         stamp = fingerprint(protocol, config)
         path = directory / f"{key}.json"
-        if path.exists():
-            stored = json.loads(path.read_text(encoding="utf-8"))
-            if stored.get("fingerprint") == stamp:
+        stored = _read_record(path) if path.exists() else None
+        if stored is not None:
+            why = _reusable(stored, stamp, code)
+            if why is None:
                 results[key] = stored["record"]
                 continue
+            stale[why] = stale.get(why, 0) + 1
         todo.append((key, config, stamp, path))
+    for why, count in stale.items():
+        print(f"{desc}: recomputing {count} stored record(s) in {directory}: {why}")
     bar = tqdm(todo, desc=desc, disable=not progress or not todo, mininterval=5.0)
     for key, config, stamp, path in bar:
         bar.set_postfix_str(key)
-        record = dict(compute(config))
-        _write_atomically(path, {"key": key, "fingerprint": stamp, "config": dict(config),
-                                 "record": record})
-        results[key] = json.loads(json.dumps(record, default=lambda o: o.tolist()))
+        with registry.tracking_loads() as used:
+            record = dict(compute(config))
+        clean, non_finite = to_strict(record)
+        write_json_atomically(path, {"key": key, "fingerprint": stamp, "code": code,
+                                     "data": dict(sorted((before | used).items())),
+                                     "config": dict(config), "record": record})
+        results[key] = restore_non_finite(clean, non_finite)
     return {key: results[key] for key in configs}

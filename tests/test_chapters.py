@@ -59,7 +59,8 @@ def test_unknown_parameter_suggests_and_lists_names_and_types():
         resolve_parameters("datasets", "smoke", devcie="cpu")
     message = str(err.value)
     assert "devcie" in message and "did you mean 'device'" in message
-    assert "seed (int)" in message and "datasets (list[str])" in message
+    assert "seed (int, >= 0, <= 2147483647)" in message
+    assert "datasets (list[str], at least one item)" in message
 
 
 @pytest.mark.parametrize(
@@ -98,3 +99,34 @@ def test_notebook_has_one_parameters_cell_with_exactly_the_schema(chapter):
     assert len(cells) == 1
     names = set(re.findall(r"^(\w+)\s*=", cells[0].source, flags=re.MULTILINE))
     assert names == {"scale", *get_chapter(chapter).PARAMETERS}
+
+
+@pytest.mark.parametrize(
+    ("chapter", "name", "value", "expected"),
+    [
+        ("mtl", "runs", 0, "'runs': 0 is not valid, expected >= 1"),
+        ("mtl", "runs", -3, "'runs': -3 is not valid, expected >= 1"),
+        ("mtl", "iterations", 0, "'iterations': 0 is not valid, expected >= 1"),
+        ("datasets", "vca_runs", 0, "'vca_runs': 0 is not valid, expected >= 1"),
+        ("datasets", "seed", -1, "'seed': -1 is not valid, expected >= 0"),
+        ("mtl", "lr", 1e400, "'lr': inf is not valid, expected finite, > 0"),
+        ("mtl", "lr", 0.0, "'lr': 0.0 is not valid, expected finite, > 0"),
+        ("mtl", "alphas", [0.1, -1.0], r"'alphas': \[-1.0\] is not valid, expected finite, >= 0"),
+        ("mtl", "snrs", [float("nan")], r"'snrs': \[nan\] is not valid, expected finite"),
+        ("datasets", "datasets", [], "'datasets' must have at least one item"),
+        ("datasets", "device", "gpu", "'device': 'gpu' is not valid, expected matching"),
+        ("mtl", "real_runs", 5, "'real_runs' \\(5\\) must not exceed runs"),
+    ],
+)
+def test_out_of_range_values_are_refused_naming_value_and_range(chapter, name, value, expected):
+    with pytest.raises(ValueError, match=expected):
+        resolve_parameters(chapter, "smoke", **{name: value})
+
+
+def test_range_bounds_are_inclusive_and_list_items_are_checked():
+    param = Param(int, "count", minimum=1, maximum=3)
+    assert [param.check("n", v) for v in (1, 3)] == [1, 3]
+    with pytest.raises(ValueError):
+        param.check("n", 4)
+    assert Param(list, "rates", item=float, positive=True).check("r", [1, 2.5]) == [1.0, 2.5]
+    assert resolve_parameters("datasets", "smoke", device="cuda:1")["device"] == "cuda:1"

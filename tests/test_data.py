@@ -215,8 +215,9 @@ def test_download_cache_is_verified(tmp_path, staged_data_dir, monkeypatch):
     shutil.copy(staged_data_dir / rel, tmp_path / rel)
     assert data.fetch(rel) == tmp_path / rel
     (tmp_path / rel).write_bytes(b"not a mat file")
-    with pytest.raises(DataError, match="corrupt"):
+    with pytest.raises(DataError, match="corrupt") as err:
         data.fetch(rel)
+    assert "downloads it again" in str(err.value) and "unset" not in str(err.value)
 
 
 def test_nan_values_and_bad_shapes_are_rejected():

@@ -9,9 +9,12 @@ import torch
 from companion.chapters import Target, resolve_parameters
 from companion.results import (
     VERDICTS,
+    DamagedResultError,
     Provenance,
     Table,
     compare,
+    finite_mean_std,
+    format_mean_std,
     list_results,
     read_result,
     scorecard,
@@ -76,7 +79,8 @@ def test_failed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path, prov):
         (3.9, "partly"),
         (1.6, "partly"),
         (4.6, "not reproduced"),
-        (float("nan"), "not reproduced"),
+        (float("nan"), "diverged"),
+        (float("inf"), "diverged"),
         (None, "not attempted"),
     ],
 )
@@ -128,3 +132,51 @@ def test_scorecard_gathers_verdicts_of_a_chapter_with_targets(tmp_path, monkeypa
     write_result("datasets", "r", {}, prov, comparison=compare([TARGET], {"sad": 5.0}), root=tmp_path)
     rows = datasets_rows()
     assert [(r["scale"], r["verdict"]) for r in rows] == [("smoke", "not reproduced")]
+
+
+# ------------------------------------------------------------------ divergence
+def test_diverged_values_and_flags_never_read_as_numbers():
+    assert verdict(TARGET, float("nan"))[0] == "diverged"
+    assert verdict(TARGET, 3.0, diverged=True)[0] == "diverged"  # flagged: the number is not used
+    rows = compare([TARGET], {"sad": float("nan")})
+    assert rows[0]["verdict"] == "diverged" and rows[0]["ours"] is None and rows[0]["difference"] is None
+    assert "diverged" in rows[0]["reason"]
+    rows = compare([TARGET], {"sad": 3.1}, diverged=["sad"])
+    assert rows[0]["verdict"] == "diverged" and rows[0]["ours"] is None
+
+
+def test_tables_show_diverged_for_non_finite_values():
+    table = Table([{"a": float("nan"), "b": float("inf"), "c": 0.5}])
+    assert "| diverged | diverged | 0.5 |" in table.to_markdown()
+    assert "nan" not in table.to_html()
+
+
+def test_finite_mean_std_and_its_text_leave_diverged_runs_out():
+    assert finite_mean_std([1.0, 3.0, float("nan"), None]) == (2.0, 1.0, 2)
+    assert finite_mean_std([float("nan"), None]) == (None, None, 0)
+    assert format_mean_std([1.0, 3.0]) == "2.0000 ± 1.0000"
+    assert format_mean_std([1.0, 3.0, float("inf")], ".1f") == "2.0 ± 1.0 (1 of 3 diverged)"
+    assert format_mean_std([float("nan")]) == "diverged"
+
+
+def test_summary_json_is_strict_with_a_list_of_non_finite_fields(tmp_path, prov):
+    comparison = compare([TARGET], {"sad": float("nan")})
+    path = write_result("datasets", "summary", {"loss": [0.5, float("nan")], "best": float("-inf")},
+                        prov.finish(), comparison=comparison, root=tmp_path)
+    text = path.read_text()
+    record = json.loads(text, parse_constant=lambda name: pytest.fail(f"non-standard token {name}"))
+    assert record["data"] == {"loss": [0.5, None], "best": None}
+    assert record["non_finite"] == {"/data/loss/1": "nan", "/data/best": "-inf"}
+    assert record["comparison"][0]["verdict"] == "diverged"
+    assert read_result("datasets", "smoke", "summary", root=tmp_path)["data"]["loss"] == [0.5, None]
+
+
+def test_damaged_results_file_names_itself_and_the_fix(tmp_path, prov):
+    path = write_result("datasets", "summary", {}, prov.finish(), root=tmp_path)
+    for damaged in (path.read_text()[:40], "", "[]"):
+        path.write_text(damaged)
+        expected = r"summary\.json is damaged(.|\n)*python -m companion run datasets"
+        with pytest.raises(DamagedResultError, match=expected):
+            read_result("datasets", "smoke", "summary", root=tmp_path)
+        with pytest.raises(DamagedResultError):
+            scorecard("smoke", root=tmp_path)

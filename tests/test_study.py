@@ -1,10 +1,22 @@
 """Resumable studies: interrupted runs resume without losing or duplicating work."""
 
 import json
+import math
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
-from companion.study import run_study
+from companion import study
+from companion.data import registry
+from companion.study import DamagedRecordWarning, run_study
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 class Interrupted(Exception):
@@ -52,3 +64,149 @@ def test_changed_protocol_recomputes(tmp_path):
 def test_unsafe_keys_are_refused(tmp_path):
     with pytest.raises(ValueError, match="file-name safe"):
         run_study({"../evil": {}}, lambda c: {}, tmp_path, protocol={}, progress=False)
+
+
+# ------------------------------------------------------------------ damaged records
+def squares(calls):
+    def compute(config):
+        calls.append(config["x"])
+        return {"y": config["x"] ** 2}
+    return compute
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [lambda text: text[: len(text) // 2], lambda text: "", lambda text: "[]",
+     lambda text: json.dumps({k: v for k, v in json.loads(text).items() if k != "record"})],
+    ids=["truncated", "empty", "list", "no-record-key"],
+)
+def test_damaged_record_is_moved_aside_warned_and_recomputed(tmp_path, damage):
+    calls = []
+    configs = {"a": {"x": 2}, "b": {"x": 3}}
+    run_study(configs, squares(calls), tmp_path, protocol={}, progress=False)
+    path = tmp_path / "b.json"
+    path.write_text(damage(path.read_text()))
+    with pytest.warns(DamagedRecordWarning, match=r"b\.json is damaged.*moved it aside to b\.json\.damaged-"):
+        results = run_study(configs, squares(calls), tmp_path, protocol={}, progress=False)
+    assert calls == [2, 3, 3] and results["b"] == {"y": 9}
+    assert len(list(tmp_path.glob("b.json.damaged-*"))) == 1  # the damaged file is kept, renamed
+    assert json.loads(path.read_text())["record"] == {"y": 9}
+
+
+def test_records_are_strict_json_with_non_finite_flags_and_round_trip(tmp_path):
+    record = {"loss": [1.0, float("nan"), float("inf")], "sad": float("-inf"), "ok": 0.5}
+    first = run_study({"a": {}}, lambda c: record, tmp_path, protocol={}, progress=False)["a"]
+    text = (tmp_path / "a.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    stored = json.loads(text, parse_constant=lambda name: pytest.fail(f"non-standard token {name}"))
+    assert stored["record"]["loss"] == [1.0, None, None] and stored["record"]["sad"] is None
+    assert stored["non_finite"] == {"/record/loss/1": "nan", "/record/loss/2": "inf", "/record/sad": "-inf"}
+    again = run_study({"a": {}}, lambda c: pytest.fail("recomputed"), tmp_path, protocol={},
+                      progress=False)["a"]
+    for value in (first, again):
+        assert math.isnan(value["loss"][1]) and value["loss"][2] == math.inf and value["sad"] == -math.inf
+
+
+def test_records_are_fsynced_and_get_the_umask_permissions(tmp_path, monkeypatch):
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
+    old = os.umask(0o022)
+    try:
+        run_study({"a": {"x": 1}}, squares([]), tmp_path, protocol={}, progress=False)
+    finally:
+        os.umask(old)
+    assert synced  # the record (and its folder) reached the disk before the rename
+    assert stat.S_IMODE((tmp_path / "a.json").stat().st_mode) == 0o644
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+# ------------------------------------------------------------------ stale reuse: code and data
+def test_changed_code_recomputes(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(study, "code_fingerprint", lambda: "code-v1")
+    run_study({"a": {"x": 1}}, squares(calls), tmp_path, protocol={}, progress=False)
+    run_study({"a": {"x": 1}}, squares(calls), tmp_path, protocol={}, progress=False)
+    monkeypatch.setattr(study, "code_fingerprint", lambda: "code-v2")
+    run_study({"a": {"x": 1}}, squares(calls), tmp_path, protocol={}, progress=False)
+    assert calls == [1, 1]
+
+
+def test_code_fingerprint_covers_the_static_import_closure(tmp_path, monkeypatch):
+    closure = study._closure(["companion.experiments.mtl"])
+    assert {"companion.data.loaders", "companion.data.registry", "companion.nets.mtl",
+            "companion.classic.vca", "companion.optim.irprop"} <= set(closure)
+    assert "companion.experiments.stability" not in closure
+    assert not [name for name in closure if name.startswith("companion.chapters.")]
+    fake = tmp_path / "fake.py"
+    fake.write_text("from .data import loaders\n")
+    real = study._module_file
+    monkeypatch.setattr(study, "_module_file", lambda n: fake if n == "companion.fake" else real(n))
+    before = study.code_fingerprint(["companion.fake"])
+    assert "companion.data.loaders" in study._closure(["companion.fake"])
+    fake.write_text("from .data import loaders  # edited\n")
+    assert study.code_fingerprint(["companion.fake"]) != before
+
+
+def test_changed_or_removed_data_file_recomputes(tmp_path, monkeypatch):
+    data_dir = tmp_path / "data"
+    (data_dir / "user").mkdir(parents=True)
+    image = data_dir / "user" / "image.mat"
+    image.write_bytes(b"version 1")
+    monkeypatch.setenv("HU_DATA_DIR", str(data_dir))
+    calls = []
+
+    def compute(config):
+        registry.note_loaded("user/image.mat", registry.sha256_of(image))
+        calls.append(image.read_bytes())
+        return {"n": len(calls)}
+
+    runs = tmp_path / "runs"
+    run_study({"a": {}}, compute, runs, protocol={}, progress=False)
+    run_study({"a": {}}, compute, runs, protocol={}, progress=False)
+    assert calls == [b"version 1"]
+    assert json.loads((runs / "a.json").read_text())["data"]["user/image.mat"] == registry.sha256_of(image)
+    image.write_bytes(b"version 2")
+    run_study({"a": {}}, compute, runs, protocol={}, progress=False)
+    assert calls == [b"version 1", b"version 2"]
+
+
+# ------------------------------------------------------------------ kill -9 and resume
+KILLABLE = """
+import sys, time
+from pathlib import Path
+from companion.study import run_study
+
+folder = Path(sys.argv[1])
+def compute(config):
+    with open(folder / "log.txt", "a") as log:
+        log.write(f"start {config['x']}\\n")
+    time.sleep(0.2)
+    return {"y": config["x"] ** 2}
+
+run_study({f"c{i}": {"x": i} for i in range(8)}, compute, folder / "runs", {"v": 1}, progress=False)
+"""
+
+
+def test_kill_9_of_a_running_study_resumes_without_loss_or_duplication(tmp_path):
+    script = tmp_path / "killable.py"
+    script.write_text(KILLABLE)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen([sys.executable, str(script), str(tmp_path)], env=env)
+    runs = tmp_path / "runs"
+    deadline = time.monotonic() + 60
+    while len(list(runs.glob("*.json"))) < 3:
+        assert process.poll() is None and time.monotonic() < deadline, "study ended or hung"
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done_before = {p.stem for p in runs.glob("*.json")}
+    assert 3 <= len(done_before) < 8
+    subprocess.run([sys.executable, str(script), str(tmp_path)], env=env, check=True, timeout=60)
+    starts = [line.split()[1] for line in (tmp_path / "log.txt").read_text().splitlines()]
+    finished_first = {int(key[1:]) for key in done_before}
+    assert all(starts.count(str(x)) == 1 for x in finished_first)  # nothing recomputed
+    assert set(starts) == {str(x) for x in range(8)}                # nothing lost
+    assert max(starts.count(str(x)) for x in range(8)) <= 2          # only the one in flight twice
+    records = {p.stem: json.loads(p.read_text())["record"] for p in runs.glob("*.json")}
+    assert records == {f"c{x}": {"y": x * x} for x in range(8)}

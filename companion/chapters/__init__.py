@@ -8,13 +8,17 @@ module ``companion/chapters/<name>.py`` holding only data:
 ``ORDER``
     Position in the book (the scorecard lists chapters in this order).
 ``PARAMETERS``
-    ``{name: Param(type, help, choices)}``: every parameter the notebook accepts besides ``scale``.
+    ``{name: Param(type, help, ...)}``: every parameter the notebook accepts besides ``scale``,
+    with its range (``minimum``/``maximum``, ``positive``, ``nonempty``, ``pattern``, ``choices``).
 ``PRESETS``
     ``{"smoke": {...}, "book": {...}, "paper": {...}}``: a complete value for every parameter at
     every scale. ``smoke`` runs in seconds, ``book`` in minutes on two CPU cores, ``paper`` is the
     paper's protocol (cite the table or section in a comment).
 ``PAPER_TARGETS``
     A list of :class:`companion.results.Target`, the paper's numbers with their table/figure.
+
+Optionally ``check_parameters(params)``, raising ValueError for combinations of values that are
+invalid although each value is in range (e.g. ``real_runs > runs``).
 
 Adding a chapter means adding its module; :func:`available` discovers it.
 """
@@ -24,8 +28,10 @@ from __future__ import annotations
 import copy
 import difflib
 import importlib
+import math
 import os
 import pkgutil
+import re
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -36,6 +42,7 @@ __all__ = [
     "Target",
     "available",
     "describe",
+    "device_param",
     "get_chapter",
     "resolve_parameters",
 ]
@@ -49,14 +56,35 @@ _REQUIRED = ("TITLE", "ORDER", "PARAMETERS", "PRESETS", "PAPER_TARGETS")
 class Param:
     """Schema of one chapter parameter.
 
-    ``type`` is ``str``, ``int``, ``float``, ``bool`` or ``list`` (a list of ``item`` values);
-    ``choices``, when given, restricts the value (or each list item) to those values.
+    ``type`` is ``str``, ``int``, ``float``, ``bool`` or ``list`` (a list of ``item`` values).
+    The range applies to the value, or to each item of a list:
+
+    ``choices``
+        the allowed values;
+    ``minimum``, ``maximum``
+        inclusive bounds (numbers);
+    ``positive``
+        the number must be > 0;
+    ``pattern``
+        a regular expression the whole string must match;
+    ``nonempty``
+        a list must have at least one item.
+
+    Floats must be finite (``1e400`` parses as inf and is refused). Example::
+
+        "lr": Param(float, "learning rate", positive=True, maximum=1.0)
+        "runs": Param(int, "repetitions", minimum=1)
     """
 
     type: type
     help: str
     item: type | None = None
     choices: tuple | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    positive: bool = False
+    pattern: str | None = None
+    nonempty: bool = False
 
     @property
     def type_name(self) -> str:
@@ -64,24 +92,74 @@ class Param:
         name = self.type.__name__
         return f"{name}[{self.item.__name__}]" if self.item else name
 
+    def _bounds(self) -> list[str]:
+        item_type = self.item if self.type is list else self.type
+        parts = ["finite"] if item_type is float else []
+        parts += ["> 0"] if self.positive else []
+        parts += [f">= {self.minimum!r}"] if self.minimum is not None else []
+        parts += [f"<= {self.maximum!r}"] if self.maximum is not None else []
+        parts += [f"matching '{self.pattern}'"] if self.pattern else []
+        return parts
+
+    @property
+    def range_text(self) -> str:
+        """The range in words, e.g. ``>= 1`` or ``finite, > 0`` (empty when unrestricted)."""
+        return ", ".join(self._bounds() + (["at least one item"] if self.nonempty else []))
+
     def check(self, name: str, value: Any) -> Any:
-        """Return ``value`` (tuples become lists, ints become floats) or raise TypeError/ValueError."""
+        """Return ``value`` (tuples become lists, ints become floats) or raise TypeError/ValueError.
+
+        The messages name the parameter, the offending value and what is valid.
+        """
         if self.type is list and isinstance(value, tuple):
             value = list(value)
-        if self.type is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        items = value if isinstance(value, list) else [value]
         item_type = self.item if self.type is list else self.type
+        if item_type is float:
+            if self.type is list and isinstance(value, list):
+                value = [float(i) if isinstance(i, int) and not isinstance(i, bool) else i for i in value]
+            elif isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+        items = value if isinstance(value, list) else [value]
         wrong_type = not isinstance(value, self.type) or (self.type is int and isinstance(value, bool))
-        if wrong_type or (item_type and not all(isinstance(i, item_type) for i in items)):
+        wrong_item = item_type and not all(
+            isinstance(i, item_type) and not (item_type is int and isinstance(i, bool)) for i in items)
+        if wrong_type or wrong_item:
             raise TypeError(
                 f"parameter {name!r} must be {self.type_name}, got {type(value).__name__} "
                 f"{value!r} ({self.help})"
             )
+        if self.nonempty and not items:
+            raise ValueError(f"parameter {name!r} must have at least one item, got [] ({self.help})")
         bad = [item for item in items if self.choices is not None and item not in self.choices]
         if bad:
             raise ValueError(f"parameter {name!r}: invalid value(s) {bad!r}; valid: {list(self.choices)!r}")
+        bad = [item for item in items if not self._in_range(item)]
+        if bad:
+            shown = bad[0] if self.type is not list else bad
+            raise ValueError(
+                f"parameter {name!r}: {shown!r} is not valid, expected {', '.join(self._bounds())} "
+                f"({self.help})"
+            )
         return value
+
+    def _in_range(self, item: Any) -> bool:
+        if isinstance(item, float) and not math.isfinite(item):
+            return False
+        if isinstance(item, (int, float)) and not isinstance(item, bool):
+            return not ((self.positive and item <= 0)
+                        or (self.minimum is not None and item < self.minimum)
+                        or (self.maximum is not None and item > self.maximum))
+        if isinstance(item, str) and self.pattern:
+            return re.fullmatch(self.pattern, item) is not None
+        return True
+
+
+DEVICE_PATTERN = r"auto|cpu|cuda(:\d+)?|mps"
+
+
+def device_param(help: str = "torch device: 'auto', 'cpu', 'cuda' or 'cuda:N'") -> Param:
+    """The ``device`` parameter every chapter shares (``gpu`` or ``cuda0`` fail validation)."""
+    return Param(str, help, pattern=DEVICE_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -135,8 +213,9 @@ def resolve_parameters(chapter: str | ModuleType, scale: str | None = None, **ov
     so a notebook's parameters cell can default every parameter to ``None``.
 
     Returns a new dict with ``"scale"`` and every parameter of the chapter.
-    Raises ValueError for an unknown scale, parameter name or choice, TypeError for a value of
-    the wrong type; the message lists what is valid.
+    Raises ValueError for an unknown scale, parameter name, choice or out-of-range value (and
+    for combinations the chapter's ``check_parameters`` refuses), TypeError for a value of the
+    wrong type; the message lists what is valid.
     """
     module = get_chapter(chapter) if isinstance(chapter, str) else chapter
     scale = scale or os.environ.get("HU_SCALE") or DEFAULT_SCALE
@@ -152,13 +231,19 @@ def resolve_parameters(chapter: str | ModuleType, scale: str | None = None, **ov
         )
     given = {name: value for name, value in overrides.items() if value is not None}
     merged = copy.deepcopy({**module.PRESETS[scale], **given})
-    return {"scale": scale, **{name: schema[name].check(name, merged[name]) for name in schema}}
+    params = {"scale": scale, **{name: schema[name].check(name, merged[name]) for name in schema}}
+    if hasattr(module, "check_parameters"):
+        module.check_parameters(params)
+    return params
 
 
 def describe(chapter: str | ModuleType) -> str:
-    """One line listing each parameter as ``name (type)``, e.g. for error messages."""
+    """One line listing each parameter as ``name (type[, range])``, e.g. for error messages."""
     module = get_chapter(chapter) if isinstance(chapter, str) else chapter
-    return ", ".join(f"{name} ({p.type_name})" for name, p in module.PARAMETERS.items())
+    return ", ".join(
+        f"{name} ({', '.join(filter(None, (p.type_name, p.range_text)))})"
+        for name, p in module.PARAMETERS.items()
+    )
 
 
 def _name(module: ModuleType) -> str:

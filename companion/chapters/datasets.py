@@ -4,7 +4,7 @@ A reference chapter: it reproduces no paper table, so ``PAPER_TARGETS`` is empty
 (FCLS with the true endmembers; VCA + FCLS) are the yardstick the other chapters compare with.
 """
 
-from companion.chapters import Param
+from companion.chapters import Param, device_param
 
 TITLE = "Datasets and metrics"
 ORDER = 0
@@ -13,10 +13,11 @@ DATASETS = ("samson", "jasper", "urban")
 MATCHING = ("hungarian", "permutation", "greedy_euclidean")
 
 PARAMETERS = {
-    "device": Param(str, "torch device for FCLS: 'auto', 'cpu' or 'cuda'"),
-    "seed": Param(int, "seed of the first VCA run; run k uses seed + k"),
-    "datasets": Param(list, "scenes to show and score", item=str, choices=DATASETS),
-    "vca_runs": Param(int, "number of VCA runs (different seeds) averaged in the VCA+FCLS row"),
+    "device": device_param("torch device for FCLS: 'auto', 'cpu', 'cuda' or 'cuda:N'"),
+    "seed": Param(int, "seed of the first VCA run; run k uses seed + k", minimum=0, maximum=2**31 - 1),
+    "datasets": Param(list, "scenes to show and score", item=str, choices=DATASETS, nonempty=True),
+    "vca_runs": Param(int, "number of VCA runs (different seeds) averaged in the VCA+FCLS row",
+                      minimum=1),
     "match": Param(str, "how estimated endmembers are paired with the true ones", choices=MATCHING),
 }
 

@@ -7,40 +7,57 @@ each claim a verdict (supported / partly / not supported). The summary states th
 below is our choice (image size, iterations, alpha, beta, SNRs, repetitions).
 """
 
-from companion.chapters import Param
+from companion.chapters import Param, device_param
 
 TITLE = "MTL: deep nonlinear unmixing with multi-task learning"
 ORDER = 2
 
 MODELS = ("linear", "gbm", "ppnm")
+REAL_SCENES = ("samson", "jasper", "cuprite")
+_SEED_MAX = 2**31 - 1
 
 PARAMETERS = {
-    "device": Param(str, "torch device: 'auto', 'cpu' or 'cuda'"),
-    "runs": Param(int, "repetitions (VCA and weight seeds) per configuration, trained together"),
-    "seed": Param(int, "first seed; run k uses seed + k"),
-    "scene_seed": Param(int, "seed of the synthetic abundances, nonlinearity and noise"),
-    "z": Param(int, "synthetic image is z^2 x z^2 pixels (patch-and-blur abundances)"),
-    "models": Param(list, "mixing models of the synthetic images", item=str, choices=MODELS),
-    "snrs": Param(list, "SNRs in dB of the synthetic images", item=float),
-    "iterations": Param(int, "full-batch iRprop+ iterations of MTL on synthetic images"),
-    "real_iterations": Param(int, "iRprop+ iterations on Samson and Jasper Ridge"),
-    "real_runs": Param(int, "repetitions on Samson and Jasper Ridge (the first real_runs seeds)"),
-    "lr": Param(float, "iRprop+ initial step (Igel & Huesken: 0.0125)"),
-    "alpha": Param(float, "weight of the auxiliary NMF task"),
-    "beta": Param(float, "weight of the Frobenius penalties"),
-    "hidden_rows": Param(list, "hidden sizes of the row branch f (summary: [100, 250])", item=int),
-    "hidden_cols": Param(list, "hidden sizes of the column branch g (summary: [25, 50])", item=int),
-    "alphas": Param(list, "alpha values of the sensitivity study (besides alpha)", item=float),
-    "betas": Param(list, "beta values of the sensitivity study (besides beta)", item=float),
+    "device": device_param(),
+    "runs": Param(int, "repetitions (VCA and weight seeds) per configuration, trained together", minimum=1),
+    "seed": Param(int, "first seed; run k uses seed + k", minimum=0, maximum=_SEED_MAX),
+    "scene_seed": Param(int, "seed of the synthetic abundances, nonlinearity and noise", minimum=0,
+                        maximum=_SEED_MAX),
+    "z": Param(int, "synthetic image is z^2 x z^2 pixels (patch-and-blur abundances)", minimum=2),
+    "models": Param(list, "mixing models of the synthetic images", item=str, choices=MODELS, nonempty=True),
+    "snrs": Param(list, "SNRs in dB of the synthetic images", item=float, nonempty=True),
+    "iterations": Param(int, "full-batch iRprop+ iterations of MTL on synthetic images", minimum=1),
+    "real_iterations": Param(int, "iRprop+ iterations on the real scenes", minimum=1),
+    "real_runs": Param(int, "repetitions on the real scenes (the first real_runs seeds; <= runs)",
+                       minimum=1),
+    "lr": Param(float, "iRprop+ initial step (Igel & Huesken: 0.0125)", positive=True, maximum=50.0),
+    "alpha": Param(float, "weight of the auxiliary NMF task", minimum=0.0),
+    "beta": Param(float, "weight of the Frobenius penalties", minimum=0.0),
+    "hidden_rows": Param(list, "hidden sizes of the row branch f (summary: [100, 250])", item=int,
+                         minimum=1),
+    "hidden_cols": Param(list, "hidden sizes of the column branch g (summary: [25, 50])", item=int,
+                         minimum=1),
+    "alphas": Param(list, "alpha values of the sensitivity study (besides alpha)", item=float, minimum=0.0),
+    "betas": Param(list, "beta values of the sensitivity study (besides beta)", item=float, minimum=0.0),
     "hidden_scales": Param(list, "factors on both branches' hidden sizes in the sensitivity study",
-                           item=float),
-    "p_large": Param(int, "endmembers of the scaling experiment (summary: 12; 0 skips it)"),
-    "nmf_iterations": Param(int, "iterations of the L1-NMF and rNMF baselines"),
-    "nlaeu_iterations": Param(int, "Adam iterations of the NLAEU baseline"),
-    "l1nmf_lambda": Param(float, "L1 weight of the L1-NMF baseline"),
-    "rnmf_lambda": Param(float, "group-sparsity weight of the rNMF baseline"),
-    "real": Param(list, "real scenes with ground truth", item=str, choices=("samson", "jasper")),
+                           item=float, positive=True),
+    "p_large": Param(int, "endmembers of the scaling experiment (summary: 12; 0 skips it)", minimum=0,
+                     maximum=12),
+    "nmf_iterations": Param(int, "iterations of the L1-NMF and rNMF baselines", minimum=1),
+    "nlaeu_iterations": Param(int, "Adam iterations of the NLAEU baseline", minimum=1),
+    "l1nmf_lambda": Param(float, "L1 weight of the L1-NMF baseline", minimum=0.0),
+    "rnmf_lambda": Param(float, "group-sparsity weight of the rNMF baseline", minimum=0.0),
+    "real": Param(list, "real scenes (cuprite: user-supplied CupriteS1_R188.mat, scored by SAD only)",
+                  item=str, choices=REAL_SCENES),
 }
+
+
+def check_parameters(params: dict) -> None:
+    """Combinations the per-parameter ranges cannot express."""
+    if params["real_runs"] > params["runs"]:
+        raise ValueError(f"parameter 'real_runs' ({params['real_runs']}) must not exceed runs "
+                         f"({params['runs']}): the real scenes use the first real_runs seeds")
+    if params["p_large"] == 1:
+        raise ValueError("parameter 'p_large' must be 0 (skip the scaling experiment) or 2-12, got 1")
 
 _COMMON = {"seed": 0, "scene_seed": 0, "lr": 0.01, "alpha": 1.0, "beta": 1e-3,
            "hidden_rows": [100, 250], "hidden_cols": [25, 50], "l1nmf_lambda": 0.01, "rnmf_lambda": 0.1}
@@ -59,7 +76,7 @@ PRESETS = {
               "snrs": [40.0, 30.0, 20.0], "iterations": 1000, "real_iterations": 500, "real_runs": 10,
               "alphas": [0.01, 0.1, 10.0, 100.0], "betas": [0.0, 1e-2, 1e-1],
               "hidden_scales": [0.25, 0.5, 2.0], "p_large": 12, "nmf_iterations": 1000,
-              "nlaeu_iterations": 1000, "real": ["samson", "jasper"]},
+              "nlaeu_iterations": 1000, "real": ["samson", "jasper", "cuprite"]},
 }
 
 # Qualitative claims only (no numbers in the summary): verdicts come from the claims table.

@@ -16,11 +16,13 @@ from .loaders import (
 )
 from .registry import FILES, DataError, fetch
 from .synthetic import add_noise, library_endmembers, patch_blur_abundances, patch_blur_image
+from .user_images import MissingImage
 
 __all__ = [
     "DATASETS",
     "FILES",
     "HSI",
+    "MissingImage",
     "DataError",
     "ReferenceEndmembers",
     "SpectralLibrary",

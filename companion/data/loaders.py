@@ -3,6 +3,8 @@
 Every loader verifies its files (see :mod:`companion.data.registry`), checks shapes and values,
 converts MATLAB's column-major pixel order to row-major once, and scales the image as the papers
 use it: Samson as stored (already in [0, 1]); Jasper Ridge ``Y / maxValue``; Urban ``Y / 1000``.
+Images that cannot be staged (full Urban, Cuprite, Houston, DeepGU's DC1) are loaded and verified
+by content in :mod:`companion.data.user_images`.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from pathlib import Path
 import numpy as np
 import scipy.io
 
+from . import user_images
 from .hsi import HSI, check_finite, from_column_major
-from .registry import DATA_DIR_ENV, FILES, DataError, data_dir, fetch, sha256_of
+from .registry import FILES, DataError, fetch
 
 __all__ = [
     "DATASETS",
@@ -29,21 +32,12 @@ __all__ = [
     "load_jasper",
     "load_samson",
     "load_uadmm_synthetic",
-    "load_urban",
     "load_urban_crop",
     "usgs_library",
 ]
 
 # Samson: 156 channels from 401 to 889 nm (nominal, not stored in the file).
 SAMSON_WAVELENGTHS_NM = np.linspace(401.0, 889.0, 156)
-URBAN_IMAGE_FILE = "urban/Urban_R162.mat"
-URBAN_IMAGE_URL = (
-    "https://github.com/ricardoborsoi/MUA_SparseUnmixing/raw/"
-    "089f5d61162807a5304759e293b132ed9d0d6ab4/real_data/Urban_R162.mat"
-)
-# Where the staged 34x78 Urban crop sits in the 307x307 scene (0-based, row-major images).
-URBAN_CROP_ROWS = slice(223, 257)
-URBAN_CROP_COLS = slice(149, 227)
 
 
 def _read_mat(relative_path: str, required: dict[str, int]) -> tuple[dict, dict[str, str]]:
@@ -180,7 +174,7 @@ def load_urban_crop() -> HSI:
     cube, files = _urban_crop_cube()
     truth, more = _urban_truth()
     maps = from_column_major(truth["A"], 307, 307).reshape(4, 307, 307)
-    maps = maps[:, URBAN_CROP_ROWS, URBAN_CROP_COLS]
+    maps = maps[:, user_images.URBAN_CROP_ROWS, user_images.URBAN_CROP_COLS]
     rows, cols = maps.shape[1:]
     return HSI(
         name="urban_crop",
@@ -193,49 +187,6 @@ def load_urban_crop() -> HSI:
         files=files | more,
         notes="34 x 78 crop of Urban_R162 (already scaled as Y/1000), rows 223-256 and columns "
         "149-226 of the scene. " + URBAN_NOTE,
-    )
-
-
-def load_urban() -> HSI:
-    """Urban (HYDICE), 307 x 307 pixels, 162 bands, 4 endmembers: asphalt, grass, tree, roof.
-
-    The image file ``urban/Urban_R162.mat`` is not staged with the project and has no pinned
-    checksum; it must be placed in ``HU_DATA_DIR``. Its content is verified instead against the
-    checksummed 34 x 78 crop, which must match it exactly at its known location.
-    """
-    root = data_dir()
-    path = None if root is None else root / URBAN_IMAGE_FILE
-    if path is None or not path.is_file():
-        where = f"{DATA_DIR_ENV} is not set" if root is None else f"looked for {path}"
-        raise DataError(
-            f"The Urban image {URBAN_IMAGE_FILE} is not available ({where}). It is not staged "
-            "with hu-book and has no pinned checksum, so it is never downloaded automatically.\n"
-            f"Fix: download Urban_R162.mat (e.g. {URBAN_IMAGE_URL}) to "
-            f"$HU_DATA_DIR/{URBAN_IMAGE_FILE}; or use load('urban_crop'), the staged 34 x 78 "
-            "crop with its ground truth."
-        )
-    image = _parse_mat(path, URBAN_IMAGE_FILE, {"Y": 2})
-    _expect_shape(image["Y"], (162, 307 * 307), f"{URBAN_IMAGE_FILE} Y")
-    Y = from_column_major(image["Y"].astype(np.float64) / 1000.0, 307, 307)
-    crop, crop_files = _urban_crop_cube()
-    inside = Y.reshape(162, 307, 307)[:, URBAN_CROP_ROWS, URBAN_CROP_COLS].transpose(1, 2, 0)
-    if not np.allclose(inside, crop, atol=1e-6):
-        raise DataError(
-            f"{path} does not match the checksummed Urban crop at its known location: it is not "
-            f"the expected Urban_R162 image (or is scaled differently). Fix: replace it with "
-            f"the original from {URBAN_IMAGE_URL}."
-        )
-    truth, more = _urban_truth()
-    return HSI(
-        name="urban",
-        Y=Y,
-        rows=307,
-        cols=307,
-        endmembers=truth["M"],
-        abundances=from_column_major(truth["A"], 307, 307),
-        names=_names(truth["cood"]),
-        files={URBAN_IMAGE_FILE: sha256_of(path)} | crop_files | more,
-        notes="Y = raw DN / 1000. " + URBAN_NOTE,
     )
 
 
@@ -422,14 +373,22 @@ def load_uadmm_synthetic() -> HSI:
 DATASETS = {
     "samson": load_samson,
     "jasper": load_jasper,
-    "urban": load_urban,
+    "urban": user_images.load_urban,
     "urban_crop": load_urban_crop,
     "uadmm_synthetic": load_uadmm_synthetic,
+    "cuprite": user_images.load_cuprite,
+    "houston": user_images.load_houston,
+    "deepgu_dc1": user_images.load_deepgu_dc1,
 }
 
 
 def load(name: str) -> HSI:
-    """Load a dataset with its ground truth by name: one of :data:`DATASETS`."""
+    """Load a dataset with its ground truth by name: one of :data:`DATASETS`.
+
+    ``urban``, ``cuprite``, ``houston`` and ``deepgu_dc1`` are user-supplied images (see
+    :mod:`companion.data.user_images`): they raise :class:`~companion.data.user_images.MissingImage`
+    when the file is not in ``HU_DATA_DIR`` and :class:`DataError` when it fails verification.
+    """
     try:
         loader = DATASETS[name]
     except KeyError:

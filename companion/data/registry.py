@@ -8,12 +8,26 @@ nothing is ever substituted for a missing or corrupt file.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["FILES", "DataError", "DataFile", "cache_dir", "data_dir", "fetch", "sha256_of"]
+__all__ = [
+    "FILES",
+    "DataError",
+    "DataFile",
+    "cache_dir",
+    "current_sha256",
+    "data_dir",
+    "fetch",
+    "loaded_files",
+    "note_loaded",
+    "sha256_of",
+    "tracking_loads",
+]
 
 DATA_DIR_ENV = "HU_DATA_DIR"
 CACHE_DIR_ENV = "HU_CACHE_DIR"
@@ -112,26 +126,80 @@ def cache_dir() -> Path:
     return Path(value).expanduser() if value else Path(pooch.os_cache("hu-book"))
 
 
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
 def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    """Hex sha256 of a file, read in chunks (cached per path, size and modification time)."""
+    stat = Path(path).stat()
+    key = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _DIGESTS:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+        _DIGESTS[key] = digest.hexdigest()
+    return _DIGESTS[key]
+
+
+# ----------------------------------------------------------------------------- load tracking
+# Every data file used in this process (relative path -> sha256), so that resumable studies
+# can tie each record to the exact data it was computed from (see companion.study).
+_LOADED: dict[str, str] = {}
+_TRACKERS: list[dict[str, str]] = []
+
+
+def note_loaded(relative_path: str, sha256: str) -> None:
+    """Record that ``relative_path`` with content ``sha256`` was used (called by the loaders)."""
+    _LOADED[relative_path] = sha256
+    for tracker in _TRACKERS:
+        tracker[relative_path] = sha256
+
+
+def loaded_files() -> dict[str, str]:
+    """Every data file used so far in this process: relative path -> sha256."""
+    return dict(_LOADED)
+
+
+@contextlib.contextmanager
+def tracking_loads() -> Iterator[dict[str, str]]:
+    """Context manager yielding a dict that fills with the data files used inside the block."""
+    tracker: dict[str, str] = {}
+    _TRACKERS.append(tracker)
+    try:
+        yield tracker
+    finally:
+        _TRACKERS.remove(tracker)
+
+
+def current_sha256(relative_path: str) -> str | None:
+    """The sha256 that ``relative_path`` would have if loaded now, or None if it is absent.
+
+    Registered files can only load with their pinned checksum; any other file (a user-supplied
+    image) is looked up in ``HU_DATA_DIR`` and hashed.
+    """
+    if relative_path in FILES:
+        return FILES[relative_path].sha256
+    root = data_dir()
+    path = None if root is None else root / relative_path
+    return sha256_of(path) if path is not None and path.is_file() else None
 
 
 def _verify(path: Path, entry: DataFile) -> Path:
     actual = sha256_of(path)
     if actual != entry.sha256:
         size = path.stat().st_size
+        if data_dir() is None:  # a damaged file in the download cache
+            fix = f"delete {path}; the next run downloads it again from {entry.url}."
+        else:
+            fix = (f"replace it with the original from {entry.url} (or unset {DATA_DIR_ENV} to "
+                   "let the download cache fetch it).")
         raise DataError(
             f"{path} is corrupt or not the expected file: sha256 {actual[:16]}... "
             f"({size} bytes) but {entry.path} must have sha256 {entry.sha256[:16]}... "
-            f"({entry.size} bytes).\n"
-            f"Fix: delete it and provide the original from {entry.url} "
-            f"(or unset {DATA_DIR_ENV} to let the download cache fetch it)."
+            f"({entry.size} bytes).\nFix: {fix}"
         )
+    note_loaded(entry.path, entry.sha256)
     return path
 
 
