@@ -15,14 +15,16 @@ code's order), stopped when the objective changes by less than ``tol`` relative 
 ``iterations`` sweeps.
 
 Each block is a convex quadratic over a simple convex set. The reference code solves each by an
-ADMM; we solve the same problems by monotone accelerated projected gradient (MFISTA, Beck and
-Teboulle 2009) on a separable majoriser, batched over pixels, so that no block can raise the
-objective. ``M + dM_n >= 0`` is a box constraint in either block: ``M >= max(0, max_n -dM_n)``
-and ``dM_n >= -M``. Pixels are in row-major image order.
+ADMM; we solve them batched over pixels so that no block can raise the objective: A and M by
+monotone accelerated projected gradient (MFISTA, Beck and Teboulle 2009) on a separable
+majoriser, dM exactly (a bound-constrained P-variable problem per pixel and band). ``M + dM_n >= 0``
+is a box constraint in either block: ``M >= max(0, max_n -dM_n)`` and ``dM_n >= -M``. Pixels are
+in row-major image order.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -97,6 +99,35 @@ def _mfista(x: torch.Tensor, value: Callable, gradient: Callable, step: torch.Te
     return best
 
 
+def _perturbation_step(R: torch.Tensor, A: torch.Tensor, M: torch.Tensor, gamma: float) -> torch.Tensor:
+    """Exact dM block: for every pixel n and band l, the row ``d`` of ``dM_n`` minimises
+    ``1/2 (r_nl - d.a_n)^2 + gamma/2 |d|^2`` subject to ``d >= -m_l`` (``R (N, L)`` the residuals of
+    ``M A``). A strictly convex P-variable QP with bounds: for each of the 2^P sets of bounds held
+    active, the free entries have the closed form ``(r - c) a_F / (gamma + |a_F|^2)`` (``c`` the
+    active entries' contribution); the minimiser is the feasible candidate of least value.
+    Returns ``(N, L, P)``."""
+    N, L = R.shape
+    P = A.shape[0]
+    a = A.T[:, None, :]                                                      # (N, 1, P)
+    lower = -M[None].expand(N, L, P)
+    best, best_value = None, None
+    for active in itertools.product((False, True), repeat=P):
+        act = torch.tensor(active, device=R.device)
+        a_free = torch.where(act, torch.zeros_like(a), a)
+        c = (torch.where(act, lower, torch.zeros_like(lower)) * a).sum(-1, keepdim=True)      # (N, L, 1)
+        free = (R[:, :, None] - c) * a_free / (gamma + (a_free**2).sum(-1, keepdim=True))
+        d = torch.where(act, lower, free)
+        value = 0.5 * (R - (d * a).sum(-1)) ** 2 + 0.5 * gamma * (d**2).sum(-1)               # (N, L)
+        value = torch.where((d >= lower).all(-1), value, torch.full_like(value, torch.inf))
+        if best is None:
+            best, best_value = d, value
+        else:
+            better = value < best_value
+            best = torch.where(better[:, :, None], d, best)
+            best_value = torch.where(better, value, best_value)
+    return best
+
+
 def plmm(Y, M0, rows: int, cols: int, alpha: float = 0.01, beta: float = 1e-9, gamma: float = 0.01,
          A0=None, iterations: int = 20, tol: float = 1e-3, inner: int = 100) -> PLMMResult:
     """PLMM from ``A0 (P, N)`` (default FCLS), ``M = M0`` and ``dM = 0``. ``Y (L, N)``,
@@ -144,21 +175,7 @@ def plmm(Y, M0, rows: int, cols: int, alpha: float = 0.01, beta: float = 1e-9, g
             return m @ AAt - TAt + beta * (m - M0)
 
         M = _mfista(M, value_M, grad_M, step_M, lambda m, lower=lower: torch.maximum(m, lower), inner)
-        # dM: independent per pixel, box dM_n >= -M
-        R = Yt - A.T @ M.T                                                    # (N, L)
-        aat = A.T[:, :, None] * A.T[:, None, :]                              # (N, P, P)
-        step_d = (1 / ((A**2).sum(0) + gamma))[:, None, None]
-
-        Ra = R[:, :, None] * A.T[:, None, :]                                 # (N, L, P)
-
-        def value_d(d, Ra=Ra, aat=aat):
-            quad = 0.5 * torch.einsum("nlp,npq,nlq->", d, aat, d)
-            return quad - (d * Ra).sum() + 0.5 * gamma * (d**2).sum()
-
-        def grad_d(d, Ra=Ra, aat=aat):
-            return d @ aat - Ra + gamma * d
-
-        dM = _mfista(dM, value_d, grad_d, step_d, lambda d, M=M: torch.maximum(d, -M[None]), inner)
+        dM = _perturbation_step(Yt - A.T @ M.T, A, M, gamma)
         current = objective()
         history.append(current)
         if abs(previous - current) <= tol * abs(previous):
