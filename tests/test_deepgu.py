@@ -186,3 +186,11 @@ def test_deepgu_metrics_known_values():
     assert metrics.sam_pixelwise(R, M) == pytest.approx(np.pi / 4, abs=1e-5)     # eps-guarded
     assert metrics.sam_pixelwise_mean(R, M) == pytest.approx(np.pi / 8, abs=1e-5)
     assert metrics.rmse_global(R, M) == pytest.approx(np.sqrt(2 / 12))
+
+
+def test_spread_verdicts_use_the_seed_spread_only_with_enough_seeds():
+    row = {"key": "k", "ours": 0.10, "difference": 0.05, "verdict": "not reproduced", "reason": "r"}
+    assert exp.spread_verdicts([row], {"k": 0.03}, 5)[0]["verdict"] == "partly"      # 0.05 <= 2 * 0.03
+    assert exp.spread_verdicts([row], {"k": 0.02}, 5)[0]["verdict"] == "not reproduced"
+    assert exp.spread_verdicts([row], {"k": 0.03}, 2)[0]["verdict"] == "not reproduced"
+    assert "0.1000 ± 0.0300" in exp.spread_verdicts([row], {"k": 0.03}, 2)[0]["reason"]

@@ -44,7 +44,7 @@ _PAPER_PROTOCOL = {"snr_db": 30.0, "epochs": 50, "bundle_size": 100, "outer": 8,
 PRESETS = {
     "smoke": {**_PAPER_PROTOCOL, "device": "cpu", "seeds": [0], "scenes": ["dc2"], "epochs": 5,
               "outer": 1, "latent_iter": 10, "lambda_a_grid": [0.01], "baselines": ["elmm"],
-              "calibration_amplitudes": [0.02], "calibration_seeds": 1, "real": []},
+              "calibration_amplitudes": [0.05], "calibration_seeds": 1, "real": []},
     # book: two scene seeds, three calibration seeds, no real scenes (CPU budget)
     "book": {**_PAPER_PROTOCOL, "device": "auto", "seeds": [0, 1], "scenes": ["dc1", "dc2"],
              "calibration_seeds": 3, "real": []},
@@ -73,6 +73,12 @@ PAPER_TARGETS = [
         values, strict=True)
     if value is not None
     for label in [LABELS[method]]
+] + [
+    # FCLS's printed RMSE_Y is below the relative noise floor at 30 dB (10^(-30/20) = 0.0316): it
+    # can only be eq. 14's absolute RMSE, so it is also compared in that convention.
+    Target(f"{scene}_fcls_rmse_y", f"{scene.upper()} FCLS RMSE_Y (eq. 14, absolute)", value, "", "Table III",
+           0.005)
+    for scene, value in (("dc1", 0.0253), ("dc2", 0.0255))
 ]
 
 # Table III, every row, quoted: RMSE_A, RMSE_M, SAM_M, RMSE_Y, time (s); None = "—" in the paper.

@@ -3,7 +3,9 @@
 Algorithm 1: reference endmembers ``M0`` by VCA, abundances by FCLS, one bundle of the 100 pixels
 closest in spectral angle to each reference, one VAE per bundle (trained together), then
 alternate the latent step (eq. 12, batched BFGS over all pixels) and the abundance step (eq. 13,
-ADMM with the TV penalty of eq. 8) until A and Z change by less than ``tol`` or ``outer`` steps.
+ADMM with the '1,1' TV penalty the reference code uses for eq. 8) until A and Z change by less
+than ``tol`` or ``outer`` steps. The synthetic cubes DC1 and DC2, the baselines' reference-code
+settings and the seed statistics of Table III are here too.
 
 Pixels are in row-major image order throughout; per-pixel endmembers are ``(N, L, P)``.
 """
@@ -35,12 +37,14 @@ __all__ = ["SPECTRA", "PRUNE_DEG", "DC1_C", "DC2_HALF_RANGE", "OFFICIAL", "METHO
 # ordered by increasing energy. For P = 3 this gives SPECTRA (checked in the tests).
 PRUNE_DEG = 4.44
 SPECTRA = ["Anorthite HS349.3B", "Jarosite GDS101 Na,Sy 200", "Calcite WS272"]
-# Variability amplitudes, calibrated on FCLS's relative RMSE_A only (Table III: 0.1161 on DC1,
-# 0.0591 on DC2; see the chapter's calibration table), never on DeepGU's numbers.
+# Variability amplitudes, calibrated on FCLS only, never on DeepGU's numbers: the amplitude whose
+# mean eq. 14 RMSE_Y of FCLS (seed std <= 6e-4) is closest to Table III's FCLS RMSE_Y (0.0253 DC1,
+# 0.0255 DC2; an absolute RMSE, see the chapter), checked against FCLS's relative RMSE_A (0.1161,
+# 0.0591), which agrees within its seed spread (see the chapter's calibration table).
 # DC1: Thouvenin's coefficient c (node values uniform in [1 - c/2, 1 + c/2]).
 DC1_C = 0.07
 # DC2: the smooth band-dependent scalings span [1 - h, 1 + h].
-DC2_HALF_RANGE = 0.02
+DC2_HALF_RANGE = 0.05
 
 
 @dataclass
@@ -395,18 +399,23 @@ def seed_statistics(records: list[Mapping], scene: str, metric: str) -> dict[str
     return out
 
 
+MIN_SEEDS_FOR_SPREAD = 5
+
+
 def spread_verdicts(rows: list[dict], stds: Mapping[str, float], n_seeds: int) -> list[dict]:
     """Comparison rows with the seed spread: ``stds`` maps target keys to the std over ``n_seeds``
-    scene seeds. A row beyond tolerance whose paper value lies within our mean +- 2 std becomes
-    "reproduced" (the paper reports one scene draw; ours is a distribution over draws), saying so."""
+    scene seeds, added to every reason. With at least MIN_SEEDS_FOR_SPREAD seeds, a "not
+    reproduced" row whose paper value lies within our mean +- 2 std becomes "partly" (the paper
+    reports one scene draw, which our draws could have produced; the means still differ), saying so."""
     out = []
     for row in rows:
         std = stds.get(row["key"])
         if std is not None and row["ours"] is not None:
             row = {**row, "reason": f"{row['reason']}; ours mean ± std {row['ours']:.4f} ± {std:.4f} "
                                     f"over {n_seeds} seeds"}
-            if row["verdict"] != "reproduced" and abs(row["difference"]) <= 2 * std:
-                row["verdict"] = "reproduced"
+            inside = abs(row["difference"]) <= 2 * std
+            if row["verdict"] == "not reproduced" and inside and n_seeds >= MIN_SEEDS_FOR_SPREAD:
+                row["verdict"] = "partly"
                 row["reason"] += " (paper inside mean ± 2 std)"
         out.append(row)
     return out
