@@ -2,11 +2,14 @@
 
 import numpy as np
 import pytest
+import scipy.io
 import torch
 from scipy.optimize import minimize
 
 from companion import metrics
 from companion.classic import fcls, tv_objective, unmix_tv
+from companion.data import usgs_library
+from companion.data.registry import fetch
 from companion.experiments import deepgu as exp
 from companion.nets.vae import EndmemberVAE, hidden_sizes, train_vaes
 
@@ -118,16 +121,61 @@ def test_bundles_are_the_pixels_closest_in_angle():
         assert np.allclose(metrics.sad(B[p].T, np.repeat(M0[:, [p]], 2, axis=1)), 0, atol=1e-7)
 
 
-@pytest.mark.parametrize("name, shape", [("dc1", (70, 70)), ("dc2", (50, 50))])
-def test_synthetic_scenes_have_planted_variability_and_noise(name, shape):
+@pytest.mark.parametrize("name, shape, half", [("dc1", (70, 70), exp.DC1_C / 2),
+                                               ("dc2", (50, 50), exp.DC2_HALF_RANGE)])
+def test_synthetic_scenes_have_planted_variability_and_noise(name, shape, half):
     scene = exp.synthetic_scene(name, seed=0, snr_db=30.0)
     hsi = scene.hsi
-    assert (hsi.rows, hsi.cols) == shape and scene.M_true.shape == (hsi.n_pixels, hsi.bands, 3)
-    ratio = scene.M_true / np.mean(scene.M_true, axis=0, keepdims=True)
-    assert ratio.min() > 0.6 and ratio.max() < 1.5 and ratio.std() > 0.02
+    assert (hsi.rows, hsi.cols) == shape and scene.M_true.shape == (hsi.n_pixels, 224, 3)
+    E, _ = exp.borsoi_endmembers(usgs_library())
+    ratio = scene.M_true / E[None]
+    assert ratio.min() >= 1 - half - 1e-12 and ratio.max() <= 1 + half + 1e-12
+    assert ratio.std() > half / 4
     clean = np.einsum("nlp,pn->ln", scene.M_true, hsi.abundances)
     snr = 10 * np.log10(np.sum(clean**2) / np.sum((hsi.Y - clean) ** 2))
     assert snr == pytest.approx(30.0, abs=0.2)
+
+
+def test_borsoi_library_handling_selects_the_audited_spectra():
+    library = usgs_library()
+    E, names = exp.borsoi_endmembers(library)
+    assert names == exp.SPECTRA and E.shape == (224, 3)
+    energy = (E**2).sum(0)
+    assert np.all(np.diff(energy) > 0)
+    # the pruned library keeps no two spectra closer than PRUNE_DEG, and ours are far apart
+    assert metrics.sad(E[:, [0, 0, 1]], E[:, [1, 2, 2]]).min() > np.radians(exp.PRUNE_DEG)
+    # the staged DeepGU training bundle of em_idx 3 is nearest to our third spectrum
+    ref = scipy.io.loadmat(fetch("deepgu/training_EM_data.mat"))["m_idx"].ravel()
+    angles = metrics.sad(np.repeat(ref[:, None], len(library.names), 1), library.spectra)
+    assert library.names[int(np.argmin(angles))] == exp.SPECTRA[2]
+
+
+def test_thouvenin_factors_are_two_linear_segments_through_three_nodes():
+    L, c = 224, 0.2
+    f = exp.thouvenin_factors(np.random.default_rng(0), 50, L, 3, c)
+    assert f.shape == (50, L, 3) and f.min() >= 1 - c / 2 and f.max() <= 1 + c / 2
+    kinks = (np.abs(np.diff(f, 2, axis=1)) > 1e-12).sum(1)        # a line has zero 2nd differences
+    assert kinks.max() <= 2 and kinks.min() >= 1
+    brk = np.argmax(np.abs(np.diff(f, 2, axis=1)) > 1e-12, axis=1) + 1
+    assert brk.min() >= L // 2 - 1 and brk.max() <= L // 2 + L // 3
+
+
+def test_smooth_factors_fill_their_range_per_endmember():
+    f = exp.smooth_factors(np.random.default_rng(0), 10, 12, 30, 3, 0.05)
+    np.testing.assert_allclose(f.min((0, 1)), 0.95)
+    np.testing.assert_allclose(f.max((0, 1)), 1.05)
+    assert np.abs(np.diff(f, axis=1)).max() < 0.02                # smooth along the bands
+
+
+def test_seed_statistics_and_ranking_verdicts():
+    def record(dg, fc):
+        return {"deepgu_0.05": {"rel_a": dg}, "fcls": {"rel_a": fc}, "elmm": {"rel_a": fc + 0.01}}
+    records = [record(0.02, 0.10), record(0.04, 0.12)]
+    stats = exp.seed_statistics(records, "dc1", "rel_a")
+    assert stats["deepgu"] == pytest.approx((0.03, np.std([0.02, 0.04], ddof=1)))
+    assert exp.ranking_row(records, "dc1")["verdict"] == "reproduced"
+    assert exp.ranking_row([record(0.2, 0.1)], "dc1")["verdict"] == "not reproduced"
+    assert exp.ranking_row([record(0.05, 0.1), record(0.12, 0.1)], "dc1")["verdict"] == "within seed spread"
 
 
 def test_deepgu_metrics_known_values():
@@ -138,3 +186,11 @@ def test_deepgu_metrics_known_values():
     assert metrics.sam_pixelwise(R, M) == pytest.approx(np.pi / 4, abs=1e-5)     # eps-guarded
     assert metrics.sam_pixelwise_mean(R, M) == pytest.approx(np.pi / 8, abs=1e-5)
     assert metrics.rmse_global(R, M) == pytest.approx(np.sqrt(2 / 12))
+
+
+def test_spread_verdicts_use_the_seed_spread_only_with_enough_seeds():
+    row = {"key": "k", "ours": 0.10, "difference": 0.05, "verdict": "not reproduced", "reason": "r"}
+    assert exp.spread_verdicts([row], {"k": 0.03}, 5)[0]["verdict"] == "partly"      # 0.05 <= 2 * 0.03
+    assert exp.spread_verdicts([row], {"k": 0.02}, 5)[0]["verdict"] == "not reproduced"
+    assert exp.spread_verdicts([row], {"k": 0.03}, 2)[0]["verdict"] == "not reproduced"
+    assert "0.1000 ± 0.0300" in exp.spread_verdicts([row], {"k": 0.03}, 2)[0]["reason"]

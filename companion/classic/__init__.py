@@ -1,14 +1,17 @@
 """Classical unmixing methods every chapter compares against (batched, CPU or GPU)."""
 
-from .elmm import ELMMResult, elmm, elmm_scalings
+from .elmm import ELMMResult, elmm, scaled_mixing, scaled_mixing_objective
 from .fcls import fcls
+from .glmm import glmm
 from .nmf import NMFResult, nmf_l1, nmf_l1_objective
+from .plmm import PLMMResult, plmm, plmm_objective
 from .rnmf import RNMFResult, rnmf, rnmf_objective
 from .simplex import project_simplex
 from .sunsal import sunsal
-from .tv_unmixing import tv_objective, unmix_tv
+from .tv_unmixing import tv_norm, tv_objective, unmix_tv
 from .vca import estimate_snr_db, vca
 
-__all__ = ["ELMMResult", "NMFResult", "RNMFResult", "elmm", "elmm_scalings", "estimate_snr_db", "fcls",
-           "nmf_l1", "nmf_l1_objective", "project_simplex", "rnmf", "rnmf_objective", "sunsal",
-           "tv_objective", "unmix_tv", "vca"]
+__all__ = ["ELMMResult", "NMFResult", "PLMMResult", "RNMFResult", "elmm", "estimate_snr_db", "fcls",
+           "glmm", "nmf_l1", "nmf_l1_objective", "plmm", "plmm_objective", "project_simplex", "rnmf",
+           "rnmf_objective", "scaled_mixing", "scaled_mixing_objective", "sunsal", "tv_norm", "tv_objective",
+           "unmix_tv", "vca"]

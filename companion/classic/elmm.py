@@ -1,14 +1,26 @@
-"""Extended linear mixing model (ELMM, Drumetz et al., IEEE TIP 2016), scaling form.
+"""Extended linear mixing model (ELMM, Drumetz et al., IEEE TIP 2016), full model, and the
+alternating solver it shares with the generalised model (GLMM, :mod:`companion.classic.glmm`).
 
-Each pixel's endmembers are the reference ones scaled per material, ``M_n = M0 diag(psi_n)``::
+Each pixel has its own endmember matrix ``S_n (L, P)``, tied softly to scaled references::
 
-    min_{A, Psi}  1/2 sum_n ||y_n - M0 diag(psi_n) a_n||^2 + lam_psi/2 sum_n ||psi_n - 1||^2
-                  + lam_A (||H_h A||_{2,1} + ||H_v A||_{2,1}),   a_n on the simplex, psi_n >= 0.
+    min_{A, S, Psi}  1/2 sum_n ||y_n - S_n a_n||^2 + lam_s/2 sum_n ||S_n - M0 * Psi_n||_F^2
+                     + lam_a TV(A) + lam_psi/2 (||H_h Psi||^2 + ||H_v Psi||^2),
+    s.t. a_n on the simplex,
 
-This is Drumetz's model with the endmember matrix tied exactly to ``M0 diag(psi_n)`` (his
-``lambda_S -> infinity``) and a Tikhonov prior pulling the scalings towards 1 in place of his
-spatial smoothness on ``psi``. Alternating minimisation: the abundance step is
-:func:`unmix_tv`; the scaling step is a closed-form P x P ridge solve for all pixels at once.
+with ``Psi_n (1, P)`` one scaling per material (ELMM: ``M0 * Psi_n = M0 diag(psi_n)``) or
+``Psi_n (L, P)`` one per band and material (GLMM), ``H_h``, ``H_v`` first differences of each
+scaling map (periodic) and ``TV`` the '1,1' or '2,1' anisotropic total variation of
+:func:`~companion.classic.tv_unmixing.tv_norm`. Alternating (ANLS) updates, each batched over
+pixels, as the reference code (``ELMM_ADMM.m``, ``GLMM_ADMM.m``) orders them:
+
+* ``S_n = (y_n a_n^T + lam_s M0 * Psi_n)(a_n a_n^T + lam_s I)^-1``, floored at 1e-6 (as the
+  reference code): one batched P x P solve;
+* ``A``: the TV-ADMM of :func:`~companion.classic.tv_unmixing.unmix_tv`, warm-started;
+* ``Psi``: a quadratic problem whose normal equations are diagonal in 2-D Fourier: one FFT solve
+  per scaling map.
+
+Stops when the relative changes of S (mean over pixels), A and Psi are all below ``tol``.
+Pixels are in row-major image order.
 """
 
 from __future__ import annotations
@@ -19,51 +31,108 @@ import numpy as np
 import torch
 
 from .fcls import fcls
-from .tv_unmixing import unmix_tv
+from .tv_unmixing import tv_norm, unmix_tv
 
-__all__ = ["ELMMResult", "elmm", "elmm_scalings"]
+__all__ = ["ELMMResult", "elmm", "scaled_mixing", "scaled_mixing_objective"]
+
+_FLOOR = 1e-6     # the reference code's lower bound on the entries of S_n
 
 
 @dataclass
 class ELMMResult:
-    """``abundances (P, N)``, ``scalings (P, N)``, per-pixel ``endmembers (N, L, P)``, outer
-    ``iterations`` run."""
+    """``abundances (P, N)``, ``scalings (N, 1, P)`` (ELMM) or ``(N, L, P)`` (GLMM), per-pixel
+    ``endmembers (N, L, P)``, outer ``iterations`` run and the ``objective`` after each."""
 
     abundances: np.ndarray
     scalings: np.ndarray
     endmembers: np.ndarray
     iterations: int
+    objective: list[float]
 
 
-def elmm_scalings(Y, M0, A, lam_psi: float) -> np.ndarray:
-    """Scaling step: ``psi_n = argmin ||y_n - M0 diag(a_n) psi||^2 + lam_psi ||psi - 1||^2``,
-    clipped at 0, for every pixel at once. ``Y (L, N)``, ``M0 (L, P)``, ``A (P, N)`` -> ``(P, N)``."""
-    Y, M0, A = (torch.as_tensor(np.asarray(x), dtype=torch.float64) for x in (Y, M0, A))
+def _laplacian_spectrum(rows: int, cols: int) -> torch.Tensor:
+    """Eigenvalues ``(rows, cols)`` of ``H_h^T H_h + H_v^T H_v`` under periodic boundaries."""
+    wr = 2 - 2 * torch.cos(2 * torch.pi * torch.arange(rows, dtype=torch.float64) / rows)
+    wc = 2 - 2 * torch.cos(2 * torch.pi * torch.arange(cols, dtype=torch.float64) / cols)
+    return wr[:, None] + wc[None, :]
+
+
+def _smoothness(Psi: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
+    """``||H_h Psi||^2 + ||H_v Psi||^2`` for ``Psi (N, B, P)`` (periodic differences)."""
+    img = Psi.permute(1, 2, 0).reshape(*Psi.shape[1:], rows, cols)
+    return (((torch.roll(img, -1, -1) - img) ** 2).sum() + ((torch.roll(img, -1, -2) - img) ** 2).sum())
+
+
+def scaled_mixing_objective(Y, M0, A, S, Psi, rows: int, cols: int, lam_s: float, lam_a: float,
+                            lam_psi: float, norm: str = "1,1") -> float:
+    """The objective above. ``Y (L, N)``, ``M0 (L, P)``, ``A (P, N)``, ``S (N, L, P)``,
+    ``Psi (N, B, P)`` with ``B`` 1 (ELMM) or L (GLMM)."""
+    Y, M0, A, S, Psi = (torch.as_tensor(np.asarray(x), dtype=torch.float64) for x in (Y, M0, A, S, Psi))
+    fit = ((Y.T - torch.einsum("nlp,pn->nl", S, A)) ** 2).sum()
+    tie = ((S - M0[None] * Psi) ** 2).sum()
+    tv = tv_norm(A.reshape(A.shape[0], rows, cols), norm)
+    return float(0.5 * fit + 0.5 * lam_s * tie + lam_a * tv + 0.5 * lam_psi * _smoothness(Psi, rows, cols))
+
+
+def _update_S(Y: torch.Tensor, A: torch.Tensor, target: torch.Tensor, lam_s: float) -> torch.Tensor:
+    """``S_n`` for every pixel: ``Y (L, N)``, ``A (P, N)``, ``target (N, L, P)`` -> ``(N, L, P)``."""
+    P = A.shape[0]
+    gram = A.T[:, :, None] * A.T[:, None, :] + lam_s * torch.eye(P, dtype=A.dtype)      # (N, P, P)
+    rhs = Y.T[:, :, None] * A.T[:, None, :] + lam_s * target                           # (N, L, P)
+    return torch.linalg.solve(gram, rhs.transpose(1, 2)).transpose(1, 2).clamp(min=_FLOOR)
+
+
+def _update_Psi(S: torch.Tensor, M0: torch.Tensor, rows: int, cols: int, lam_s: float, lam_psi: float,
+                per_band: bool) -> torch.Tensor:
+    """Minimiser over ``Psi`` of ``lam_s/2 ||S - M0 * Psi||^2 + lam_psi/2 ||H Psi||^2``, exact, by
+    one FFT solve per map. Returns ``(N, L, P)`` if ``per_band`` else ``(N, 1, P)``."""
+    if per_band:
+        numerator, energy = lam_s * S * M0[None], lam_s * M0**2                          # (N,L,P), (L,P)
+    else:
+        numerator = lam_s * (S * M0[None]).sum(1, keepdim=True)                          # (N, 1, P)
+        energy = lam_s * (M0**2).sum(0, keepdim=True)                                    # (1, P)
+    B, P = energy.shape
+    img = numerator.permute(1, 2, 0).reshape(B, P, rows, cols)
+    denominator = lam_psi * _laplacian_spectrum(rows, cols) + energy[:, :, None, None]
+    Psi = torch.fft.ifft2(torch.fft.fft2(img) / denominator).real
+    return Psi.reshape(B, P, rows * cols).permute(2, 0, 1)
+
+
+def scaled_mixing(Y, M0, rows: int, cols: int, lam_s: float, lam_a: float, lam_psi: float, per_band: bool,
+                  A0=None, iterations: int = 20, tol: float = 1e-3, admm_iterations: int = 100,
+                  norm: str = "1,1") -> ELMMResult:
+    """The alternating solver of ELMM (``per_band=False``) and GLMM (``per_band=True``) from
+    ``A0 (P, N)`` (default FCLS), ``Psi = 1`` and ``S_n = M0``. ``Y (L, N)``, ``M0 (L, P)``."""
+    Y = torch.as_tensor(np.asarray(Y), dtype=torch.float64)
+    M0 = torch.as_tensor(np.asarray(M0), dtype=torch.float64)
+    L, N = Y.shape
     P = M0.shape[1]
-    G = M0.T @ M0
-    lhs = A.T[:, :, None] * G[None] * A.T[:, None, :] + lam_psi * torch.eye(P, dtype=torch.float64)
-    rhs = A.T * (Y.T @ M0) + lam_psi
-    return torch.linalg.solve(lhs, rhs).clamp(min=0.0).T.numpy()
-
-
-def elmm(Y, M0, rows: int, cols: int, lam_psi: float = 1e-2, lam_A: float = 0.0, A0=None,
-         iterations: int = 20, tol: float = 1e-3, admm_iterations: int = 100) -> ELMMResult:
-    """ELMM by alternating minimisation from ``A0`` (default FCLS) and ``psi = 1``.
-
-    ``Y (L, N)`` with pixels in row-major image order, ``M0 (L, P)``. Stops after ``iterations``
-    outer steps or when the relative change of both A and psi is below ``tol``.
-    """
-    Y, M0 = np.asarray(Y, dtype=np.float64), np.asarray(M0, dtype=np.float64)
-    A = fcls(Y, M0, device="cpu") if A0 is None else np.asarray(A0, dtype=np.float64)
-    psi = np.ones_like(A)
+    A = torch.as_tensor(fcls(Y.numpy(), M0.numpy(), device="cpu") if A0 is None else np.asarray(A0),
+                        dtype=torch.float64)
+    Psi = torch.ones(N, L if per_band else 1, P, dtype=torch.float64)
+    S = M0.expand(N, L, P).clone()
+    history = []
     for it in range(1, iterations + 1):
         run = it
-        psi_new = elmm_scalings(Y, M0, A, lam_psi)
-        M = M0[None] * psi_new.T[:, None, :]
-        A_new = unmix_tv(Y, M, rows, cols, lam_A, A0=A, iterations=admm_iterations)
-        change = max(np.linalg.norm(A_new - A) / np.linalg.norm(A),
-                     np.linalg.norm(psi_new - psi) / np.linalg.norm(psi))
-        A, psi = A_new, psi_new
-        if change < tol:
+        S_new = _update_S(Y, A, M0[None] * Psi, lam_s)
+        A_new = torch.as_tensor(unmix_tv(Y.numpy(), S_new.numpy(), rows, cols, lam_a, A0=A.numpy(),
+                                         iterations=admm_iterations, norm=norm))
+        Psi_new = _update_Psi(S_new, M0, rows, cols, lam_s, lam_psi, per_band)
+        change_S = ((S_new - S).flatten(1).norm(dim=1) / S.flatten(1).norm(dim=1)).mean()
+        change_A = (A_new - A).norm() / A.norm()
+        change_Psi = (Psi_new - Psi).norm() / Psi.norm()
+        S, A, Psi = S_new, A_new, Psi_new
+        history.append(scaled_mixing_objective(Y, M0, A, S, Psi, rows, cols, lam_s, lam_a, lam_psi, norm))
+        if max(change_S, change_A, change_Psi) < tol:
             break
-    return ELMMResult(A, psi, M0[None] * psi.T[:, None, :], run)
+    return ELMMResult(A.numpy(), Psi.numpy(), S.numpy(), run, history)
+
+
+def elmm(Y, M0, rows: int, cols: int, lam_s: float = 5.0, lam_a: float = 0.05, lam_psi: float = 1.0,
+         A0=None, iterations: int = 20, tol: float = 1e-3, admm_iterations: int = 100,
+         norm: str = "1,1") -> ELMMResult:
+    """Full ELMM: one scaling per pixel and material, smooth in space. Defaults are the reference
+    code's example 1 (``lambda_s`` 5, ``lambda_a`` 0.05, ``lambda_psi`` 1, 20 ANLS steps, 100 ADMM
+    steps, '1,1' TV, tolerance 1e-3)."""
+    return scaled_mixing(Y, M0, rows, cols, lam_s, lam_a, lam_psi, False, A0=A0, iterations=iterations,
+                         tol=tol, admm_iterations=admm_iterations, norm=norm)

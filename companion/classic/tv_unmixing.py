@@ -8,9 +8,11 @@ ELMM abundance step)::
 
 where ``H_h``, ``H_v`` are horizontal and vertical first differences of each abundance map
 (periodic boundary, so their normal equations diagonalise in 2-D Fourier) and ``||.||_{2,1}`` sums
-over pixels the Euclidean norm over materials. Splitting ``X = A`` (data, per-pixel P x P solves),
-``V1 = A`` (simplex projection), ``V2 = H_h A``, ``V3 = H_v A`` (group soft thresholds) leaves an
-A-update that is one FFT solve. Every step is batched over pixels.
+over pixels the Euclidean norm over materials (``norm="2,1"``, eq. 8 as printed); ``norm="1,1"``
+sums absolute values instead, as the reference code of DeepGU and ELMM runs it. Splitting
+``X = A`` (data, per-pixel P x P solves), ``V1 = A`` (simplex projection), ``V2 = H_h A``,
+``V3 = H_v A`` (group or entrywise soft thresholds) leaves an A-update that is one FFT solve.
+Every step is batched over pixels.
 
 Pixels are in row-major image order: ``A.reshape(P, rows, cols)`` is the map.
 """
@@ -22,7 +24,9 @@ import torch
 
 from .simplex import project_simplex
 
-__all__ = ["tv_objective", "unmix_tv"]
+__all__ = ["NORMS", "tv_norm", "tv_objective", "unmix_tv"]
+
+NORMS = ("2,1", "1,1")
 
 
 def _diff_h(A: torch.Tensor) -> torch.Tensor:
@@ -47,17 +51,36 @@ def _group_shrink(V: torch.Tensor, threshold: float) -> torch.Tensor:
     return V * (1 - threshold / norm.clamp(min=1e-30)).clamp(min=0.0)
 
 
-def tv_objective(Y, M, A, rows: int, cols: int, lam: float) -> float:
-    """The objective of eq. 13/8 at a simplex-feasible ``A (P, N)``; ``Y (L, N)``, ``M (N, L, P)``."""
+def _soft(V: torch.Tensor, threshold: float) -> torch.Tensor:
+    """Proximal map of ``threshold * sum |v|`` (entrywise)."""
+    return torch.sign(V) * (V.abs() - threshold).clamp(min=0.0)
+
+
+def _check_norm(norm: str) -> None:
+    if norm not in NORMS:
+        raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
+
+
+def tv_norm(img: torch.Tensor, norm: str = "2,1") -> torch.Tensor:
+    """``||H_h A|| + ||H_v A||`` of abundance maps ``img (P, rows, cols)`` in the mixed norm
+    ``norm`` ("2,1": Euclidean over materials, summed over pixels; "1,1": all absolute values)."""
+    _check_norm(norm)
+    if norm == "2,1":
+        return _diff_h(img).norm(dim=0).sum() + _diff_v(img).norm(dim=0).sum()
+    return _diff_h(img).abs().sum() + _diff_v(img).abs().sum()
+
+
+def tv_objective(Y, M, A, rows: int, cols: int, lam: float, norm: str = "2,1") -> float:
+    """The objective of eq. 13/8 at a simplex-feasible ``A (P, N)``; ``Y (L, N)``, ``M (N, L, P)``
+    per pixel or ``(L, P)`` shared."""
     Y, M, A = (torch.as_tensor(np.asarray(x), dtype=torch.float64) for x in (Y, M, A))
+    M = M if M.ndim == 3 else M.expand(Y.shape[1], *M.shape)
     residual = Y.T - torch.einsum("nlp,pn->nl", M, A)
-    img = A.reshape(A.shape[0], rows, cols)
-    tv = _diff_h(img).norm(dim=0).sum() + _diff_v(img).norm(dim=0).sum()
-    return float(0.5 * (residual**2).sum() + lam * tv)
+    return float(0.5 * (residual**2).sum() + lam * tv_norm(A.reshape(A.shape[0], rows, cols), norm))
 
 
 def unmix_tv(Y, M, rows: int, cols: int, lam: float, A0=None, rho: float = 1.0, iterations: int = 200,
-             tol: float = 1e-5, device="cpu") -> np.ndarray:
+             tol: float = 1e-5, device="cpu", norm: str = "2,1") -> np.ndarray:
     """Abundances ``(P, N)`` on the simplex. ``Y (L, N)``, ``M (N, L, P)`` per-pixel endmembers
     (or ``(L, P)`` shared), ``A0 (P, N)`` warm start (default: uniform).
 
@@ -67,6 +90,8 @@ def unmix_tv(Y, M, rows: int, cols: int, lam: float, A0=None, rho: float = 1.0, 
     """
     if lam < 0 or rho <= 0:
         raise ValueError(f"need lam >= 0 and rho > 0, got lam={lam}, rho={rho}")
+    _check_norm(norm)
+    shrink = _group_shrink if norm == "2,1" else _soft
     dtype = torch.float64
     Y = torch.as_tensor(np.asarray(Y), dtype=dtype, device=device)
     M = torch.as_tensor(np.asarray(M), dtype=dtype, device=device)
@@ -96,7 +121,7 @@ def unmix_tv(Y, M, rows: int, cols: int, lam: float, A0=None, rho: float = 1.0, 
         V1_old = V1
         V1 = project_simplex((img + D1).reshape(P, N)).reshape(P, rows, cols)
         Hh, Hv = _diff_h(img), _diff_v(img)
-        V2, V3 = _group_shrink(Hh + D2, lam / rho), _group_shrink(Hv + D3, lam / rho)
+        V2, V3 = shrink(Hh + D2, lam / rho), shrink(Hv + D3, lam / rho)
         r = (img - X, img - V1, Hh - V2, Hv - V3)
         D0, D1, D2, D3 = D0 + r[0], D1 + r[1], D2 + r[2], D3 + r[3]
         primal = torch.sqrt(sum((ri**2).sum() for ri in r) / (4 * P * N))

@@ -3,7 +3,9 @@
 Algorithm 1: reference endmembers ``M0`` by VCA, abundances by FCLS, one bundle of the 100 pixels
 closest in spectral angle to each reference, one VAE per bundle (trained together), then
 alternate the latent step (eq. 12, batched BFGS over all pixels) and the abundance step (eq. 13,
-ADMM with the TV penalty of eq. 8) until A and Z change by less than ``tol`` or ``outer`` steps.
+ADMM with the '1,1' TV penalty the reference code uses for eq. 8) until A and Z change by less
+than ``tol`` or ``outer`` steps. The synthetic cubes DC1 and DC2, the baselines' reference-code
+settings and the seed statistics of Table III are here too.
 
 Pixels are in row-major image order throughout; per-pixel endmembers are ``(N, L, P)``.
 """
@@ -18,24 +20,31 @@ import torch
 from scipy.ndimage import gaussian_filter
 
 from .. import metrics
-from ..classic import elmm, fcls, unmix_tv, vca
-from ..data import add_noise, deepgu_abundances, library_endmembers, load, usgs_library
+from ..classic import elmm, fcls, glmm, plmm, unmix_tv, vca
+from ..data import add_noise, deepgu_abundances, load, usgs_library
 from ..data.hsi import HSI
 from ..nets.vae import train_vaes
 from ..runtime import Timer
 
-__all__ = ["SPECTRA", "Scene", "synthetic_scene", "bundles", "latent_objective", "latent_step",
-           "deepgu", "score", "method_point", "real_point", "FACTOR_RANGE",
-           "best_deepgu", "ranking_row"]
+__all__ = ["SPECTRA", "PRUNE_DEG", "DC1_C", "DC2_HALF_RANGE", "OFFICIAL", "METHODS", "Scene",
+           "borsoi_endmembers", "thouvenin_factors", "smooth_factors", "synthetic_scene", "bundles",
+           "latent_objective", "latent_step", "deepgu", "score", "calibration_point", "method_point",
+           "real_point", "deepgu_key", "seed_statistics", "spread_verdicts", "ranking_row"]
 
-# Three USGS 1995 spectra (the paper does not name its three): an iron oxide and two clays with
-# distinct absorption features, all with reflectance below 0.8 so that scaled copies stay inside
-# the VAE's sigmoid range (0, 1).
-SPECTRA = ["Goethite WS222", "Montmorillonite SWy-1", "Buddingtonite GDS85"]
-# Multiplicative variability bounds. The paper gives none; +-10 % is calibrated on a *baseline*
-# statistic only: it makes FCLS's RMSE_Y match Table III (0.0253 / 0.0255) on both cubes
-# (+-5 %: 0.019 / 0.020, +-20 %: 0.039 / 0.042), never on DeepGU's own numbers.
-FACTOR_RANGE = (0.9, 1.1)
+# Library handling of Borsoi's ``load_endmembers.m`` (code): USGS 1995 rows sorted by wavelength,
+# all 224 bands, the library pruned so that no two kept spectra are closer than 4.44 degrees, the
+# kept spectra sorted by their smallest angle to another, columns 2..P+1 (1-based) taken and
+# ordered by increasing energy. For P = 3 this gives SPECTRA (checked in the tests).
+PRUNE_DEG = 4.44
+SPECTRA = ["Anorthite HS349.3B", "Jarosite GDS101 Na,Sy 200", "Calcite WS272"]
+# Variability amplitudes, calibrated on FCLS only, never on DeepGU's numbers: the amplitude whose
+# mean eq. 14 RMSE_Y of FCLS (seed std <= 6e-4) is closest to Table III's FCLS RMSE_Y (0.0253 DC1,
+# 0.0255 DC2; an absolute RMSE, see the chapter), checked against FCLS's relative RMSE_A (0.1161,
+# 0.0591), which agrees within its seed spread (see the chapter's calibration table).
+# DC1: Thouvenin's coefficient c (node values uniform in [1 - c/2, 1 + c/2]).
+DC1_C = 0.07
+# DC2: the smooth band-dependent scalings span [1 - h, 1 + h].
+DC2_HALF_RANGE = 0.05
 
 
 @dataclass
@@ -47,48 +56,74 @@ class Scene:
     M_true: np.ndarray
 
 
-def _piecewise_linear_factors(rng, n: int, L: int, P: int, knots: int) -> np.ndarray:
-    """DC1 (PLMM-style): per pixel and endmember a random piecewise-linear function of the band
-    index through ``knots`` equally spaced nodes drawn uniformly in FACTOR_RANGE: ``(n, L, P)``."""
-    nodes = rng.uniform(*FACTOR_RANGE, size=(n, P, knots))
-    t = np.linspace(0, knots - 1, L)
-    left = np.minimum(np.floor(t).astype(int), knots - 2)
-    w = t - left
-    f = nodes[..., left] * (1 - w) + nodes[..., left + 1] * w           # (n, P, L)
-    return f.transpose(0, 2, 1)
+def _angles_deg(E: np.ndarray) -> np.ndarray:
+    """Pairwise spectral angles (degrees) between the columns of ``E (L, m)``: ``(m, m)``."""
+    En = E / np.linalg.norm(E, axis=0, keepdims=True)
+    return np.degrees(np.arccos(np.clip(En.T @ En, -1.0, 1.0)))
 
 
-def _smooth_factors(rng, rows: int, cols: int, L: int, P: int) -> np.ndarray:
-    """DC2 (GLMM-style): band-dependent scalings smooth in space and spectrum: white noise blurred
-    by a Gaussian (std rows/6 pixels in space, L/10 bands in spectrum), rescaled per endmember to
-    fill FACTOR_RANGE. Returns ``(rows*cols, L, P)``."""
-    low, high = FACTOR_RANGE
-    out = np.empty((rows * cols, L, P))
-    for p in range(P):                    # P = 3 small fields, each a 3-D Gaussian filter
-        field = gaussian_filter(rng.standard_normal((rows, cols, L)), (rows / 6, cols / 6, L / 10),
-                                mode="wrap")
-        field = (field - field.min()) / (field.max() - field.min())
-        out[:, :, p] = (low + (high - low) * field).reshape(rows * cols, L)
-    return out
+def borsoi_endmembers(library, P: int = 3) -> tuple[np.ndarray, list[str]]:
+    """The P spectra ``load_endmembers.m`` draws from the wavelength-sorted USGS 1995 library
+    (see PRUNE_DEG): ``(E (224, P), names)``, columns by increasing energy."""
+    angles = _angles_deg(library.spectra)
+    removed = np.zeros(len(library.names), dtype=bool)
+    kept = []
+    for i in range(len(library.names)):                  # greedy, in library order (sequential)
+        if not removed[i]:
+            kept.append(i)
+            removed |= angles[i] < PRUNE_DEG
+    kept = np.array(kept)
+    nearest = (_angles_deg(library.spectra[:, kept]) + 1e10 * np.eye(len(kept))).min(0)
+    chosen = kept[np.argsort(nearest, kind="stable")[1:P + 1]]
+    chosen = chosen[np.argsort((library.spectra[:, chosen] ** 2).sum(0), kind="stable")]
+    return library.spectra[:, chosen], [library.names[c] for c in chosen]
 
 
-def synthetic_scene(name: str, seed: int, snr_db: float = 30.0) -> Scene:
-    """DC1 (70 x 70 squares, piecewise-linear factors) or DC2 (50 x 50 smooth maps, smooth
-    band-dependent scalings) with white noise at ``snr_db``."""
+def thouvenin_factors(rng, n: int, L: int, P: int, c: float) -> np.ndarray:
+    """DC1 (ref. [9]'s generator): for each pixel and endmember a two-segment piecewise-linear
+    factor over the bands, break at ``floor(L/2 + floor(u L/3))`` (u uniform), node values
+    uniform in ``[1 - c/2, 1 + c/2]``: from node 2 at band 1 to node 1 at the break, then from
+    node 1 to node 3 at band L. Returns ``(n, L, P)``."""
+    nodes = rng.uniform(1 - c / 2, 1 + c / 2, size=(3, n, P))
+    brk = np.floor(L / 2 + np.floor(rng.uniform(size=(n, P)) * L / 3)).astype(int)    # (n, P)
+    band = np.arange(L)[None, :, None]                                                   # (1, L, 1)
+    b = brk[:, None, :]
+    first = nodes[1][:, None] + (nodes[0] - nodes[1])[:, None] * band / np.maximum(b - 1, 1)
+    second = nodes[0][:, None] + (nodes[2] - nodes[0])[:, None] * (band - b) / np.maximum(L - b - 1, 1)
+    return np.where(band < b, first, second)
+
+
+def smooth_factors(rng, rows: int, cols: int, L: int, P: int, half_range: float) -> np.ndarray:
+    """DC2 (GLMM-style, ours): band-dependent scalings smooth in space and spectrum: white noise
+    blurred by a Gaussian (std rows/6 pixels in space, L/10 bands in spectrum, periodic), rescaled
+    per endmember to fill ``[1 - half_range, 1 + half_range]``. Returns ``(rows*cols, L, P)``."""
+    field = gaussian_filter(rng.standard_normal((P, rows, cols, L)), (0, rows / 6, cols / 6, L / 10),
+                            mode="wrap")
+    low, high = field.min((1, 2, 3), keepdims=True), field.max((1, 2, 3), keepdims=True)
+    field = 1 - half_range + 2 * half_range * (field - low) / (high - low)
+    return field.reshape(P, rows * cols, L).transpose(1, 2, 0)
+
+
+def synthetic_scene(name: str, seed: int, snr_db: float = 30.0, amplitude: float | None = None) -> Scene:
+    """DC1 (70 x 70 squares, Thouvenin's piecewise-linear factors with ``c = amplitude``, default
+    DC1_C) or DC2 (50 x 50 smooth maps, smooth band-dependent scalings of half-range
+    ``amplitude``, default DC2_HALF_RANGE) on Borsoi's three spectra, white noise at ``snr_db``."""
     kinds = {"dc1": "squares", "dc2": "spatial"}
     if name not in kinds:
         raise ValueError(f"synthetic scene must be one of {sorted(kinds)}, got {name!r}")
     A, rows, cols, files = deepgu_abundances(kinds[name])
     library = usgs_library()
-    E, names, wavelengths = library_endmembers(library, names=SPECTRA)
+    E, names = borsoi_endmembers(library, A.shape[0])
     L, P = E.shape
     rng = np.random.default_rng(seed)
-    factors = (_piecewise_linear_factors(rng, rows * cols, L, P, knots=4) if name == "dc1"
-               else _smooth_factors(rng, rows, cols, L, P))
+    if name == "dc1":
+        factors = thouvenin_factors(rng, rows * cols, L, P, DC1_C if amplitude is None else amplitude)
+    else:
+        factors = smooth_factors(rng, rows, cols, L, P, DC2_HALF_RANGE if amplitude is None else amplitude)
     M_true = E[None] * factors
     Y = add_noise(np.einsum("nlp,pn->ln", M_true, A), snr_db, seed=seed + 1)
     hsi = HSI(name.upper(), Y, rows, cols, endmembers=M_true.mean(0), abundances=A, names=names,
-              wavelengths=wavelengths, files=files | library.files)
+              wavelengths=library.wavelengths, files=files | library.files)
     return Scene(hsi, M_true)
 
 
@@ -199,10 +234,15 @@ def latent_step(decode: Callable, Y: torch.Tensor, A: torch.Tensor, Z_init: torc
 
 
 def deepgu(Y: np.ndarray, rows: int, cols: int, M0: np.ndarray, A0: np.ndarray, lam_a: float,
-           lam_z: float, seed: int, epochs: int = 50, bundle_size: int = 100, outer: int = 10,
-           tol: float = 1e-3, latent_iter: int = 50, admm_iter: int = 100, device="cpu",
-           vae=None) -> dict:
+           lam_z: float, seed: int, epochs: int = 50, bundle_size: int = 100, outer: int = 8,
+           tol: float = 1e-3, latent_iter: int = 50, admm_iter: int = 100, final_admm_iter: int = 300,
+           norm: str = "1,1", device="cpu", vae=None) -> dict:
     """Algorithm 1 from ``M0 (L, P)`` and ``A0 (P, N)``; ``vae`` reuses trained VAEs.
+
+    As the reference code (``DeepGenU_als_vae.m``): latent codes start at 0 and are pulled towards
+    ``Z0``, the encodings of ``M0``; at most ``outer`` (8) latent/abundance alternations, stopped
+    when A and Z both change by less than ``tol`` relative; then one more abundance solve with the
+    final endmembers at a tighter ADMM budget (``final_admm_iter``); '1,1' TV.
 
     Returns abundances ``(P, N)``, per-pixel endmembers ``(N, L, P)``, the trained ``vae``, the
     outer iterations run and the time of each phase (s).
@@ -218,7 +258,7 @@ def deepgu(Y: np.ndarray, rows: int, cols: int, M0: np.ndarray, A0: np.ndarray, 
     with Timer() as t, torch.no_grad():
         Z0 = vae.encode(torch.as_tensor(M0.T[:, None, :], dtype=dtype, device=device))[0][:, 0]
         Yt = torch.as_tensor(Y.T, dtype=dtype, device=device)
-        Z = Z0.expand(Yt.shape[0], *Z0.shape).clone()
+        Z = torch.zeros(Yt.shape[0], *Z0.shape, dtype=dtype, device=device)
         A = A0
         for it in range(1, outer + 1):
             run = it
@@ -226,12 +266,13 @@ def deepgu(Y: np.ndarray, rows: int, cols: int, M0: np.ndarray, A0: np.ndarray, 
                 At = torch.as_tensor(A.T, dtype=dtype, device=device)
                 Z_new, _ = latent_step(vae.decode, Yt, At, Z, Z0, lam_z, max_iter=latent_iter)
             M = vae.decode(Z_new.transpose(0, 1)).permute(1, 2, 0).double().cpu().numpy()
-            A_new = unmix_tv(Y, M, rows, cols, lam_a, A0=A, iterations=admm_iter, device=device)
-            change = max(np.linalg.norm(A_new - A) / np.linalg.norm(A),
-                         float((Z_new - Z).norm() / Z.norm().clamp(min=1e-12)))
+            A_new = unmix_tv(Y, M, rows, cols, lam_a, A0=A, iterations=admm_iter, device=device, norm=norm)
+            change_z = float((Z_new - Z).norm() / Z.norm().clamp(min=1e-12))
+            change_a = np.linalg.norm(A_new - A) / np.linalg.norm(A)
             A, Z = A_new, Z_new
-            if change < tol:
+            if max(change_a, change_z) < tol:
                 break
+        A = unmix_tv(Y, M, rows, cols, lam_a, A0=A, iterations=final_admm_iter, device=device, norm=norm)
     timings["unmixing"] = t.seconds
     return {"abundances": A, "endmembers": M, "vae": vae, "outer_iterations": run, "timings": timings}
 
@@ -256,6 +297,19 @@ def score(Y: np.ndarray, A_true: np.ndarray, A: np.ndarray, M_true: np.ndarray |
     return out
 
 
+# Parameters of the reference code's examples 1 (DC1) and 2 (DC2), every method (code).
+OFFICIAL = {
+    "dc1": {"deepgu_lambda_a": 0.05, "elmm": {"lam_s": 5.0, "lam_a": 0.05, "lam_psi": 1.0},
+            "glmm": {"lam_m": 1.0, "lam_a": 0.05, "lam_psi": 1e3},
+            "plmm": {"alpha": 0.01, "beta": 1e-9, "gamma": 0.01}},
+    "dc2": {"deepgu_lambda_a": 0.01, "elmm": {"lam_s": 1.0, "lam_a": 0.05, "lam_psi": 1e3},
+            "glmm": {"lam_m": 1.0, "lam_a": 0.01, "lam_psi": 1e3},
+            "plmm": {"alpha": 0.1, "beta": 1e-5, "gamma": 10.0}},
+}
+BASELINES = {"elmm": elmm, "glmm": glmm, "plmm": plmm}
+METHODS = ("fcls", "plmm", "elmm", "glmm", "deepgu")
+
+
 def _reference(hsi: HSI, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """VCA endmembers, ordered like the ground truth (Hungarian on SAD, as the reference code
     orders them) when there is one, and their FCLS abundances."""
@@ -265,19 +319,30 @@ def _reference(hsi: HSI, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return M0, fcls(hsi.Y, M0, device="cpu")
 
 
-def _unmix_all(hsi: HSI, M_true, protocol: Mapping, lam_as: list[float], keep_maps: bool) -> dict:
-    """FCLS, ELMM and DeepGU (one trained VAE set, one run per lambda_A) on ``hsi``. FCLS's
-    endmember scores are those of ``M0`` used at every pixel; its time includes VCA."""
-    seed = protocol["seed"]
+def calibration_point(config: Mapping, protocol: Mapping) -> dict:
+    """FCLS (VCA references) on ``config['scene']`` at variability ``config['amplitude']`` and
+    scene seed ``config['seed']``: the baseline statistics the amplitudes are calibrated on."""
+    scene = synthetic_scene(config["scene"], config["seed"], protocol["snr_db"], config["amplitude"])
+    M0, A0 = _reference(scene.hsi, config["seed"])
+    return score(scene.hsi.Y, scene.hsi.abundances, A0, scene.M_true, M0)
+
+
+def _unmix_all(hsi: HSI, M_true, protocol: Mapping, seed: int, settings: Mapping, lam_as: list[float],
+               keep_maps: bool) -> dict:
+    """FCLS, the baselines of ``protocol['baselines']`` at ``settings`` (reference-code values) and
+    DeepGU (one trained VAE set, one run per lambda_A) on ``hsi``, all from the same VCA
+    references and FCLS start. FCLS's endmember scores are those of ``M0`` used at every pixel;
+    its time includes VCA."""
     with Timer() as t:
         M0, A0 = _reference(hsi, seed)
     records = {"fcls": {**score(hsi.Y, hsi.abundances, A0, M_true, M0), "time": t.seconds}}
-    with Timer() as t:
-        el = elmm(hsi.Y, M0, hsi.rows, hsi.cols, lam_psi=protocol["elmm_lambda_psi"],
-                  lam_A=protocol["elmm_lambda_a"], A0=A0, iterations=protocol["outer"])
-    records["elmm"] = {**score(hsi.Y, hsi.abundances, el.abundances, M_true, el.endmembers),
-                       "time": t.seconds}
-    maps = {"fcls": A0, "elmm": el.abundances}
+    maps = {"fcls": A0}
+    for name in protocol["baselines"]:
+        with Timer() as t:
+            res = BASELINES[name](hsi.Y, M0, hsi.rows, hsi.cols, **settings[name], A0=A0)
+        records[name] = {**score(hsi.Y, hsi.abundances, res.abundances, M_true, res.endmembers),
+                         "time": t.seconds, "iterations": res.iterations}
+        maps[name] = res.abundances
     vae = None
     for lam_a in lam_as:
         out = deepgu(hsi.Y, hsi.rows, hsi.cols, M0, A0, lam_a, protocol["lambda_z"], seed,
@@ -297,32 +362,77 @@ def _unmix_all(hsi: HSI, M_true, protocol: Mapping, lam_as: list[float], keep_ma
 
 
 def method_point(config: Mapping, protocol: Mapping) -> dict:
-    """Table III / Fig. 2 / sensitivity: every method on DC1 or DC2 (``config['scene']``)."""
-    scene = synthetic_scene(config["scene"], protocol["seed"], protocol["snr_db"])
-    return _unmix_all(scene.hsi, scene.M_true, protocol, protocol["lambda_a_grid"], keep_maps=True)
+    """Table III: every method on DC1 or DC2 (``config['scene']``) at scene seed ``config['seed']``;
+    DeepGU at the reference code's lambda_A, and on the whole ``lambda_a_grid`` when
+    ``config['grid']``. Abundance maps are kept for the first seed only (Fig. 2)."""
+    name, seed = config["scene"], config["seed"]
+    scene = synthetic_scene(name, seed, protocol["snr_db"])
+    official = OFFICIAL[name]["deepgu_lambda_a"]
+    lam_as = sorted({official, *protocol["lambda_a_grid"]}) if config["grid"] else [official]
+    return _unmix_all(scene.hsi, scene.M_true, protocol, seed, OFFICIAL[name], lam_as,
+                      keep_maps=config["grid"])
 
 
 def real_point(config: Mapping, protocol: Mapping) -> dict:
-    """Table IV-style: FCLS, ELMM, DeepGU on Samson or Jasper Ridge (``config['scene']``) at
-    ``config['lambda_a']``, with RMSE_A against the published ground truth."""
+    """Table IV-style: FCLS, the baselines (example-1 settings) and DeepGU on Samson or Jasper
+    Ridge (``config['scene']``) at ``config['lambda_a']`` and seed ``config['seed']`` (VCA, VAEs),
+    RMSE_A against the published maps."""
     hsi = load(config["scene"])
-    return _unmix_all(hsi, None, protocol, [config["lambda_a"]], keep_maps=False)
+    return _unmix_all(hsi, None, protocol, config["seed"], OFFICIAL["dc1"], [config["lambda_a"]],
+                      keep_maps=False)
 
 
-
-def best_deepgu(record: Mapping) -> str:
-    """Key of the DeepGU run with the lowest RMSE_A in a ``method_point`` record (the paper picks
-    lambda_A by grid search against the ground truth)."""
-    return min((k for k in record if k.startswith("deepgu_")), key=lambda k: record[k]["rmse_a"])
+def deepgu_key(scene: str) -> str:
+    """Record key of DeepGU at the reference code's lambda_A for ``scene``."""
+    return f"deepgu_{OFFICIAL[scene]['deepgu_lambda_a']:g}"
 
 
-def ranking_row(record: Mapping, scene: str) -> dict:
-    """Paper-vs-ours row for the claim "DeepGU has the lowest RMSE_A" (Table III) on ``scene``."""
-    best = best_deepgu(record)
-    ours = {name: record[key]["rmse_a"] for name, key in [("DeepGU", best), ("FCLS", "fcls"),
-                                                            ("ELMM", "elmm")]}
-    holds = ours["DeepGU"] < min(ours["FCLS"], ours["ELMM"])
-    return {"key": f"{scene}_ranking", "quantity": f"{scene.upper()}: DeepGU has the lowest RMSE_A",
-            "source": "Table III", "unit": "", "paper": "yes", "ours": "yes" if holds else "no",
-            "difference": None, "verdict": "reproduced" if holds else "not reproduced",
-            "reason": ", ".join(f"{k} {v:.4f}" for k, v in ours.items())}
+def seed_statistics(records: list[Mapping], scene: str, metric: str) -> dict[str, tuple[float, float]]:
+    """Mean and standard deviation (ddof 1; 0 for one seed) over scene seeds of ``metric`` for
+    every method present, DeepGU at the reference lambda_A."""
+    keys = {m: (deepgu_key(scene) if m == "deepgu" else m) for m in METHODS}
+    out = {}
+    for method, key in keys.items():
+        values = [r[key][metric] for r in records if key in r and metric in r[key]]
+        if values:
+            out[method] = (float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0)
+    return out
+
+
+MIN_SEEDS_FOR_SPREAD = 5
+
+
+def spread_verdicts(rows: list[dict], stds: Mapping[str, float], n_seeds: int) -> list[dict]:
+    """Comparison rows with the seed spread: ``stds`` maps target keys to the std over ``n_seeds``
+    scene seeds, added to every reason. With at least MIN_SEEDS_FOR_SPREAD seeds, a "not
+    reproduced" row whose paper value lies within our mean +- 2 std becomes "partly" (the paper
+    reports one scene draw, which our draws could have produced; the means still differ), saying so."""
+    out = []
+    for row in rows:
+        std = stds.get(row["key"])
+        if std is not None and row["ours"] is not None:
+            row = {**row, "reason": f"{row['reason']}; ours mean ± std {row['ours']:.4f} ± {std:.4f} "
+                                    f"over {n_seeds} seeds"}
+            inside = abs(row["difference"]) <= 2 * std
+            if row["verdict"] == "not reproduced" and inside and n_seeds >= MIN_SEEDS_FOR_SPREAD:
+                row["verdict"] = "partly"
+                row["reason"] += " (paper inside mean ± 2 std)"
+        out.append(row)
+    return out
+
+
+def ranking_row(records: list[Mapping], scene: str) -> dict:
+    """Paper-vs-ours row for the claim "DeepGU has the lowest RMSE_A" (Table III) on ``scene``:
+    held when DeepGU's mean relative RMSE_A plus one std is below every baseline's mean minus one
+    std; "not reproduced" when some baseline's mean is below DeepGU's; else "within spread"."""
+    stats = seed_statistics(records, scene, "rel_a")
+    dg_mean, dg_std = stats.pop("deepgu")
+    clear = all(dg_mean + dg_std < m - s for m, s in stats.values())
+    beaten = any(m < dg_mean for m, _ in stats.values())
+    verdict = "reproduced" if clear else ("not reproduced" if beaten else "within seed spread")
+    return {"key": f"{scene}_ranking",
+            "quantity": f"{scene.upper()}: DeepGU has the lowest RMSE_A (relative)",
+            "source": "Table III", "unit": "", "paper": "yes", "ours": "no" if beaten else "yes",
+            "difference": None, "verdict": verdict,
+            "reason": f"mean ± std over {len(records)} scene seeds: DeepGU {dg_mean:.4f} ± {dg_std:.4f}; "
+                      + ", ".join(f"{k.upper()} {m:.4f} ± {s:.4f}" for k, (m, s) in stats.items())}
