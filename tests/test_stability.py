@@ -12,18 +12,43 @@ from companion.experiments import stability as st
 from companion.nets.unmixing_ae import AEConfig, initial_weights
 
 
-@pytest.mark.parametrize("scheme, std", [("he_normal", lambda fi, fo: math.sqrt(2 / fi)),
-                                         ("glorot_normal", lambda fi, fo: math.sqrt(2 / (fi + fo))),
-                                         ("glorot_uniform", lambda fi, fo: math.sqrt(2 / (fi + fo))),
-                                         ("he_uniform", lambda fi, fo: 1 / math.sqrt(3 * fi))])
-def test_init_schemes_have_their_published_spread(scheme, std):
-    config = AEConfig("basic", 400, 30, n1=10)          # first layer: 400 -> 300
-    w = initial_weights(config, scheme, 0)
-    assert w["W0"].std().item() == pytest.approx(std(400, 300), rel=0.02)
-    if scheme == "he_uniform":                            # PyTorch default: biases drawn too
-        assert w["b0"].abs().max() <= 1 / math.sqrt(400) and w["b0"].std() > 0
-    else:
-        assert torch.count_nonzero(w["b0"]) == 0
+def _ate_std(scheme, architecture, fan_in, fan_out):
+    """The std of ATE's draw (``weights_initialization`` in ate/ate_train.py): torch.nn.init with
+    ``calculate_gain`` of the hidden activation (sigmoid: 1, ReLU: sqrt(2)) for He normal and
+    both Glorot schemes; PyTorch's default U(+-1/sqrt(fan_in)) for He uniform."""
+    gain = {"original": 1.0, "basic": math.sqrt(2.0)}[architecture]
+    return {"he_normal": gain / math.sqrt(fan_in),
+            "glorot_normal": gain * math.sqrt(2 / (fan_in + fan_out)),
+            "glorot_uniform": gain * math.sqrt(6 / (fan_in + fan_out)) / math.sqrt(3),
+            "he_uniform": 1 / math.sqrt(3 * fan_in)}[scheme]
+
+
+@pytest.mark.parametrize("architecture", ["original", "basic"])
+@pytest.mark.parametrize("scheme", ["he_normal", "he_uniform", "glorot_normal", "glorot_uniform"])
+def test_every_layer_is_drawn_as_ate_draws_it(scheme, architecture):
+    config = AEConfig(architecture, 300, 40, n1=10)
+    draws = [initial_weights(config, scheme, s) for s in range(3)]
+    for i, (fan_in, fan_out, bias) in enumerate(config.linear_layers()):
+        w = torch.cat([d[f"W{i}"].flatten() for d in draws])
+        assert w.std().item() == pytest.approx(_ate_std(scheme, architecture, fan_in, fan_out), rel=0.03), i
+        if not bias:
+            continue
+        b = torch.cat([d[f"b{i}"] for d in draws])
+        if scheme == "he_uniform":                        # PyTorch default: biases drawn too
+            assert b.abs().max() <= 1 / math.sqrt(fan_in) and b.std() > 0
+        else:                                             # ATE zeroes them
+            assert torch.count_nonzero(b) == 0
+
+
+@pytest.mark.parametrize("architecture", ["original", "basic"])
+@pytest.mark.parametrize("scheme", ["he_normal", "he_uniform", "glorot_normal", "glorot_uniform"])
+def test_reinitialisation_draws_follow_the_same_scheme(scheme, architecture):
+    from companion.nets.unmixing_ae import ACTIVATION_GAIN, INIT_SCHEMES, counter_linear
+    seeds = torch.arange(40)
+    code = torch.full((40,), INIT_SCHEMES.index(scheme))
+    w, b = counter_linear(seeds, code, 1, 3, 7, 200, 30, ACTIVATION_GAIN[architecture])
+    assert w.std().item() == pytest.approx(_ate_std(scheme, architecture, 200, 30), rel=0.03)
+    assert (torch.count_nonzero(b) == 0) == (scheme != "he_uniform")
 
 
 def test_initial_weights_are_a_pure_function_of_the_seed():
