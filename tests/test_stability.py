@@ -9,6 +9,7 @@ import torch
 from scipy import stats
 
 from companion.experiments import stability as st
+from companion.experiments import stability_stats as ss
 from companion.nets.unmixing_ae import AEConfig, initial_weights
 
 
@@ -79,13 +80,35 @@ def test_match_and_score_undoes_a_permutation_and_scaling():
 def test_kruskal_and_conover_agree_with_scipy_and_scikit_posthocs():
     rng = np.random.default_rng(0)
     rmse = rng.normal(size=(5, 8)) + np.arange(5)[:, None] * 0.5
-    H, log_p = st.kruskal(rmse)
+    H, log_p = ss.kruskal(rmse)
     reference = stats.kruskal(*rmse)
     assert H == pytest.approx(reference.statistic) and log_p == pytest.approx(math.log(reference.pvalue))
-    p = st.conover_pvalues(rmse)
+    p = ss.conover_pvalues(rmse)
     assert np.allclose(p, scikit_posthocs.posthoc_conover(list(rmse), p_adjust=None).to_numpy())
     pairs = np.array([[1, 0.01, 0.2], [0.01, 1, 0.04], [0.2, 0.04, 1]])
-    assert st.conover_fraction(pairs) == pytest.approx(2 / 3)
+    assert ss.ph_upper_share(pairs) == pytest.approx(2 / 3)
+    assert ss.ph_symmetric_matrix(pairs) == pytest.approx(4 / 9)
+    assert ss.ph_full_zero_filled(pairs) == pytest.approx((6 + 2) / 9)
+    assert ss.ph_one_minus_mean_p(pairs) == pytest.approx(1 - 0.25 / 3)
+
+
+def test_ph_candidates_under_the_null_hypothesis():
+    """With N = 50 identical initialisations only 'zero-filled' and '1 - mean p' stay near the
+    paper's floor of about 0.54; the share of distinct pairs is near alpha."""
+    rmse = np.random.default_rng(1).normal(size=(50, 50))
+    p = ss.conover_pvalues(rmse)
+    assert ss.ph_upper_share(p) < 0.1
+    assert 0.5 < ss.ph_full_zero_filled(p) < 0.56 and 0.45 < ss.ph_one_minus_mean_p(p) < 0.55
+
+
+def test_spearman_pairs_each_run_with_its_initialisations_mean():
+    rmse = np.array([[1.0, 3.0], [10.0, 12.0], [5.0, 5.0]])       # init means 2, 11, 5
+    dead = np.array([[0.1, 0.2], [0.9, 0.8], [0.5, 0.4]])         # ranks follow the init means
+    assert ss.spearman_dead_vs_init_mean(dead, rmse) == pytest.approx(
+        stats.spearmanr(dead.ravel(), [2, 2, 11, 11, 5, 5]).statistic)
+    per_run = stats.spearmanr(dead.ravel(), rmse.ravel()).statistic
+    assert ss.spearman_dead_vs_run(dead, rmse) == pytest.approx(per_run)
+    assert np.isnan(ss.spearman_dead_vs_init_mean(np.zeros((3, 2)), rmse))   # no dead units: undefined
 
 
 def test_log_p_of_the_papers_table_2():
@@ -95,9 +118,9 @@ def test_log_p_of_the_papers_table_2():
 
 def test_wilcoxon_flags_only_a_lower_and_significant_method():
     base = np.linspace(1, 2, 20)
-    assert st.wilcoxon_improvement(base, base - 0.1)[1]
-    assert not st.wilcoxon_improvement(base, base + 0.1)[1]
-    assert not st.wilcoxon_improvement(base, base)[1]
+    assert ss.wilcoxon_improvement(base, base - 0.1)[1]
+    assert not ss.wilcoxon_improvement(base, base + 0.1)[1]
+    assert not ss.wilcoxon_improvement(base, base)[1]
 
 
 def test_train_initialisations_shapes_and_shared_start(monkeypatch):
