@@ -177,3 +177,13 @@ def test_table3_records_do_not_depend_on_the_chunk_size(monkeypatch):
         for v, metrics in together[s].items():
             for k, values in metrics.items():
                 np.testing.assert_allclose(alone[s][v][k], values, rtol=1e-6, atol=1e-9, err_msg=f"{v} {k}")
+
+
+def test_bootstrap_interval_covers_the_mean_and_shrinks_with_n():
+    rng = np.random.default_rng(0)
+    small, large = rng.normal(size=10), rng.normal(size=1000)
+    lo_s, hi_s = ss.bootstrap_interval(lambda i: small[i].mean(), len(small))
+    lo_l, hi_l = ss.bootstrap_interval(lambda i: large[i].mean(), len(large))
+    assert lo_s < small.mean() < hi_s and lo_l < large.mean() < hi_l
+    assert (hi_l - lo_l) < (hi_s - lo_s) / 5                      # ~ 1/sqrt(n)
+    assert hi_l - lo_l == pytest.approx(2 * 1.645 / np.sqrt(1000), rel=0.15)

@@ -11,9 +11,9 @@ import numpy as np
 import scikit_posthocs
 from scipy import stats
 
-__all__ = ["PH_DEFINITIONS", "conover_pvalues", "kruskal", "ph_full_zero_filled", "ph_one_minus_mean_p",
-           "ph_symmetric_matrix", "ph_upper_share", "spearman_dead_vs_init_mean", "spearman_dead_vs_run",
-           "wilcoxon_improvement"]
+__all__ = ["PH_DEFINITIONS", "bootstrap_interval", "conover_pvalues", "kruskal", "ph_full_zero_filled",
+           "ph_one_minus_mean_p", "ph_symmetric_matrix", "ph_upper_share", "spearman_dead_vs_init_mean",
+           "spearman_dead_vs_run", "wilcoxon_improvement"]
 
 
 def kruskal(rmse: np.ndarray) -> tuple[float, float]:
@@ -93,3 +93,18 @@ def spearman_dead_vs_run(dead: np.ndarray, rmse: np.ndarray) -> float:
     """Spearman correlation between each run's dead-activation coefficient and its own
     reconstruction error (any shape; pairs run by run)."""
     return _spearman(np.asarray(dead, dtype=float).ravel(), np.asarray(rmse, dtype=float).ravel())
+
+
+def bootstrap_interval(statistic, n: int, n_boot: int = 1000, level: float = 0.9,
+                       seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``statistic(index)`` over ``n`` initialisations:
+    ``statistic`` receives an ``(n,)`` array of initialisation indices drawn with replacement
+    and returns a float (NaN results are dropped). Returns ``(low, high)`` at ``level``."""
+    rng = np.random.default_rng(seed)
+    values = np.array([statistic(rng.integers(0, n, n)) for _ in range(n_boot)], dtype=float)
+    values = values[np.isfinite(values)]
+    if len(values) == 0:
+        return float("nan"), float("nan")
+    tail = 100 * (1 - level) / 2
+    low, high = np.percentile(values, [tail, 100 - tail])
+    return float(low), float(high)
