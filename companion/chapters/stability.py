@@ -116,9 +116,10 @@ PAPER_TABLE4 = {
 # here get their reason from the bootstrap interval over initialisations (see the notebook).
 REASONS: dict[str, dict[str, str]] = {"paper": {
     "table3_XGU_baseline": (
-        "unexplained: only 1 of our 6 XGU initialisations (3 of 10 in Table 2's subset) ends with a "
-        "dead bottleneck unit and none with all three dead, while the paper's 0.052 +- 0.05 needs about a "
-        "third of the runs near the all-dead 0.124; the bootstrap 90% interval of our mean excludes 0.052"),
+        "unexplained: only 1 of our 6 XGU initialisations ends with a dead bottleneck unit (RMSE 0.032) "
+        "and none with all three dead (0.124), and Table 2's subset averages 0.022 for XGU, while the "
+        "paper's 0.052 +- 0.05 needs about a third of the runs near 0.124; the bootstrap 90% interval "
+        "of our mean excludes 0.052"),
     "table3_XGN_partial": (
         "protocol choice the paper leaves open (t, with batch size 4): partial reinitialisation fires on "
         "healthy networks, about 32,000 of the 112,800 iterations (a unit of a sum-to-one code is zero on "
