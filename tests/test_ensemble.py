@@ -94,7 +94,7 @@ def _dead_model_weights(config):
 def test_reinitialisation_replaces_only_what_its_rule_says(method):
     config = AEConfig("basic", 12, 3, n1=4)
     weights = _dead_model_weights(config)
-    rule = ensemble.Reinitialisation((method, None), (0.5, 0.5), ("he_normal", "he_normal"), seed=1)
+    rule = ensemble.Reinitialisation((method, None), (0.5, 0.5), ("he_normal", "he_normal"))
     out = ensemble.train_ensemble(X, config, weights, torch.tensor([1, 2]), loss="mse", batch_size=8,
                                   lr=1e-12, epochs=1, reinit=rule)   # lr ~ 0: changes are reinitialisations
     p = out["params"]
@@ -109,7 +109,7 @@ def test_partial_reinitialisation_touches_only_dead_neurons():
     config = AEConfig("basic", 12, 3, n1=4)
     weights = stack_initial_weights(config, "he_normal", [0])
     weights["b1"][0] = torch.tensor([100.0, -100.0, 100.0])   # only neuron 1 is dead
-    rule = ensemble.Reinitialisation(("partial",), (0.9,), ("he_normal",), seed=1)
+    rule = ensemble.Reinitialisation(("partial",), (0.9,), ("he_normal",))
     out = ensemble.train_ensemble(X, config, weights, torch.tensor([1]), loss="mse", batch_size=8,
                                   lr=1e-12, epochs=1, reinit=rule)
     W1, W1_0 = out["params"]["W1"][0], weights["W1"][0].to(out["params"]["W1"])
@@ -122,6 +122,80 @@ def test_bad_reinitialisation_rules_fail_fast():
         ensemble.Reinitialisation(("sometimes",), (0.5,), ("he_normal",))
     with pytest.raises(ValueError, match="one entry per model"):
         ensemble.Reinitialisation(("whole", None), (0.5,), ("he_normal",))
+
+
+def test_reinitialisation_draws_do_not_depend_on_the_chunk():
+    """Table-3 records of a model are identical alone and among others (counter-based draws)."""
+    config = AEConfig("basic", 12, 3, n1=4)
+    schemes = ("he_normal", "glorot_uniform", "he_uniform", "glorot_normal")
+    weights = stack_initial_weights(config, "he_normal", [0, 1, 2, 3])
+    weights["b1"][:, 0] = -100.0                                   # one dead unit: partial fires
+    weights["b1"][1] = -100.0                                      # model 1 fully dead: whole/layer fire
+    rule = ensemble.Reinitialisation(("whole", "layer", "partial", "whole"), (0.3, 0.3, 0.3, 0.3), schemes)
+    run = dict(loss="mse", batch_size=8, lr=1e-2, epochs=2)
+    seeds = torch.tensor([11, 12, 13, 14])
+    together = ensemble.train_ensemble(X, config, weights, seeds, reinit=rule, **run)
+    assert (together["reinitialised"] > 0).all()
+    for m in range(4):
+        one = {k: v[m:m + 1] for k, v in weights.items()}
+        alone = ensemble.train_ensemble(X, config, one, seeds[m:m + 1], reinit=rule[m:m + 1], **run)
+        assert alone["reinitialised"][0] == together["reinitialised"][m]
+        for k in together["params"]:
+            assert torch.allclose(alone["params"][k][0], together["params"][k][m], atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 1e-2])
+def test_entrywise_adam_is_torch_adam_until_a_reset(weight_decay):
+    g = torch.Generator().manual_seed(0)
+    p0 = torch.randn(3, 4, 5, generator=g, dtype=torch.float64)
+    ours, ref = p0.clone().requires_grad_(True), p0.clone().requires_grad_(True)
+    mine = ensemble.EntrywiseAdam([ours], lr=1e-2, weight_decay=weight_decay)
+    torch_adam = torch.optim.Adam([ref], lr=1e-2, weight_decay=weight_decay)
+    for _ in range(5):
+        for p, opt in ((ours, mine), (ref, torch_adam)):
+            opt.zero_grad()
+            ((p ** 3).sum() + p.sum()).backward()
+            opt.step()
+    assert torch.allclose(ours, ref, atol=1e-12)
+    mine.state[ours]["step"][0] = 0                     # a reset entry restarts its bias correction:
+    mine.state[ours]["exp_avg"][0] = 0                  # its next update is lr * sign(gradient)
+    mine.state[ours]["exp_avg_sq"][0] = 0
+    before = ours.detach().clone()
+    mine.zero_grad()
+    ((ours ** 3).sum() + ours.sum()).backward()
+    grad = ours.grad[0] + weight_decay * before[0]
+    mine.step()
+    assert torch.allclose(before[0] - ours[0].detach(), 1e-2 * grad / (grad.abs() + 1e-8), atol=1e-9)
+
+
+def test_adam_step_reset_changes_only_reinitialised_models():
+    config = AEConfig("basic", 12, 3, n1=4)
+    weights = _dead_model_weights(config)
+    run = dict(loss="mse", batch_size=8, lr=1e-2, epochs=1)
+    out = {}
+    for choice in ensemble.ADAM_STEP_CHOICES:
+        rule = ensemble.Reinitialisation(("whole", None), (0.5, 0.5), ("he_normal", "he_normal"), choice)
+        out[choice] = ensemble.train_ensemble(X, config, weights, torch.tensor([1, 2]), reinit=rule, **run)
+    assert not torch.allclose(out["keep"]["params"]["W0"][0], out["reset"]["params"]["W0"][0])
+    assert torch.allclose(out["keep"]["params"]["W0"][1], out["reset"]["params"]["W0"][1], atol=1e-6)
+
+
+def test_evaluation_memory_does_not_grow_with_the_chunk():
+    config = AEConfig("basic", 156, 3, n1=10)
+    assert ensemble.eval_block(10, config, 9025) == 9025
+    big = ensemble.eval_block(10_000, config, 9025)
+    per_pixel = 10_000 * (30 + 3 + 156 + 2 * 156 + 2 * 3) * 4      # activations of 10k models, bytes
+    assert big * per_pixel <= 512 * 1024**2 < (big + 1) * per_pixel
+
+
+def test_an_80_gb_gpu_takes_10000_models_of_every_experiment():
+    from companion.experiments.stability import EXPERIMENTS
+    for e in EXPERIMENTS.values():
+        L, R, pixels = (156, 3, 9025) if e["dataset"] == "samson" else (198, 4, 10000)
+        config = AEConfig(e["arch"], L, R, n1=e["n1"] or 10)
+        fits = ensemble.models_per_chunk(config, pixels, e["batch_size"], torch.device("cpu"),
+                                         budget_bytes=40 * 1024**3)          # half of 80 GB
+        assert fits >= 10_000
 
 
 def test_chunk_size_follows_the_memory_budget():

@@ -9,21 +9,47 @@ import torch
 from scipy import stats
 
 from companion.experiments import stability as st
+from companion.experiments import stability_stats as ss
 from companion.nets.unmixing_ae import AEConfig, initial_weights
 
 
-@pytest.mark.parametrize("scheme, std", [("he_normal", lambda fi, fo: math.sqrt(2 / fi)),
-                                         ("glorot_normal", lambda fi, fo: math.sqrt(2 / (fi + fo))),
-                                         ("glorot_uniform", lambda fi, fo: math.sqrt(2 / (fi + fo))),
-                                         ("he_uniform", lambda fi, fo: 1 / math.sqrt(3 * fi))])
-def test_init_schemes_have_their_published_spread(scheme, std):
-    config = AEConfig("basic", 400, 30, n1=10)          # first layer: 400 -> 300
-    w = initial_weights(config, scheme, 0)
-    assert w["W0"].std().item() == pytest.approx(std(400, 300), rel=0.02)
-    if scheme == "he_uniform":                            # PyTorch default: biases drawn too
-        assert w["b0"].abs().max() <= 1 / math.sqrt(400) and w["b0"].std() > 0
-    else:
-        assert torch.count_nonzero(w["b0"]) == 0
+def _ate_std(scheme, architecture, fan_in, fan_out):
+    """The std of ATE's draw (``weights_initialization`` in ate/ate_train.py): torch.nn.init with
+    ``calculate_gain`` of the hidden activation (sigmoid: 1, ReLU: sqrt(2)) for He normal and
+    both Glorot schemes; PyTorch's default U(+-1/sqrt(fan_in)) for He uniform."""
+    gain = {"original": 1.0, "basic": math.sqrt(2.0)}[architecture]
+    return {"he_normal": gain / math.sqrt(fan_in),
+            "glorot_normal": gain * math.sqrt(2 / (fan_in + fan_out)),
+            "glorot_uniform": gain * math.sqrt(6 / (fan_in + fan_out)) / math.sqrt(3),
+            "he_uniform": 1 / math.sqrt(3 * fan_in)}[scheme]
+
+
+@pytest.mark.parametrize("architecture", ["original", "basic"])
+@pytest.mark.parametrize("scheme", ["he_normal", "he_uniform", "glorot_normal", "glorot_uniform"])
+def test_every_layer_is_drawn_as_ate_draws_it(scheme, architecture):
+    config = AEConfig(architecture, 300, 40, n1=10)
+    draws = [initial_weights(config, scheme, s) for s in range(3)]
+    for i, (fan_in, fan_out, bias) in enumerate(config.linear_layers()):
+        w = torch.cat([d[f"W{i}"].flatten() for d in draws])
+        assert w.std().item() == pytest.approx(_ate_std(scheme, architecture, fan_in, fan_out), rel=0.03), i
+        if not bias:
+            continue
+        b = torch.cat([d[f"b{i}"] for d in draws])
+        if scheme == "he_uniform":                        # PyTorch default: biases drawn too
+            assert b.abs().max() <= 1 / math.sqrt(fan_in) and b.std() > 0
+        else:                                             # ATE zeroes them
+            assert torch.count_nonzero(b) == 0
+
+
+@pytest.mark.parametrize("architecture", ["original", "basic"])
+@pytest.mark.parametrize("scheme", ["he_normal", "he_uniform", "glorot_normal", "glorot_uniform"])
+def test_reinitialisation_draws_follow_the_same_scheme(scheme, architecture):
+    from companion.nets.unmixing_ae import ACTIVATION_GAIN, INIT_SCHEMES, counter_linear
+    seeds = torch.arange(40)
+    code = torch.full((40,), INIT_SCHEMES.index(scheme))
+    w, b = counter_linear(seeds, code, 1, 3, 7, 200, 30, ACTIVATION_GAIN[architecture])
+    assert w.std().item() == pytest.approx(_ate_std(scheme, architecture, 200, 30), rel=0.03)
+    assert (torch.count_nonzero(b) == 0) == (scheme != "he_uniform")
 
 
 def test_initial_weights_are_a_pure_function_of_the_seed():
@@ -54,13 +80,35 @@ def test_match_and_score_undoes_a_permutation_and_scaling():
 def test_kruskal_and_conover_agree_with_scipy_and_scikit_posthocs():
     rng = np.random.default_rng(0)
     rmse = rng.normal(size=(5, 8)) + np.arange(5)[:, None] * 0.5
-    H, log_p = st.kruskal(rmse)
+    H, log_p = ss.kruskal(rmse)
     reference = stats.kruskal(*rmse)
     assert H == pytest.approx(reference.statistic) and log_p == pytest.approx(math.log(reference.pvalue))
-    p = st.conover_pvalues(rmse)
+    p = ss.conover_pvalues(rmse)
     assert np.allclose(p, scikit_posthocs.posthoc_conover(list(rmse), p_adjust=None).to_numpy())
     pairs = np.array([[1, 0.01, 0.2], [0.01, 1, 0.04], [0.2, 0.04, 1]])
-    assert st.conover_fraction(pairs) == pytest.approx(2 / 3)
+    assert ss.ph_upper_share(pairs) == pytest.approx(2 / 3)
+    assert ss.ph_symmetric_matrix(pairs) == pytest.approx(4 / 9)
+    assert ss.ph_full_zero_filled(pairs) == pytest.approx((6 + 2) / 9)
+    assert ss.ph_one_minus_mean_p(pairs) == pytest.approx(1 - 0.25 / 3)
+
+
+def test_ph_candidates_under_the_null_hypothesis():
+    """With N = 50 identical initialisations only 'zero-filled' and '1 - mean p' stay near the
+    paper's floor of about 0.54; the share of distinct pairs is near alpha."""
+    rmse = np.random.default_rng(1).normal(size=(50, 50))
+    p = ss.conover_pvalues(rmse)
+    assert ss.ph_upper_share(p) < 0.1
+    assert 0.5 < ss.ph_full_zero_filled(p) < 0.56 and 0.45 < ss.ph_one_minus_mean_p(p) < 0.55
+
+
+def test_spearman_pairs_each_run_with_its_initialisations_mean():
+    rmse = np.array([[1.0, 3.0], [10.0, 12.0], [5.0, 5.0]])       # init means 2, 11, 5
+    dead = np.array([[0.1, 0.2], [0.9, 0.8], [0.5, 0.4]])         # ranks follow the init means
+    assert ss.spearman_dead_vs_init_mean(dead, rmse) == pytest.approx(
+        stats.spearmanr(dead.ravel(), [2, 2, 11, 11, 5, 5]).statistic)
+    per_run = stats.spearmanr(dead.ravel(), rmse.ravel()).statistic
+    assert ss.spearman_dead_vs_run(dead, rmse) == pytest.approx(per_run)
+    assert np.isnan(ss.spearman_dead_vs_init_mean(np.zeros((3, 2)), rmse))   # no dead units: undefined
 
 
 def test_log_p_of_the_papers_table_2():
@@ -70,9 +118,9 @@ def test_log_p_of_the_papers_table_2():
 
 def test_wilcoxon_flags_only_a_lower_and_significant_method():
     base = np.linspace(1, 2, 20)
-    assert st.wilcoxon_improvement(base, base - 0.1)[1]
-    assert not st.wilcoxon_improvement(base, base + 0.1)[1]
-    assert not st.wilcoxon_improvement(base, base)[1]
+    assert ss.wilcoxon_improvement(base, base - 0.1)[1]
+    assert not ss.wilcoxon_improvement(base, base + 0.1)[1]
+    assert not ss.wilcoxon_improvement(base, base)[1]
 
 
 def test_train_initialisations_shapes_and_shared_start(monkeypatch):
@@ -110,3 +158,32 @@ def test_study_resumes_after_interruption_without_loss_or_duplication(tmp_path, 
     assert rmse.shape == (4, 2)                                  # every (initialisation, run) exactly once
     fresh = st.train_initialisations(scene, 99, ["he_normal"], [0, 1, 2, 3], 2, 1)["he_normal"]["rmse"]
     np.testing.assert_allclose(rmse, fresh, rtol=1e-9)           # and equal to an uninterrupted study
+
+
+def test_table3_records_do_not_depend_on_the_chunk_size(monkeypatch):
+    """Counter-based reinitialisation draws: chunks of 1 model and one chunk of all give the same
+    Table-3 records (every metric, every variant)."""
+    scene = _scene(pixels=60)
+    monkeypatch.setitem(st.EXPERIMENTS, 99, dict(arch="basic", loss="mse", dataset="planted", n1=2,
+                                                 batch_size=4, lr=1e-2, dropout=0.0))
+    variants = [(None, 0.0), ("whole", 0.3), ("layer", 0.3), ("partial", 0.3)]
+    args = (scene, 99, ["he_normal", "glorot_uniform"], [0, 1], variants, 2)
+    together = st.reinit_study(*args)
+    alone = st.reinit_study(*args, max_chunk=1)
+    fired = sum(np.sum(together[s][st.variant_label(*v)]["reinitialised"])
+                for s in together for v in variants[1:])
+    assert fired > 0                                                  # the rules did fire
+    for s in together:
+        for v, metrics in together[s].items():
+            for k, values in metrics.items():
+                np.testing.assert_allclose(alone[s][v][k], values, rtol=1e-6, atol=1e-9, err_msg=f"{v} {k}")
+
+
+def test_bootstrap_interval_covers_the_mean_and_shrinks_with_n():
+    rng = np.random.default_rng(0)
+    small, large = rng.normal(size=10), rng.normal(size=1000)
+    lo_s, hi_s = ss.bootstrap_interval(lambda i: small[i].mean(), len(small))
+    lo_l, hi_l = ss.bootstrap_interval(lambda i: large[i].mean(), len(large))
+    assert lo_s < small.mean() < hi_s and lo_l < large.mean() < hi_l
+    assert (hi_l - lo_l) < (hi_s - lo_s) / 5                      # ~ 1/sqrt(n)
+    assert hi_l - lo_l == pytest.approx(2 * 1.645 / np.sqrt(1000), rel=0.15)

@@ -16,17 +16,15 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import scikit_posthocs
 import torch
-from scipy import stats
 from tqdm import tqdm
 
 from companion import data
-from companion.nets.ensemble import Reinitialisation, models_per_chunk, train_ensemble, unmix
+from companion.nets.ensemble import Reinitialisation, evaluate, models_per_chunk, train_ensemble
 from companion.nets.unmixing_ae import INIT_SCHEMES, AEConfig, initial_weights
 
-__all__ = ["EXPERIMENTS", "Scene", "conover_fraction", "kruskal", "load_scene", "match_and_score",
-           "reinit_study", "train_initialisations"]
+__all__ = ["EXPERIMENTS", "WEIGHT_DECAY", "Scene", "abundance_rmse", "load_scene", "match_and_score",
+           "match_endmembers", "reinit_study", "score_trained", "train_initialisations"]
 
 # Table 1: architecture (arch), loss, dataset, n1 (basic), batch size, learning rate, Gaussian dropout.
 EXPERIMENTS = {
@@ -41,6 +39,13 @@ EXPERIMENTS = {
     9: dict(arch="original", loss="sad", dataset="jasper", n1=0, batch_size=5, lr=0.01, dropout=0.1),
     10: dict(arch="basic", loss="mse", dataset="jasper", n1=10, batch_size=20, lr=1e-3, dropout=0.0),
 }
+
+# Adam's weight decay is not in the paper (Table 1): ATE's script for these runs
+# (exp_mixed_weight_init_verification.py) sets 0 for Experiments 1-10.
+WEIGHT_DECAY = 0.0
+# Larger CPU chunks leave the cache: one thread, 50 epochs' steps, per model and step: Exp. 4
+# 18 us at 200 models vs 21 us at 800; Exp. 10 49 us vs 83 us.
+CPU_CHUNK = 256
 
 
 @dataclass(frozen=True)
@@ -81,13 +86,10 @@ def run_seed(experiment: int, scheme: str, initialisation: int, run: int) -> int
 
 
 @torch.no_grad()
-def match_and_score(abundances: torch.Tensor, endmembers: torch.Tensor, rmse_pixel: torch.Tensor,
-                    scene: Scene) -> dict[str, torch.Tensor]:
-    """Errors of M models: ``abundances (M, pixels, R)``, ``endmembers (M, L, R)``,
-    ``rmse_pixel (M, pixels)``. Endmembers are matched to the truth by the permutation with the
-    smallest mean SAD (all R! tried at once). Returns ``(M,)`` tensors ``rmse`` (reconstruction,
-    mean per-pixel RMSE), ``abundance_error`` (mean per-pixel RMSE) and ``endmember_error``
-    (mean SAD, radians)."""
+def match_endmembers(endmembers: torch.Tensor, scene: Scene) -> tuple[torch.Tensor, torch.Tensor]:
+    """Match M estimates ``endmembers (M, L, R)`` to the truth by the permutation with the
+    smallest mean SAD (all R! tried at once). Returns ``(perm (M, R), endmember_error (M,))``:
+    estimate ``perm[m, j]`` is matched to true endmember j; the error is the mean SAD (rad)."""
     R = scene.E_true.shape[1]
     e_hat = endmembers / endmembers.norm(dim=1, keepdim=True).clamp_min(1e-12)
     e_true = scene.E_true / scene.E_true.norm(dim=0, keepdim=True)
@@ -95,26 +97,60 @@ def match_and_score(abundances: torch.Tensor, endmembers: torch.Tensor, rmse_pix
     perms = torch.tensor(list(itertools.permutations(range(R))), device=angles.device)  # (P, R)
     cost = angles[:, perms, torch.arange(R, device=angles.device)].mean(dim=2)         # (M, P)
     best_cost, best = cost.min(dim=1)
-    matched = torch.gather(abundances, 2, perms[best].unsqueeze(1).expand(-1, abundances.shape[1], -1))
-    abundance_error = ((matched - scene.A_true) ** 2).mean(dim=2).sqrt().mean(dim=1)
-    return {"rmse": rmse_pixel.mean(dim=1), "abundance_error": abundance_error, "endmember_error": best_cost}
+    return perms[best], best_cost
+
+
+def abundance_rmse(abundances: torch.Tensor, perm: torch.Tensor, A_true: torch.Tensor) -> torch.Tensor:
+    """Per-pixel abundance RMSE ``(M, pixels)`` of ``abundances (M, pixels, R)`` against
+    ``A_true (pixels, R)``, estimates reordered by ``perm (M, R)`` (:func:`match_endmembers`)."""
+    matched = torch.gather(abundances, 2, perm.unsqueeze(1).expand(-1, abundances.shape[1], -1))
+    return ((matched - A_true) ** 2).mean(dim=2).sqrt()
+
+
+@torch.no_grad()
+def match_and_score(abundances: torch.Tensor, endmembers: torch.Tensor, rmse_pixel: torch.Tensor,
+                    scene: Scene) -> dict[str, torch.Tensor]:
+    """Errors of M models from all their outputs: ``abundances (M, pixels, R)``, ``endmembers
+    (M, L, R)``, ``rmse_pixel (M, pixels)``. Returns ``(M,)`` tensors ``rmse`` (reconstruction,
+    mean per-pixel RMSE), ``abundance_error`` (mean per-pixel RMSE) and ``endmember_error``
+    (mean SAD, radians), endmembers matched by :func:`match_endmembers`."""
+    perm, endmember_error = match_endmembers(endmembers, scene)
+    abundance_error = abundance_rmse(abundances, perm, scene.A_true).mean(dim=1)
+    return {"rmse": rmse_pixel.mean(dim=1), "abundance_error": abundance_error,
+            "endmember_error": endmember_error}
+
+
+@torch.no_grad()
+def score_trained(params, running, scene: Scene, config: AEConfig) -> dict[str, torch.Tensor]:
+    """The errors of :func:`match_and_score` for trained models, evaluated block by block
+    (:func:`ensemble.evaluate`): memory independent of the number of pixels."""
+    decoder = params[f"W{len(config.linear_layers()) - 1}"]
+    perm, endmember_error = match_endmembers(decoder, scene)
+    M, n = decoder.shape[0], scene.X.shape[0]
+    sums = {"rmse": torch.zeros(M, dtype=torch.float64, device=decoder.device),
+            "abundance_error": torch.zeros(M, dtype=torch.float64, device=decoder.device)}
+
+    def accumulate(rows, a, rmse):
+        sums["rmse"] += rmse.double().sum(dim=1)
+        sums["abundance_error"] += abundance_rmse(a, perm, scene.A_true[rows]).double().sum(dim=1)
+
+    evaluate(params, running, scene.X, config, accumulate)
+    return {k: v / n for k, v in sums.items()} | {"endmember_error": endmember_error}
 
 
 def _train_and_score(scene: Scene, config: AEConfig, weights, seeds, experiment: int, epochs: int,
-                     reinit: Reinitialisation | None, chunk: int, progress) -> dict[str, np.ndarray]:
+                     reinit: Reinitialisation | None, chunk: int, progress,
+                     weight_decay: float) -> dict[str, np.ndarray]:
     """Train models (stacked ``weights``, ``seeds``) in chunks of ``chunk``; all their errors."""
     e = EXPERIMENTS[experiment]
     parts = []
     for start in range(0, len(seeds), chunk):
         part = slice(start, start + chunk)
-        rule = None
-        if reinit is not None:
-            rule = Reinitialisation(reinit.methods[part], reinit.thresholds[part], reinit.schemes[part],
-                                    reinit.seed + start)
         trained = train_ensemble(scene.X, config, {k: v[part] for k, v in weights.items()},
                                  torch.as_tensor(seeds[part]), loss=e["loss"], batch_size=e["batch_size"],
-                                 lr=e["lr"], epochs=epochs, reinit=rule, progress=progress)
-        scores = match_and_score(*unmix(trained["params"], trained["running"], scene.X, config), scene)
+                                 lr=e["lr"], epochs=epochs, weight_decay=weight_decay,
+                                 reinit=None if reinit is None else reinit[part], progress=progress)
+        scores = score_trained(trained["params"], trained["running"], scene, config)
         scores |= {"dead": trained["dead"], "final_loss": trained["final_loss"],
                    "reinitialised": trained["reinitialised"]}
         parts.append({k: v.double().cpu().numpy() for k, v in scores.items()})
@@ -123,15 +159,23 @@ def _train_and_score(scene: Scene, config: AEConfig, weights, seeds, experiment:
     return out
 
 
+def _chunk(config: AEConfig, scene: Scene, experiment: int, n_models: int, max_chunk: int | None) -> int:
+    """Models per chunk: what fits the device (:func:`models_per_chunk`), capped by ``max_chunk``."""
+    fits = models_per_chunk(config, scene.X.shape[0], EXPERIMENTS[experiment]["batch_size"], scene.X.device,
+                            scene.X.dtype)
+    return max(1, min(fits, max_chunk or fits, n_models))
+
+
 def train_initialisations(scene: Scene, experiment: int, schemes: list[str], initialisations: list[int],
-                          runs: int, epochs: int, max_chunk: int | None = None) -> dict:
+                          runs: int, epochs: int, max_chunk: int | None = None,
+                          weight_decay: float | None = None) -> dict:
     """Train ``runs`` runs of each initialisation of each scheme of one experiment together.
+    ``weight_decay``: Adam's, default :data:`WEIGHT_DECAY`.
 
     Returns ``{scheme: {metric: (len(initialisations), runs) list}}`` with metrics ``rmse``,
-    ``abundance_error``, ``endmember_error``, ``dead``, ``final_loss``, ``diverged``.
+    ``abundance_error``, ``endmember_error``, ``dead``, ``final_loss``, ``reinitialised``, ``diverged``.
     """
     config = ae_config(experiment, scene)
-    e = EXPERIMENTS[experiment]
     per_model, seeds = [], []
     for scheme in schemes:
         for i in initialisations:
@@ -139,20 +183,22 @@ def train_initialisations(scene: Scene, experiment: int, schemes: list[str], ini
             per_model += [w] * runs
             seeds += [run_seed(experiment, scheme, i, r) for r in range(runs)]
     weights = {k: torch.stack([w[k] for w in per_model]) for k in per_model[0]}
-    chunk = models_per_chunk(config, scene.X.shape[0], e["batch_size"], scene.X.device, scene.X.dtype)
-    chunk = min(chunk, max_chunk or chunk, len(seeds))
+    chunk = _chunk(config, scene, experiment, len(seeds), max_chunk)
     n_chunks = math.ceil(len(seeds) / chunk)
-    with tqdm(total=n_chunks * epochs, desc=f"exp {experiment}: {len(seeds)} models", unit="epoch",
-              mininterval=10.0) as bar:
-        out = _train_and_score(scene, config, weights, seeds, experiment, epochs, None, chunk, bar)
+    wd = WEIGHT_DECAY if weight_decay is None else weight_decay
+    with tqdm(total=n_chunks * epochs, desc=f"exp {experiment}: {len(seeds)} models, {chunk} per chunk",
+              unit="epoch", mininterval=10.0) as bar:
+        out = _train_and_score(scene, config, weights, seeds, experiment, epochs, None, chunk, bar, wd)
     shape = (len(schemes), len(initialisations), runs)
     return {s: {k: v.reshape(shape)[j].tolist() for k, v in out.items()} for j, s in enumerate(schemes)}
 
 
 def reinit_study(scene: Scene, experiment: int, schemes: list[str], initialisations: list[int],
-                 variants: list[tuple[str | None, float]], epochs: int, seed: int = 0) -> dict:
+                 variants: list[tuple[str | None, float]], epochs: int, adam_step: str = "keep",
+                 max_chunk: int | None = None, weight_decay: float | None = None) -> dict:
     """Table 3: every initialisation trained once (run 0) per variant ``(method, threshold)``;
-    ``(None, 0)`` is the baseline. All variants of all schemes train as one ensemble.
+    ``(None, 0)`` is the baseline. All variants of all schemes train as one ensemble;
+    ``adam_step`` as in :class:`Reinitialisation`.
 
     Returns ``{scheme: {variant_label: {metric: list over initialisations}}}``."""
     config = ae_config(experiment, scene)
@@ -166,12 +212,12 @@ def reinit_study(scene: Scene, experiment: int, schemes: list[str], initialisati
                 thresholds.append(float(threshold))
                 model_schemes.append(scheme)
     weights = {k: torch.stack([w[k] for w in per_model]) for k in per_model[0]}
-    rule = Reinitialisation(tuple(methods), tuple(thresholds), tuple(model_schemes), seed)
-    chunk = models_per_chunk(config, scene.X.shape[0], EXPERIMENTS[experiment]["batch_size"],
-                             scene.X.device, scene.X.dtype)
-    with tqdm(total=math.ceil(len(seeds) / chunk) * epochs, desc=f"reinit: {len(seeds)} models",
-              unit="epoch", mininterval=10.0) as bar:
-        out = _train_and_score(scene, config, weights, seeds, experiment, epochs, rule, chunk, bar)
+    rule = Reinitialisation(tuple(methods), tuple(thresholds), tuple(model_schemes), adam_step)
+    chunk = _chunk(config, scene, experiment, len(seeds), max_chunk)
+    wd = WEIGHT_DECAY if weight_decay is None else weight_decay
+    with tqdm(total=math.ceil(len(seeds) / chunk) * epochs,
+              desc=f"reinit: {len(seeds)} models, {chunk} per chunk", unit="epoch", mininterval=10.0) as bar:
+        out = _train_and_score(scene, config, weights, seeds, experiment, epochs, rule, chunk, bar, wd)
     shape = (len(schemes), len(variants), len(initialisations))
     return {s: {variant_label(*v): {k: out[k].reshape(shape)[j, n].tolist() for k in out}
                 for n, v in enumerate(variants)} for j, s in enumerate(schemes)}
@@ -180,42 +226,3 @@ def reinit_study(scene: Scene, experiment: int, schemes: list[str], initialisati
 def variant_label(method: str | None, threshold: float) -> str:
     """``"baseline"`` or e.g. ``"partial t=0.5"``."""
     return "baseline" if method is None else f"{method} t={threshold:g}"
-
-
-def kruskal(rmse: np.ndarray) -> tuple[float, float]:
-    """Kruskal-Wallis over the rows of ``rmse (N, k)`` (one group per initialisation):
-    ``(H, natural log of p)``; ``-inf`` when p underflows, as in the paper's Table 2."""
-    groups = [row[np.isfinite(row)] for row in np.asarray(rmse)]
-    H, _ = stats.kruskal(*groups)
-    log_p = stats.chi2.logsf(H, len(groups) - 1)
-    return float(H), float(log_p)
-
-
-def conover_pvalues(rmse: np.ndarray) -> np.ndarray:
-    """Conover-Iman pairwise p-values ``(N, N)`` between initialisations (no p adjustment)."""
-    groups = [row[np.isfinite(row)] for row in np.asarray(rmse)]
-    return scikit_posthocs.posthoc_conover(groups, p_adjust=None).to_numpy()
-
-
-def conover_fraction(pvalues: np.ndarray, alpha: float = 0.05) -> float:
-    """Fraction of distinct pairs whose Conover-Iman p-value is below ``alpha`` (Table 2 'ph')."""
-    upper = pvalues[np.triu_indices_from(pvalues, k=1)]
-    return float(np.mean(upper < alpha))
-
-
-def wilcoxon_improvement(baseline: np.ndarray, method: np.ndarray, alpha: float = 0.05) -> tuple[float, bool]:
-    """Paired Wilcoxon signed-rank test of ``method`` against ``baseline`` (one value per
-    initialisation): ``(p, significant improvement)`` where improvement means a lower mean."""
-    b, m = np.asarray(baseline), np.asarray(method)
-    keep = np.isfinite(b) & np.isfinite(m)
-    if keep.sum() < 2 or np.allclose(b[keep], m[keep]):
-        return 1.0, False
-    p = float(stats.wilcoxon(b[keep], m[keep]).pvalue)
-    return p, bool(p < alpha and m[keep].mean() < b[keep].mean())
-
-
-def spearman(dead: np.ndarray, rmse: np.ndarray) -> float:
-    """Spearman correlation between per-run dead-activation coefficients and RMSEs."""
-    d, r = np.asarray(dead).ravel(), np.asarray(rmse).ravel()
-    keep = np.isfinite(d) & np.isfinite(r)
-    return float(stats.spearmanr(d[keep], r[keep]).statistic)

@@ -20,19 +20,20 @@ from dataclasses import dataclass
 import torch
 
 from companion.nets.unmixing_ae import (
+    ACTIVATION_GAIN,
     BN_EPS,
     BN_MOMENTUM,
     INIT_SCHEMES,
     SUM_TO_ONE_EPS,
     AEConfig,
-    _draw_linear,
+    counter_linear,
     dropout_noise,
     pixel_order,
     reconstruction_loss,
 )
 
-__all__ = ["REINIT_METHODS", "Reinitialisation", "dead_coefficients", "forward", "models_per_chunk",
-           "train_ensemble", "unmix"]
+__all__ = ["ADAM_STEP_CHOICES", "REINIT_METHODS", "EntrywiseAdam", "Reinitialisation", "dead_coefficients",
+           "eval_block", "evaluate", "forward", "models_per_chunk", "train_ensemble", "unmix"]
 
 REINIT_METHODS = ("whole", "layer", "partial")
 REINIT_LAYER = 1  # the second encoder layer
@@ -81,6 +82,9 @@ def forward(params: Mapping[str, torch.Tensor], x: torch.Tensor, config: AEConfi
     return abundances, torch.bmm(code, decoder.transpose(1, 2)), bottleneck
 
 
+ADAM_STEP_CHOICES = ("keep", "reset")
+
+
 @dataclass(frozen=True)
 class Reinitialisation:
     """Per-model reinitialisation rules for an ensemble of M models (Sec. 2.6).
@@ -89,14 +93,20 @@ class Reinitialisation:
     encoder layer), ``"partial"`` (only the weights and bias of the second-layer neurons whose own
     coefficient exceeds the threshold) or ``None`` (never: a baseline trained alongside).
     ``whole`` and ``layer`` fire when the layer coefficient exceeds ``thresholds[m]``. Checked every
-    iteration, after the optimiser step; new weights come from ``schemes[m]`` and a generator
-    seeded with ``seed``; Adam's moments of replaced entries are reset to zero.
+    iteration, after the optimiser step; new weights come from ``schemes[m]`` as counter-based
+    draws keyed by the model's run seed, epoch and step (:func:`unmixing_ae.counter_linear`), so
+    a model reinitialises identically alone or in any chunk.
+
+    Adam's state of replaced entries (the paper does not say; ATE has no reinitialisation code):
+    the first and second moments are always reset to zero, as for a fresh parameter;
+    ``adam_step="keep"`` keeps the step count of the bias correction (one count per tensor, as
+    ``torch.optim.Adam``), ``"reset"`` restarts it for the replaced entries (:class:`EntrywiseAdam`).
     """
 
     methods: tuple[str | None, ...]
     thresholds: tuple[float, ...]
     schemes: tuple[str, ...]
-    seed: int = 0
+    adam_step: str = "keep"
 
     def __post_init__(self):
         if not len(self.methods) == len(self.thresholds) == len(self.schemes):
@@ -107,53 +117,103 @@ class Reinitialisation:
                              f"got {sorted(bad)}")
         if any(not 0.0 <= t <= 1.0 for t in self.thresholds):
             raise ValueError("thresholds must lie in [0, 1]")
+        if self.adam_step not in ADAM_STEP_CHOICES:
+            raise ValueError(f"adam_step must be one of {ADAM_STEP_CHOICES}, got {self.adam_step!r}")
+
+    def __getitem__(self, part: slice) -> Reinitialisation:
+        """The rules of the models in ``part`` (a chunk)."""
+        return Reinitialisation(self.methods[part], self.thresholds[part], self.schemes[part], self.adam_step)
 
 
-def _reinitialise(params, optimiser, config, method, threshold, scheme_code, d_layer, d_neuron,
-                  generator) -> torch.Tensor:
-    """Apply the reinitialisation rule in place (``method``: ``{name: (M,) bool}``, ``threshold: (M,)``,
-    ``scheme_code: (M,)`` index into ``INIT_SCHEMES``, all precomputed on the device); return the
-    ``(M,)`` mask of models that were touched. Batched over models: one draw per layer and scheme."""
-    over = d_layer > threshold
-    whole, layer = method["whole"] & over, method["layer"] & over
-    dead_neurons = d_neuron > threshold.unsqueeze(1)
-    neurons = (method["partial"].unsqueeze(1) & dead_neurons) | (whole | layer).unsqueeze(1)
-    touched = neurons.any(dim=1)
-    if not bool(touched.any()):
-        return touched
+class EntrywiseAdam:
+    """Adam (Kingma and Ba; ``torch.optim.Adam`` without amsgrad) with one step count per entry,
+    so that reinitialised entries can restart their bias correction. ``state[p]`` holds
+    ``exp_avg``, ``exp_avg_sq`` and ``step``, each shaped as ``p``; ``weight_decay`` adds
+    ``weight_decay * p`` to the gradient, as ``torch.optim.Adam`` does."""
+
+    def __init__(self, params: list[torch.Tensor], lr: float, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0):
+        self.params, self.lr, self.betas, self.eps, self.weight_decay = params, lr, betas, eps, weight_decay
+        self.state = {p: {"exp_avg": torch.zeros_like(p), "exp_avg_sq": torch.zeros_like(p),
+                          "step": torch.zeros_like(p)} for p in params}
+
+    def zero_grad(self, set_to_none: bool = False):
+        for p in self.params:
+            if p.grad is not None:
+                p.grad.zero_()
+
+    @torch.no_grad()
+    def step(self):
+        beta1, beta2 = self.betas
+        for p in self.params:
+            state, grad = self.state[p], p.grad
+            if self.weight_decay:
+                grad = grad.add(p, alpha=self.weight_decay)
+            state["step"].add_(1)
+            state["exp_avg"].lerp_(grad, 1 - beta1)
+            state["exp_avg_sq"].mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+            correction1 = 1 - torch.pow(beta1, state["step"])
+            correction2 = 1 - torch.pow(beta2, state["step"])
+            denom = (state["exp_avg_sq"] / correction2).sqrt_().add_(self.eps)
+            p.addcdiv_(state["exp_avg"], denom * correction1, value=-self.lr)
+
+
+class _Rules:
+    """A :class:`Reinitialisation` as device tensors, plus which models each layer may redraw."""
+
+    def __init__(self, reinit: Reinitialisation, config: AEConfig, device, dtype):
+        self.method = {name: torch.tensor([m == name for m in reinit.methods], device=device)
+                       for name in REINIT_METHODS}
+        self.threshold = torch.tensor(reinit.thresholds, device=device, dtype=dtype)
+        self.scheme = torch.tensor([INIT_SCHEMES.index(s) for s in reinit.schemes], device=device)
+        whole = [i for i, m in enumerate(reinit.methods) if m == "whole"]
+        any_method = [i for i, m in enumerate(reinit.methods) if m is not None]
+        self.candidates = [torch.tensor(any_method if i == REINIT_LAYER else whole, dtype=torch.int64,
+                                        device=device) for i in range(len(config.linear_layers()))]
+        self.gain = ACTIVATION_GAIN[config.architecture]
+
+
+def _reinitialise(params, optimiser, config: AEConfig, rules: _Rules, seeds: torch.Tensor, epoch: int,
+                  step: int, d_layer: torch.Tensor, d_neuron: torch.Tensor) -> torch.Tensor:
+    """Apply the reinitialisation rules in place; return the ``(M,)`` mask of models touched.
+
+    No host synchronisation on an accelerator: each layer redraws the rows of every model whose
+    method may touch it (a fixed set) and keeps the old values where the rule did not fire. On
+    the CPU, where synchronisation is free, only the models that fired draw."""
+    over = d_layer > rules.threshold
+    whole = rules.method["whole"] & over
+    fired = whole | (rules.method["layer"] & over)
+    neurons = (rules.method["partial"].unsqueeze(1) & (d_neuron > rules.threshold.unsqueeze(1))) \
+        | fired.unsqueeze(1)                                                   # (M, units)
     for i, (fan_in, fan_out, bias) in enumerate(config.linear_layers()):
+        index = rules.candidates[i]
         rows = neurons if i == REINIT_LAYER else whole.unsqueeze(1).expand(-1, fan_out)   # (M, fan_out)
-        index = rows.any(dim=1).nonzero().flatten()
+        if index.device.type == "cpu":
+            index = index[rows[index].any(dim=1)]
         if len(index) == 0:
             continue
-        codes = scheme_code[index]
-        fresh_w = torch.empty((len(index), fan_out, fan_in), dtype=torch.float64)
-        fresh_b = torch.empty((len(index), fan_out), dtype=torch.float64) if bias else None
-        for code in codes.unique().tolist():                     # at most four schemes
-            pick = (codes == code).cpu()
-            w, b = _draw_linear(fan_in, fan_out, bias, INIT_SCHEMES[code], generator, count=int(pick.sum()))
-            fresh_w[pick] = w
-            if bias:
-                fresh_b[pick] = b
-        mask = rows[index]
-        for name, new in ((f"W{i}", fresh_w), (f"b{i}", fresh_b)):
+        w, b = counter_linear(seeds[index], rules.scheme[index], i, epoch, step, fan_in, fan_out, rules.gain,
+                              index.device)
+        mask = rows[index]                                                      # (n, fan_out)
+        for name, new in ((f"W{i}", w), (f"b{i}", b if bias else None)):
             if new is None:
                 continue
             p = params[name]
             m = mask.view(*mask.shape, *([1] * (p.ndim - 2)))
             p.data[index] = torch.where(m, new.to(p), p.data[index])
             state = optimiser.state.get(p, {})
-            for moment in ("exp_avg", "exp_avg_sq"):
-                if moment in state:
-                    state[moment][index] = torch.where(m, 0.0, state[moment][index])
-    return touched
+            for value in state.values():                # moments, and EntrywiseAdam's step counts
+                if value.shape == p.shape:
+                    value[index] = torch.where(m, 0.0, value[index])
+    return neurons.any(dim=1)
 
 
 def train_ensemble(X: torch.Tensor, config: AEConfig, weights: Mapping[str, torch.Tensor],
                    run_seeds: torch.Tensor, *, loss: str, batch_size: int, lr: float, epochs: int,
-                   reinit: Reinitialisation | None = None, progress=None) -> dict:
+                   weight_decay: float = 0.0, reinit: Reinitialisation | None = None, progress=None) -> dict:
     """Train M models together; ``X: (pixels, L)`` scaled data on the target device and dtype,
     ``weights``: stacked initial weights ``(M, ...)`` (cast to X's dtype), ``run_seeds: (M,)``.
+    Adam with learning rate ``lr`` and L2 ``weight_decay`` (ATE's Table 1 runs: 0).
 
     Returns ``{"params", "running", "final_loss" (M,) mean loss of the last epoch,
     "dead" (M,) mean dead-activation coefficient of the bottleneck over the last epoch,
@@ -165,13 +225,11 @@ def train_ensemble(X: torch.Tensor, config: AEConfig, weights: Mapping[str, torc
     seeds = torch.as_tensor(run_seeds, dtype=torch.int64, device=device)
     running = {"mean": torch.zeros(M, config.endmembers, device=device, dtype=dtype),
                "var": torch.ones(M, config.endmembers, device=device, dtype=dtype)}
-    optimiser = torch.optim.Adam(list(params.values()), lr=lr, fused=True)  # one pass per tensor
-    generator = torch.Generator().manual_seed(reinit.seed) if reinit else None
-    if reinit is not None:
-        method = {name: torch.tensor([m == name for m in reinit.methods], device=device)
-                  for name in REINIT_METHODS}
-        threshold = torch.tensor(reinit.thresholds, device=device, dtype=dtype)
-        scheme_code = torch.tensor([INIT_SCHEMES.index(s) for s in reinit.schemes], device=device)
+    if reinit is not None and reinit.adam_step == "reset":
+        optimiser = EntrywiseAdam(list(params.values()), lr=lr, weight_decay=weight_decay)
+    else:   # fused: one pass per tensor
+        optimiser = torch.optim.Adam(list(params.values()), lr=lr, weight_decay=weight_decay, fused=True)
+    rules = _Rules(reinit, config, device, dtype) if reinit is not None else None
     reinitialised = torch.zeros(M, dtype=torch.int64, device=device)
     for epoch in range(epochs):
         order = pixel_order(seeds, epoch, X.shape[0], batch_size, device)
@@ -193,40 +251,58 @@ def train_ensemble(X: torch.Tensor, config: AEConfig, weights: Mapping[str, torc
                 d_layer, d_neuron = dead_coefficients(bottleneck)
                 loss_sum += per_model.detach()
                 dead_sum += d_layer
-                if reinit is not None:
-                    reinitialised += _reinitialise(params, optimiser, config, method, threshold, scheme_code,
-                                                   d_layer, d_neuron, generator).long()
+                if rules is not None:
+                    reinitialised += _reinitialise(params, optimiser, config, rules, seeds, epoch, step,
+                                                   d_layer, d_neuron).long()
         if progress is not None:
             progress.update(1)
     return {"params": {k: v.detach() for k, v in params.items()}, "running": running,
             "final_loss": loss_sum / steps, "dead": dead_sum / steps, "reinitialised": reinitialised}
 
 
+def eval_block(M: int, config: AEConfig, n_pixels: int, itemsize: int = 4,
+               budget_bytes: int = 512 * 1024**2) -> int:
+    """Pixels per evaluation block so that M models' activations of one block take about
+    ``budget_bytes``: evaluation memory does not grow with the training chunk."""
+    widths = sum(fo for _, fo, _ in config.linear_layers()) + 2 * config.bands + 2 * config.endmembers
+    return int(min(n_pixels, max(1, budget_bytes // (M * widths * itemsize))))
+
+
+@torch.no_grad()
+def evaluate(params: Mapping[str, torch.Tensor], running: Mapping[str, torch.Tensor], X: torch.Tensor,
+             config: AEConfig, accumulate, block: int | None = None) -> None:
+    """Run trained models on every pixel (evaluation mode, no dropout), block by block.
+
+    For each block of pixels ``rows`` (a slice), calls ``accumulate(rows, abundances (M, b, R),
+    rmse (M, b))`` with the per-pixel reconstruction RMSE; nothing of size ``(M, pixels)`` is
+    kept. ``block`` defaults to :func:`eval_block`."""
+    M = params["W0"].shape[0]
+    block = block or eval_block(M, config, X.shape[0], X.element_size())
+    for start in range(0, X.shape[0], block):
+        rows = slice(start, start + block)
+        xb = X[rows].unsqueeze(0).expand(M, -1, -1)
+        a, x_hat, _ = forward(params, xb, config, running=dict(running), training=False)
+        accumulate(rows, a, ((xb - x_hat) ** 2).mean(dim=-1).sqrt())
+
+
 @torch.no_grad()
 def unmix(params: Mapping[str, torch.Tensor], running: Mapping[str, torch.Tensor], X: torch.Tensor,
-          config: AEConfig, block: int = 2048) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Evaluate trained models on every pixel (evaluation mode, no dropout).
-
-    Returns ``(abundances (M, pixels, R), endmembers (M, L, R), reconstruction RMSE per pixel
-    (M, pixels))``; pixels go through in blocks of ``block`` to bound memory.
-    """
-    M = params["W0"].shape[0]
+          config: AEConfig, block: int | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """All outputs of the trained models on every pixel, for a few models (memory ``M x pixels``):
+    ``(abundances (M, pixels, R), endmembers (M, L, R), reconstruction RMSE per pixel (M, pixels))``."""
     abundances, rmse = [], []
-    for start in range(0, X.shape[0], block):
-        xb = X[start:start + block].unsqueeze(0).expand(M, -1, -1)
-        a, x_hat, _ = forward(params, xb, config, running=dict(running), training=False)
-        abundances.append(a)
-        rmse.append(((xb - x_hat) ** 2).mean(dim=-1).sqrt())
+    evaluate(params, running, X, config, lambda rows, a, r: (abundances.append(a), rmse.append(r)), block)
     decoder = params[f"W{len(config.linear_layers()) - 1}"]
     return torch.cat(abundances, dim=1), decoder, torch.cat(rmse, dim=1)
 
 
 def models_per_chunk(config: AEConfig, n_pixels: int, batch_size: int, device: torch.device,
-                     dtype: torch.dtype = torch.float32, budget_bytes: int | None = None,
-                     block: int = 2048) -> int:
+                     dtype: torch.dtype = torch.float32, budget_bytes: int | None = None) -> int:
     """How many models to train at once so that one chunk fits ``budget_bytes`` (default: half
-    the free GPU memory on CUDA, 2 GiB on CPU). Counts parameters with gradients and Adam
-    moments, training activations, the epoch's pixel order and the evaluation block."""
+    the free GPU memory on CUDA, 2 GiB on CPU). Counts parameters with gradients, Adam moments
+    and step counts (:class:`EntrywiseAdam`), the parameter-sized temporaries of a
+    reinitialisation, training activations and the epoch's pixel order (keys, argsort); the
+    evaluation is bounded separately (:func:`eval_block`)."""
     if budget_bytes is None:
         if device.type == "cuda":
             budget_bytes = torch.cuda.mem_get_info(device)[0] // 2
@@ -236,6 +312,7 @@ def models_per_chunk(config: AEConfig, n_pixels: int, batch_size: int, device: t
     n_params = sum(fi * fo + (fo if b else 0) for fi, fo, b in layers) + 3 * config.endmembers
     widths = sum(fo for _, fo, _ in layers) + config.bands
     itemsize = torch.empty((), dtype=dtype).element_size()
-    per_model = (4 * n_params + 6 * batch_size * widths + 2 * min(block, n_pixels) * widths) * itemsize
-    per_model += 3 * n_pixels * 8                                   # pixel keys and order (int64/float64)
+    per_model = (7 * n_params + 6 * batch_size * widths) * itemsize
+    per_model += 2 * n_params * 8                                   # float64 counter draws of a reinit.
+    per_model += 4 * n_pixels * 8                                   # pixel keys, hashes, order (64 bit)
     return max(1, int(budget_bytes // per_model))

@@ -30,11 +30,14 @@ from torch import nn
 
 __all__ = [
     "ARCHITECTURES",
+    "ACTIVATION_GAIN",
     "INIT_SCHEMES",
     "AEConfig",
     "UnmixingAE",
+    "counter_linear",
     "counter_uniform",
     "dropout_noise",
+    "init_scale",
     "initial_weights",
     "pixel_order",
     "reconstruction_loss",
@@ -43,8 +46,8 @@ __all__ = [
 ]
 
 ARCHITECTURES = ("original", "basic")
-# He (Kaiming) and Glorot (Xavier), normal and uniform. "he_uniform" is PyTorch's default Linear
-# initialisation, as in the paper's footnote 1: U(+-1/sqrt(fan_in)) for weights *and* biases.
+# He (Kaiming) and Glorot (Xavier), normal and uniform, as ATE draws them (:func:`init_scale`).
+# "he_uniform" is PyTorch's default Linear initialisation (paper footnote 1).
 INIT_SCHEMES = ("he_normal", "he_uniform", "glorot_normal", "glorot_uniform")
 SHORT_NAMES = {"he_normal": "KHN", "he_uniform": "KHU", "glorot_normal": "XGN", "glorot_uniform": "XGU"}
 SUM_TO_ONE_EPS = 1e-7
@@ -77,29 +80,47 @@ class AEConfig:
         return [*encoder, (R, L, False)]
 
 
-def _draw_linear(fan_in: int, fan_out: int, bias: bool, scheme: str, generator: torch.Generator,
-                 count: int | None = None):
-    """One layer's ``(weight (fan_out, fan_in), bias (fan_out,) or None)`` in float64; with
-    ``count``, that many independent draws stacked on a leading axis."""
-    lead = () if count is None else (count,)
-    shape, bias_shape = (*lead, fan_out, fan_in), (*lead, fan_out)
-    if scheme == "he_uniform":  # PyTorch's nn.Linear default (kaiming_uniform with a=sqrt(5))
+# Gain of the hidden activation, as ``torch.nn.init.calculate_gain``: ATE scales He normal and both
+# Glorot schemes by it (``weights_initialization`` in ``ate/ate_train.py``).
+ACTIVATION_GAIN = {"original": 1.0, "basic": math.sqrt(2.0)}   # sigmoid, ReLU
+
+
+def init_scale(scheme: str, fan_in: int, fan_out: int, gain: float) -> tuple[bool, float, float]:
+    """How ``scheme`` draws one linear layer, as the authors' code (ATE) does it:
+    ``(normal?, weight scale, bias bound)``. The weight scale is the std of a normal draw or the
+    bound of a uniform one; a bias bound of 0 means zero biases.
+
+    - ``he_uniform``: PyTorch's ``nn.Linear`` default (ATE leaves it untouched), weights and
+      biases ``U(+-1/sqrt(fan_in))``; no gain.
+    - ``he_normal``: ``N(0, gain^2 / fan_in)`` (``kaiming_normal_`` with the activation's gain).
+    - ``glorot_normal``: ``N(0, gain^2 * 2 / (fan_in + fan_out))``.
+    - ``glorot_uniform``: ``U(+-gain * sqrt(6 / (fan_in + fan_out)))``.
+    """
+    if scheme == "he_uniform":
         bound = 1.0 / math.sqrt(fan_in)
-        weight = (torch.rand(shape, generator=generator, dtype=torch.float64) * 2 - 1) * bound
-        if not bias:
-            return weight, None
-        return weight, (torch.rand(bias_shape, generator=generator, dtype=torch.float64) * 2 - 1) * bound
+        return False, bound, bound
     if scheme == "he_normal":
-        weight = torch.randn(shape, generator=generator, dtype=torch.float64) * math.sqrt(2.0 / fan_in)
-    elif scheme == "glorot_normal":
-        std = math.sqrt(2.0 / (fan_in + fan_out))
-        weight = torch.randn(shape, generator=generator, dtype=torch.float64) * std
-    elif scheme == "glorot_uniform":
-        bound = math.sqrt(6.0 / (fan_in + fan_out))
-        weight = (torch.rand(shape, generator=generator, dtype=torch.float64) * 2 - 1) * bound
+        return True, gain / math.sqrt(fan_in), 0.0
+    if scheme == "glorot_normal":
+        return True, gain * math.sqrt(2.0 / (fan_in + fan_out)), 0.0
+    if scheme == "glorot_uniform":
+        return False, gain * math.sqrt(6.0 / (fan_in + fan_out)), 0.0
+    raise ValueError(f"init scheme must be one of {INIT_SCHEMES}, got {scheme!r}")
+
+
+def _draw_linear(fan_in: int, fan_out: int, bias: bool, scheme: str, gain: float,
+                 generator: torch.Generator):
+    """One layer's ``(weight (fan_out, fan_in), bias (fan_out,) or None)`` in float64."""
+    normal, scale, bias_bound = init_scale(scheme, fan_in, fan_out, gain)
+    if normal:
+        weight = torch.randn((fan_out, fan_in), generator=generator, dtype=torch.float64) * scale
     else:
-        raise ValueError(f"init scheme must be one of {INIT_SCHEMES}, got {scheme!r}")
-    return weight, (torch.zeros(bias_shape, dtype=torch.float64) if bias else None)
+        weight = (torch.rand((fan_out, fan_in), generator=generator, dtype=torch.float64) * 2 - 1) * scale
+    if not bias:
+        return weight, None
+    if bias_bound == 0:
+        return weight, torch.zeros(fan_out, dtype=torch.float64)
+    return weight, (torch.rand(fan_out, generator=generator, dtype=torch.float64) * 2 - 1) * bias_bound
 
 
 def initial_weights(config: AEConfig, scheme: str, seed: int) -> dict[str, torch.Tensor]:
@@ -110,9 +131,10 @@ def initial_weights(config: AEConfig, scheme: str, seed: int) -> dict[str, torch
     and the thresholds ``alpha`` (all ``(R,)``). Float64; cast when used.
     """
     generator = torch.Generator().manual_seed(int(seed))
+    gain = ACTIVATION_GAIN[config.architecture]
     weights = {}
     for i, (fan_in, fan_out, bias) in enumerate(config.linear_layers()):
-        weights[f"W{i}"], b = _draw_linear(fan_in, fan_out, bias, scheme, generator)
+        weights[f"W{i}"], b = _draw_linear(fan_in, fan_out, bias, scheme, gain, generator)
         if b is not None:
             weights[f"b{i}"] = b
     if config.architecture == "original":
@@ -162,6 +184,22 @@ def dropout_noise(seeds: torch.Tensor, epoch: int, step: int, batch_size: int, e
     u = counter_uniform(seeds, 1, epoch, step, (2, batch_size, endmembers), device)
     normal = torch.sqrt(-2.0 * torch.log(u[:, 0])) * torch.cos(2.0 * math.pi * u[:, 1])
     return 1.0 + dropout * normal
+
+
+def counter_linear(seeds: torch.Tensor, schemes: torch.Tensor, layer: int, epoch: int, step: int,
+                   fan_in: int, fan_out: int, gain: float, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fresh weights of linear layer ``layer`` for the models ``seeds (n,)``, each from its own init
+    scheme (``schemes (n,)``: index into :data:`INIT_SCHEMES`, scaled as :func:`init_scale`):
+    ``(weight (n, fan_out, fan_in), bias (n, fan_out))``, float64. Counter-based (stream
+    ``2 + layer``, keyed by ``(seed, epoch, step)``), so a model's draw does not depend on which
+    other models draw with it, nor on the device. Normals by Box-Muller."""
+    u = counter_uniform(seeds, 2 + layer, epoch, step, (2, fan_out, fan_in + 1), device)
+    normal = torch.sqrt(-2.0 * torch.log(u[:, 0])) * torch.cos(2.0 * math.pi * u[:, 1])
+    uniform = 2.0 * u[:, 0] - 1.0
+    table = torch.tensor([init_scale(s, fan_in, fan_out, gain) for s in INIT_SCHEMES], dtype=torch.float64,
+                         device=u.device)[schemes]                       # (n, 3): normal?, scale, bias bound
+    draw = torch.where(table[:, 0, None, None] > 0, normal, uniform)
+    return draw[..., :fan_in] * table[:, 1, None, None], uniform[..., fan_in] * table[:, 2, None]
 
 
 def reconstruction_loss(x: torch.Tensor, x_hat: torch.Tensor, loss: str) -> torch.Tensor:
