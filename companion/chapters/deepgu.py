@@ -8,31 +8,33 @@ noise; PLMM, ELMM and GLMM at the reference code's parameters. ``paper`` runs fi
 ``book`` two; ``smoke`` shrinks everything.
 """
 
-from companion.chapters import Param, Target
+from companion.chapters import Param, Target, device_param
 
 TITLE = "DeepGU: deep generative endmember models for spectral variability"
 ORDER = 4
 
 PARAMETERS = {
-    "device": Param(str, "torch device: 'auto', 'cpu' or 'cuda'"),
-    "seeds": Param(list, "scene seeds (variability, noise, VCA, VAEs) of Table III", item=int),
-    "snr_db": Param(float, "SNR of the synthetic scenes in dB (paper: 30)"),
-    "scenes": Param(list, "synthetic scenes of Table III", item=str, choices=("dc1", "dc2")),
+    "device": device_param(),
+    "seeds": Param(list, "scene seeds (variability, noise, VCA, VAEs) of Table III", item=int,
+                   minimum=0, maximum=2**31 - 1, nonempty=True),
+    "snr_db": Param(float, "SNR of the synthetic scenes in dB (paper: 30)", minimum=-10.0, maximum=100.0),
+    "scenes": Param(list, "synthetic scenes of Table III", item=str, choices=("dc1", "dc2"), nonempty=True),
     "baselines": Param(list, "variability-aware baselines run beside FCLS", item=str,
                        choices=("plmm", "elmm", "glmm")),
-    "epochs": Param(int, "VAE training epochs (paper: 50)"),
-    "bundle_size": Param(int, "pixels per endmember bundle (paper: 100)"),
-    "outer": Param(int, "maximum outer iterations of Algorithm 1 (reference code: 8; paper: 10)"),
-    "latent_iter": Param(int, "maximum BFGS iterations of each latent step"),
-    "lambda_z": Param(float, "latent regularisation lambda_Z (paper: 0.1)"),
+    "epochs": Param(int, "VAE training epochs (paper: 50)", minimum=1),
+    "bundle_size": Param(int, "pixels per endmember bundle (paper: 100)", minimum=2),
+    "outer": Param(int, "maximum outer iterations of Algorithm 1 (reference code: 8; paper: 10)", minimum=1),
+    "latent_iter": Param(int, "maximum BFGS iterations of each latent step", minimum=1),
+    "lambda_z": Param(float, "latent regularisation lambda_Z (paper: 0.1)", minimum=0.0),
     "lambda_a_grid": Param(list, "lambda_A grid of the sensitivity study, first seed (paper: 0.005, 0.01, "
-                                 "0.05)", item=float),
+                                 "0.05)", item=float, minimum=0.0),
     "calibration_amplitudes": Param(list, "variability amplitudes of the FCLS calibration (DC1: c; DC2: "
-                                          "half-range)", item=float),
-    "calibration_seeds": Param(int, "scene seeds per amplitude in the calibration"),
+                                          "half-range)", item=float, minimum=0.0,
+                                     maximum=1.0),
+    "calibration_seeds": Param(int, "scene seeds per amplitude in the calibration", minimum=1),
     "real": Param(list, "real scenes with ground truth (Table IV-style)", item=str,
                   choices=("samson", "jasper")),
-    "real_lambda_a": Param(float, "lambda_A of DeepGU on the real scenes"),
+    "real_lambda_a": Param(float, "lambda_A of DeepGU on the real scenes", minimum=0.0),
 }
 
 _PAPER_PROTOCOL = {"snr_db": 30.0, "epochs": 50, "bundle_size": 100, "outer": 8, "latent_iter": 50,

@@ -6,7 +6,7 @@ Experiment 4, each trained once per reinitialisation method. The paper does not 
 of epochs: the authors' code (ATE) uses 50. Nor does it state the threshold t: we sweep it.
 """
 
-from companion.chapters import Param, Target
+from companion.chapters import Param, Target, device_param
 
 TITLE = "Training stability and network reinitialisation"
 ORDER = 1
@@ -14,21 +14,23 @@ ORDER = 1
 SCHEMES = ("he_normal", "he_uniform", "glorot_normal", "glorot_uniform")
 
 PARAMETERS = {
-    "device": Param(str, "torch device: 'auto', 'cpu' or 'cuda'"),
+    "device": device_param(),
     "experiments": Param(list, "Table 1 experiments to run (1-10)", item=int,
-                         choices=tuple(range(1, 11))),
-    "schemes": Param(list, "weight initialisation schemes", item=str, choices=SCHEMES),
-    "initialisations": Param(int, "N: initialisations per experiment and scheme (paper: 50)"),
-    "runs": Param(int, "k: training runs per initialisation (paper: 50)"),
-    "epochs": Param(int, "training epochs of every model (ATE: 50; the paper does not say)"),
-    "block": Param(int, "initialisations per study record (resume granularity)"),
-    "reinit_initialisations": Param(int, "Table 3: initialisations of Experiment 4 per scheme (paper: 50)"),
-    "reinit_epochs": Param(int, "Table 3: training epochs (as epochs in the paper)"),
-    "thresholds": Param(list, "dead-activation thresholds t swept for the three methods", item=float),
+                         choices=tuple(range(1, 11)), nonempty=True),
+    "schemes": Param(list, "weight initialisation schemes", item=str, choices=SCHEMES, nonempty=True),
+    "initialisations": Param(int, "N: initialisations per experiment and scheme (paper: 50)", minimum=1),
+    "runs": Param(int, "k: training runs per initialisation (paper: 50)", minimum=1),
+    "epochs": Param(int, "training epochs of every model (ATE: 50; the paper does not say)", minimum=1),
+    "block": Param(int, "initialisations per study record (resume granularity)", minimum=1),
+    "reinit_initialisations": Param(int, "Table 3: initialisations of Experiment 4 per scheme (paper: 50)",
+                                    minimum=1),
+    "reinit_epochs": Param(int, "Table 3: training epochs (as epochs in the paper)", minimum=1),
+    "thresholds": Param(list, "dead-activation thresholds t swept for the three methods", item=float,
+                        positive=True, maximum=1.0),
     "adam_reset_initialisations": Param(int, "Table 3 again, Adam's step count reset on reinitialisation: "
-                                             "initialisations per scheme (0: skip)"),
+                                             "initialisations per scheme (0: skip)", minimum=0),
     "weight_decays": Param(list, "Adam weight decays for the sensitivity of Table 3's baseline "
-                                 "(ATE and this chapter: 0)", item=float),
+                                 "(ATE and this chapter: 0)", item=float, minimum=0.0),
 }
 
 PRESETS = {
