@@ -15,9 +15,12 @@ add a linear decoder ``y_hat = E x`` whose weights ``E`` are the endmembers, kep
 ``[1e-6, 1]`` after every optimiser step (the official code's constraint; the paper says only
 non-negative).
 
-Depth convention (paper, Sec. III-C): ``K`` blocks are ``K`` ADMM iterations and the output is
-the Z-update of block ``K``; its D-update is computed but unused. The official code builds one
-extra X/Z pair after its ``number_layers`` blocks; we follow the paper.
+Depth convention. Paper (Sec. III-C): ``K`` blocks are ``K`` ADMM iterations and the output is
+the Z-update of block ``K``; its D-update is computed but unused. Official code: after its
+``number_layers = K`` blocks it builds one more X/Z pair (its own parameters when untied, the
+shared ones when tied), so ``K`` blocks are ``K + 1`` ADMM iterations and, with ``K = 1``, the
+tied and untied networks differ. ``official_depth=True`` builds that network: ``K + 1``
+iterations (``self.K``), the last one's unused D-update parameter ``eta`` included in the count.
 
 ADMM initialisation from endmembers ``A`` (official code, which follows SUnSAL's MATLAB
 reference): ``A`` and ``y`` are divided by ``norm_m = ||A||_F (25 + p) / p``, ``lambda`` by
@@ -168,13 +171,15 @@ class UnfoldedADMM(_Unfolded):
         tied: share one parameter set across blocks (variant I).
         lam: ``lambda_0`` of the initialisation.
         shape: ``(runs, bands, p)`` when ``A`` is None; ``seeds``: one per run (random init).
+        official_depth: ``K`` blocks run ``K + 1`` ADMM iterations, as the official code (module
+            docstring); ``self.K`` is the number of iterations.
     """
 
     def __init__(self, A: np.ndarray | None, K: int = 2, tied: bool = False, lam: float = LAMBDA_0,
                  shape: tuple[int, int, int] | None = None, seeds: list[int] | None = None,
-                 dtype: torch.dtype = torch.float32):
+                 dtype: torch.dtype = torch.float32, official_depth: bool = False):
         runs, bands, p = np.shape(A) if A is not None else shape
-        super().__init__(runs, bands, p, K, tied)
+        super().__init__(runs, bands, p, K + int(official_depth), tied)
         self._initial(A, lambda a: admm_parameters(a, lam),
                       {"W": (p, bands), "B": (p, p), "theta": (1, 1), "eta": (1, 1)}, seeds, dtype)
 
