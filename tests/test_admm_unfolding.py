@@ -184,3 +184,26 @@ def test_blind_runs_together_equal_runs_alone(problem):
                                    atol=1e-10)
         np.testing.assert_allclose(alone.encoder.B.detach()[0], together.encoder.B.detach()[run],
                                    atol=1e-10)
+
+
+def test_keep_best_restores_each_runs_lowest_loss_epoch(problem):
+    """keep_best (the official ModelCheckpoint on the loss): each run ends with the weights of
+    its own epoch of lowest mean training loss; a large step makes that not the last epoch."""
+    Y, A, _ = problem
+    Yt = torch.as_tensor(Y.T)
+
+    def model():
+        return BlindNet(UnfoldedADMM(A, K=1, dtype=torch.float64), LinearDecoder(A, dtype=torch.float64))
+
+    plain = model()
+    log = train_blind(plain, Yt, epochs=6, batch=32, lr=3.0, seeds=[0, 1],
+                      on_epoch=lambda m: m.decoder.E.detach().clone(), eval_at=range(1, 7))
+    snaps = log.checkpoints
+    best = model()
+    blog = train_blind(best, Yt, epochs=6, batch=32, lr=3.0, seeds=[0, 1], keep_best=True)
+    np.testing.assert_array_equal(blog.loss, log.loss)
+    expected = log.loss.argmin(axis=0) + 1
+    np.testing.assert_array_equal(blog.best_epoch, expected)
+    for run in range(2):
+        np.testing.assert_allclose(best.decoder.E.detach()[run], snaps[int(expected[run])][run], atol=0)
+    assert (expected < 6).any(), "the test needs a run whose best epoch is not the last"

@@ -45,6 +45,7 @@ PARAMETERS = {
     "init": Param(str, "start of the blind networks (paper and official default: VCA)",
                   choices=("vca", "vca_projective", "vca_affine", "sivm", "truth")),
     "fixed_init": Param(bool, "one start shared by all runs (True) or one draw per run"),
+    "keep_best": Param(bool, "score each run's weights of lowest training loss (official scripts)"),
     "inits": Param(list, "starts compared by the initialisation study on Jasper Ridge", item=str,
                    choices=("vca", "vca_projective", "vca_affine", "sivm", "truth")),
 }
@@ -53,7 +54,7 @@ _ALL_BLIND = ["U-ADMM-BUNet-I", "U-ADMM-BUNet-II", "MNN-BU-1", "MNN-BU-2"]
 _PAPER_PROTOCOL = {"batch": 64, "lr": 1e-4, "K": 2, "K_blind": 1, "epochs": 300,
                    "epochs_curve": 500, "blind_epochs": 300, "blind_epochs_curve": 1000,
                    "n_train": 1000, "n_train_snr": 0, "official_depth": True, "init": "vca",
-                   "fixed_init": True}
+                   "fixed_init": True, "keep_best": True}
 _SEEDS = {"seed": 0, "scene_seed": 0, "endmember_seed": 0}
 
 PRESETS = {

@@ -11,7 +11,9 @@ metrics as None (JSON null); :func:`summary` averages the finite runs only and
 :func:`formatted` says how many runs diverged.
 
 Protocol keys read here: ``batch``, ``lr``, ``official_depth`` (U-ADMM networks run ``K + 1``
-iterations per ``K`` blocks, as the official code), ``scene_seed``, ``endmember_seed``.
+iterations per ``K`` blocks, as the official code), ``keep_best`` (score the weights of each
+run's epoch of lowest training loss at the last epoch, as the official scripts), ``init`` and
+``fixed_init`` (the blind start), ``scene_seed``, ``endmember_seed``.
 """
 
 from __future__ import annotations
@@ -142,9 +144,12 @@ def _supervised(hsi: HSI, E: np.ndarray, idx: np.ndarray, methods: Sequence[str]
 
         log = train_supervised(model, Y_train, X_train, epochs=epochs, batch=protocol["batch"],
                                lr=protocol["lr"], loss="aenet" if "ADMM" in name else "mse",
-                               seeds=seeds, on_epoch=score, eval_at=eval_at)
+                               seeds=seeds, on_epoch=score, eval_at=eval_at,
+                               keep_best=protocol["keep_best"])
         out[name] = {str(e): rec for e, rec in sorted(log.checkpoints.items())}
         out[name]["loss_last"] = _finite(log.loss[-1])
+        if log.best_epoch is not None:
+            out[name]["best_epoch"] = log.best_epoch.tolist()
         if name == keep_example:           # first run's abundances of every pixel, for a map
             with torch.no_grad():
                 out[name]["example_abundances"] = model(Y_all)[0].double().cpu().numpy().T
@@ -217,9 +222,11 @@ def blind_unmix(hsi: HSI, idx: np.ndarray, methods: Sequence[str], protocol, K: 
             return _blind_scores(hsi, E, A)
 
         log = train_blind(model, Y_train, epochs=epochs, batch=protocol["batch"], lr=protocol["lr"],
-                          seeds=seeds, on_epoch=score, eval_at=eval_at)
+                          seeds=seeds, on_epoch=score, eval_at=eval_at, keep_best=protocol["keep_best"])
         out[name] = {str(e): rec for e, rec in sorted(log.checkpoints.items())}
         out[name]["loss_last"] = _finite(log.loss[-1])
+        if log.best_epoch is not None:
+            out[name]["best_epoch"] = log.best_epoch.tolist()
         if keep_example:
             with torch.no_grad():
                 out[name]["example_endmembers"] = model.decoder.E[0].double().cpu().numpy()

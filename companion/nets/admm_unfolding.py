@@ -289,10 +289,37 @@ def aenet_loss(X_true: torch.Tensor, X_est: torch.Tensor, weights=(1.0, 1e-7, 1e
 # ----------------------------------------------------------------------------- training
 @dataclass
 class TrainLog:
-    """Per-epoch mean training loss ``(epochs, runs)`` and the callback's records by epoch."""
+    """Per-epoch mean training loss ``(epochs, runs)``, the callback's records by epoch and, with
+    ``keep_best``, the epoch whose weights each run kept ``(runs,)`` (0: none improved)."""
 
     loss: np.ndarray
     checkpoints: dict
+    best_epoch: np.ndarray | None = None
+
+
+class _BestWeights:
+    """Per-run copy of the weights of the epoch with the lowest mean training loss (the official
+    scripts' ``ModelCheckpoint(save_best_only=True, monitor='loss')``). Every parameter has a
+    leading ``runs`` axis, so each run keeps its own best epoch."""
+
+    def __init__(self, model: nn.Module, runs: int):
+        self.params = list(model.parameters())
+        self.saved = [q.detach().clone() for q in self.params]
+        self.loss = np.full(runs, np.inf)
+        self.epoch = np.zeros(runs, dtype=int)
+
+    def update(self, epoch: int, loss: np.ndarray) -> None:
+        better = np.isfinite(loss) & (loss < self.loss)
+        if better.any():
+            mask = torch.from_numpy(better)
+            for saved, q in zip(self.saved, self.params, strict=True):
+                saved[mask.to(q.device)] = q.detach()[mask.to(q.device)]
+            self.loss[better], self.epoch[better] = loss[better], epoch
+
+    def restore(self) -> None:
+        with torch.no_grad():
+            for saved, q in zip(self.saved, self.params, strict=True):
+                q.copy_(saved)
 
 
 def _minibatches(n: int, batch: int, rngs: list[np.random.Generator]):
@@ -305,7 +332,8 @@ def _gather(T: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
     return torch.gather(T, 1, idx[..., None].expand(-1, -1, T.shape[-1]))
 
 
-def _fit(model, loss_fn, Y, target, epochs, batch, lr, seeds, on_epoch, eval_at, after_step=None):
+def _fit(model, loss_fn, Y, target, epochs, batch, lr, seeds, on_epoch, eval_at, after_step=None,
+         keep_best=False):
     runs = model.runs
     Y = _as_runs(Y, runs)
     target = _as_runs(target, runs)
@@ -317,6 +345,7 @@ def _fit(model, loss_fn, Y, target, epochs, batch, lr, seeds, on_epoch, eval_at,
         checkpoints[0] = on_epoch(model)
     history = np.empty((epochs, runs))
     n = Y.shape[1]
+    best = _BestWeights(model, runs) if keep_best else None
     for epoch in range(1, epochs + 1):
         total = torch.zeros(runs, dtype=torch.float64)
         for idx in _minibatches(n, batch, rngs):
@@ -329,29 +358,37 @@ def _fit(model, loss_fn, Y, target, epochs, batch, lr, seeds, on_epoch, eval_at,
                 after_step()
             total += per_run.detach().cpu().double() * idx.shape[1]
         history[epoch - 1] = (total / n).numpy()
+        if best is not None:
+            best.update(epoch, history[epoch - 1])
+            if epoch == epochs:
+                best.restore()
         if on_epoch is not None and epoch in eval_at:
             checkpoints[epoch] = on_epoch(model)
-    return TrainLog(history, checkpoints)
+    return TrainLog(history, checkpoints, None if best is None else best.epoch)
 
 
 def train_supervised(model: _Unfolded, Y: torch.Tensor, X: torch.Tensor, epochs: int,
                      batch: int = 64, lr: float = 1e-4, loss: str = "aenet",
-                     seeds: list[int] | None = None, on_epoch=None, eval_at=()) -> TrainLog:
+                     seeds: list[int] | None = None, on_epoch=None, eval_at=(),
+                     keep_best: bool = False) -> TrainLog:
     """Adam on pixels ``Y (runs, n, bands)`` and abundances ``X (runs, n, p)`` (true, clipped to
     ``[1e-8, 0.99]`` as the official code). ``loss``: ``"aenet"`` (eq. 20) or ``"mse"`` (the
     MNN-AE baseline). Each run shuffles its own pixels with its own seed. ``on_epoch(model)``
-    is called before training (epoch 0) and after each epoch in ``eval_at``."""
+    is called before training (epoch 0) and after each epoch in ``eval_at``. ``keep_best``: after
+    the last epoch each run gets back the weights of its epoch of lowest mean training loss (as
+    the official scripts), so the last epoch's record scores those."""
     X = X.clamp(1e-8, 0.99)
     fn = aenet_loss if loss == "aenet" else mse_loss
     seeds = list(range(model.runs)) if seeds is None else seeds
     return _fit(model, lambda m, y, x: fn(x, m(y)), Y, X, epochs, batch, lr, seeds, on_epoch,
-                eval_at)
+                eval_at, keep_best=keep_best)
 
 
 def train_blind(model: BlindNet, Y: torch.Tensor, epochs: int, batch: int = 64, lr: float = 1e-4,
-                seeds: list[int] | None = None, on_epoch=None, eval_at=()) -> TrainLog:
+                seeds: list[int] | None = None, on_epoch=None, eval_at=(),
+                keep_best: bool = False) -> TrainLog:
     """Adam on the reconstruction MSE of ``Y (runs, n, bands)``; decoder projected after each
-    step."""
+    step; ``keep_best`` as :func:`train_supervised`."""
     seeds = list(range(model.runs)) if seeds is None else seeds
     return _fit(model, lambda m, y, _: mse_loss(y, m(y)[1]), Y, Y, epochs, batch, lr, seeds,
-                on_epoch, eval_at, after_step=model.decoder.project)
+                on_epoch, eval_at, after_step=model.decoder.project, keep_best=keep_best)
