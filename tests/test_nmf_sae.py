@@ -120,3 +120,20 @@ def test_jasper_scores_mark_diverged_runs():
     assert s["sad"] == pytest.approx(0.0, abs=1e-6) and s["diverged"] == 1 and s["runs"] == 2
     assert "1 of 2 runs; 1 diverged" in formatted(s, "sad")
     assert formatted(summary(score_runs(E, A, bad[None], A[None])), "rmse") == "diverged (1 of 1 runs)"
+
+
+def test_expanded_loss_equals_residual_form(problem):
+    """The expanded eq. 9 (no bands x pixels array) equals the direct residual form, value and
+    gradients: to rounding in float64, and within float32 rounding for the gradients."""
+    Y, A0, S0 = problem
+    for dtype, rtol in ((torch.float64, 1e-10), (torch.float32, 1e-3)):
+        model = NMFSAE(*(torch.as_tensor(a, dtype=dtype) for a in (Y, A0, S0 * 0.9 + 0.1 / 4)))
+        grads = []
+        for loss in (model.training_loss, model.residual_loss):
+            model.zero_grad()
+            value = loss()
+            value.sum().backward()
+            grads.append((value.detach().clone(), model.W1.grad.clone(), model.W2.grad.clone()))
+        for fast, direct in zip(grads[0], grads[1], strict=True):
+            np.testing.assert_allclose(fast.double().numpy(), direct.double().numpy(), rtol=rtol,
+                                       atol=rtol * float(direct.abs().max()))

