@@ -64,11 +64,10 @@ PRESETS = {
               "blind_methods": ["U-ADMM-BUNet-II", "MNN-BU-2"], "real": False,
               "official_check": False, "inits": ["vca", "sivm"]},
     # A few minutes on two CPU cores: fewer epochs and sweep points, 2 runs, Figs. 14/21 on
-    # 1000 pixels instead of all, Fig. 18 with the untied networks only (with 1 block the tied
-    # and untied networks are the same network).
+    # 1000 pixels instead of all, Fig. 18 with the untied networks only.
     "book": {**_PAPER_PROTOCOL, **_SEEDS, "device": "auto", "runs": 2, "epochs": 100,
              "epochs_curve": 200, "blind_epochs": 100, "blind_epochs_curve": 300,
-             "n_train_snr": 1000, "blocks": [1, 2, 4], "train_sizes": [256, 1024, 4096],
+             "n_train_snr": 1000, "blocks": [1, 2, 4], "train_sizes": [256, 1024],
              "snrs": [15.0, 30.0, float("inf")], "blind_methods": ["U-ADMM-BUNet-II", "MNN-BU-2"],
              "real": True, "official_check": True, "inits": ["vca", "vca_affine", "sivm", "truth"]},
     "paper": {**_PAPER_PROTOCOL, **_SEEDS, "device": "auto", "runs": 5,

@@ -41,10 +41,10 @@ PRESETS = {
     "smoke": {**_PAPER_PROTOCOL, "device": "cpu", "runs": 1, "seed": 0, "scene_seed": 0,
               "iterations": 20, "train_sizes": [256], "snrs": [25.0], "jasper": False,
               "unrolled": ["U-ADMM-BUNet-II"], "unrolled_epochs": 2, "inits": ["vca", "sivm"]},
-    # book: the unrolled baselines train 100 epochs instead of the U-ADMM protocol's 300
+    # book: the unrolled baselines train 50 epochs instead of the U-ADMM protocol's 300
     "book": {**_PAPER_PROTOCOL, "device": "auto", "runs": 3, "seed": 0, "scene_seed": 0,
              "train_sizes": [256, 1024, 4096], "snrs": [15.0, 25.0, 35.0], "jasper": True,
-             "unrolled": ["U-ADMM-BUNet-II", "MNN-BU-2"], "unrolled_epochs": 100,
+             "unrolled": ["U-ADMM-BUNet-II", "MNN-BU-2"], "unrolled_epochs": 50,
              "inits": ["vca", "vca_affine", "sivm", "truth"]},
     "paper": {**_PAPER_PROTOCOL, "device": "auto", "runs": 10, "seed": 0, "scene_seed": 0,
               "train_sizes": [256, 512, 1024, 2048, 4096], "snrs": [15.0, 20.0, 25.0, 30.0, 35.0],
