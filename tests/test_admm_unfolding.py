@@ -44,15 +44,19 @@ def plain_admm(Y, A, lam, mu, K):
 
 @pytest.mark.parametrize("K", [1, 2, 3, 7])
 @pytest.mark.parametrize("tied", [True, False])
-def test_aenet_at_init_is_k_admm_iterations(problem, K, tied):
+@pytest.mark.parametrize("official_depth", [False, True])
+def test_aenet_at_init_is_k_admm_iterations(problem, K, tied, official_depth):
+    """Paper depth: K blocks = K ADMM iterations; official depth: K + 1."""
     Y, A, _ = problem
-    model = UnfoldedADMM(A, K=K, tied=tied, dtype=torch.float64)
+    model = UnfoldedADMM(A, K=K, tied=tied, dtype=torch.float64, official_depth=official_depth)
+    iterations = K + official_depth
+    assert model.K == iterations
     with torch.no_grad():
         z_net = model.iterate(torch.as_tensor(Y.T))[-1][1].numpy()      # (runs, n, p)
         out = model(torch.as_tensor(Y.T)).numpy()
     for run in range(2):
         init = admm_parameters(A[run])
-        z = plain_admm(Y / init["norm_m"], init["A_scaled"], init["lam_scaled"], init["mu"], K)
+        z = plain_admm(Y / init["norm_m"], init["A_scaled"], init["lam_scaled"], init["mu"], iterations)
         np.testing.assert_allclose(z_net[run], z.T, atol=1e-10)
         zn = (z + 1e-8) / (z + 1e-8).sum(axis=0)
         np.testing.assert_allclose(out[run], zn.T, atol=1e-10)
@@ -79,6 +83,26 @@ def test_parameter_counts_match_paper(problem):
     L, p, K = Y.shape[0], 4, 3
     assert UnfoldedADMM(A, K=K, tied=True).parameter_count() == p * p + p * L + 2
     assert UnfoldedADMM(A, K=K, tied=False).parameter_count() == (p * p + p * L + 2) * K
+    # official depth: one more parameter set when untied (the output X/Z pair), none when tied
+    assert UnfoldedADMM(A, K=K, tied=False, official_depth=True).parameter_count() == (
+        (p * p + p * L + 2) * (K + 1))
+    assert UnfoldedADMM(A, K=K, tied=True, official_depth=True).parameter_count() == p * p + p * L + 2
+
+
+def test_one_block_tied_and_untied_differ_only_at_official_depth(problem):
+    """With one block the tied and untied networks are one network at the paper's depth; at
+    the official depth (two iterations) training separates them."""
+    Y, A, X = problem
+    Yt, Xt = torch.as_tensor(Y.T), torch.as_tensor(X.T)
+    final = {}
+    for official in (False, True):
+        for tied in (True, False):
+            model = UnfoldedADMM(A, K=1, tied=tied, dtype=torch.float64, official_depth=official)
+            train_supervised(model, Yt, Xt, epochs=2, batch=32, lr=1e-3, seeds=[0, 1])
+            with torch.no_grad():
+                final[official, tied] = model(Yt).numpy()
+    np.testing.assert_allclose(final[False, True], final[False, False], atol=1e-12)
+    assert np.abs(final[True, True] - final[True, False]).max() > 1e-6
 
 
 def test_shapes_and_random_init(problem):
@@ -160,3 +184,26 @@ def test_blind_runs_together_equal_runs_alone(problem):
                                    atol=1e-10)
         np.testing.assert_allclose(alone.encoder.B.detach()[0], together.encoder.B.detach()[run],
                                    atol=1e-10)
+
+
+def test_keep_best_restores_each_runs_lowest_loss_epoch(problem):
+    """keep_best (the official ModelCheckpoint on the loss): each run ends with the weights of
+    its own epoch of lowest mean training loss; a large step makes that not the last epoch."""
+    Y, A, _ = problem
+    Yt = torch.as_tensor(Y.T)
+
+    def model():
+        return BlindNet(UnfoldedADMM(A, K=1, dtype=torch.float64), LinearDecoder(A, dtype=torch.float64))
+
+    plain = model()
+    log = train_blind(plain, Yt, epochs=6, batch=32, lr=3.0, seeds=[0, 1],
+                      on_epoch=lambda m: m.decoder.E.detach().clone(), eval_at=range(1, 7))
+    snaps = log.checkpoints
+    best = model()
+    blog = train_blind(best, Yt, epochs=6, batch=32, lr=3.0, seeds=[0, 1], keep_best=True)
+    np.testing.assert_array_equal(blog.loss, log.loss)
+    expected = log.loss.argmin(axis=0) + 1
+    np.testing.assert_array_equal(blog.best_epoch, expected)
+    for run in range(2):
+        np.testing.assert_allclose(best.decoder.E.detach()[run], snaps[int(expected[run])][run], atol=0)
+    assert (expected < 6).any(), "the test needs a run whose best epoch is not the last"

@@ -6,6 +6,7 @@ import torch
 
 from companion import data
 from companion.classic import fcls, vca
+from companion.initialisation import initial_endmembers_runs
 from companion.nets.nmf_sae import NMFSAE, fit, train
 
 
@@ -78,7 +79,8 @@ def test_runs_trained_together_equal_runs_trained_alone(problem):
 def test_fit_reduces_loss_and_unmixes_new_pixels(problem):
     Y, _, _ = problem
     train_idx = np.arange(0, Y.shape[1], 2)
-    result = fit(Y, 4, train_idx, seeds=[0, 1], iterations=200, device="cpu", progress=False)
+    A0 = initial_endmembers_runs("vca", Y[:, train_idx], 4, [0, 1])
+    result = fit(Y, train_idx, A0, iterations=200, device="cpu", progress=False)
     assert result.loss.shape == (200, 2)
     assert np.all(result.loss[-1] < result.loss[0])
     assert result.abundances.shape == (2, 4, Y.shape[1])
@@ -89,8 +91,10 @@ def test_fit_reduces_loss_and_unmixes_new_pixels(problem):
 def test_same_seed_same_numbers(problem):
     Y, _, _ = problem
     idx = np.arange(100)
-    a = fit(Y, 4, idx, seeds=[3], iterations=20, device="cpu", progress=False)
-    b = fit(Y, 4, idx, seeds=[3], iterations=20, device="cpu", progress=False)
+    a = fit(Y, idx, initial_endmembers_runs("vca", Y[:, idx], 4, [3]), iterations=20, device="cpu",
+            progress=False)
+    b = fit(Y, idx, initial_endmembers_runs("vca", Y[:, idx], 4, [3]), iterations=20, device="cpu",
+            progress=False)
     np.testing.assert_array_equal(a.endmembers, b.endmembers)
     np.testing.assert_array_equal(a.abundances, b.abundances)
 
@@ -98,3 +102,38 @@ def test_same_seed_same_numbers(problem):
 def test_bad_shapes_fail_fast():
     with pytest.raises(ValueError, match="shape mismatch"):
         NMFSAE(torch.ones(5, 10), torch.ones(1, 4, 2), torch.ones(1, 2, 10))
+
+
+def test_jasper_scores_mark_diverged_runs():
+    """A run with non-finite estimates is diverged: metrics None, summary over the finite runs."""
+    from companion.experiments.nmf_sae import formatted, score_runs, summary
+
+    rng = np.random.default_rng(0)
+    E = rng.random((10, 3))
+    A = rng.dirichlet(np.ones(3), size=20).T
+    bad = E.copy()
+    bad[0, 0] = np.nan
+    scores = score_runs(E, A, np.stack([E, bad]), np.stack([A, A]))
+    assert scores["diverged"] == [False, True]
+    assert scores["sad_mean"][1] is None and scores["rmse"][1] is None
+    s = summary(scores)
+    assert s["sad"] == pytest.approx(0.0, abs=1e-6) and s["diverged"] == 1 and s["runs"] == 2
+    assert "1 of 2 runs; 1 diverged" in formatted(s, "sad")
+    assert formatted(summary(score_runs(E, A, bad[None], A[None])), "rmse") == "diverged (1 of 1 runs)"
+
+
+def test_expanded_loss_equals_residual_form(problem):
+    """The expanded eq. 9 (no bands x pixels array) equals the direct residual form, value and
+    gradients: to rounding in float64, and within float32 rounding for the gradients."""
+    Y, A0, S0 = problem
+    for dtype, rtol in ((torch.float64, 1e-10), (torch.float32, 1e-3)):
+        model = NMFSAE(*(torch.as_tensor(a, dtype=dtype) for a in (Y, A0, S0 * 0.9 + 0.1 / 4)))
+        grads = []
+        for loss in (model.training_loss, model.residual_loss):
+            model.zero_grad()
+            value = loss()
+            value.sum().backward()
+            grads.append((value.detach().clone(), model.W1.grad.clone(), model.W2.grad.clone()))
+        for fast, direct in zip(grads[0], grads[1], strict=True):
+            np.testing.assert_allclose(fast.double().numpy(), direct.double().numpy(), rtol=rtol,
+                                       atol=rtol * float(direct.abs().max()))

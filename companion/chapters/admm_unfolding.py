@@ -6,6 +6,11 @@ Table I 256 pixels and 5 runs; blind unmixing with SNR 25 dB, 1000 training pixe
 after Fig. 19 (Fig. 18: 0-1000 epochs), Table II 1000 pixels and 5 runs. The paper does not give
 the blind networks' epochs after Fig. 18 ("trained to convergence"): we use the official
 script's 300.
+
+Depth: ``official_depth`` (default True, the official code) makes ``K`` blocks ``K + 1`` ADMM
+iterations. Blind start: ``init`` (default VCA: the paper names it and the official script
+defaults to it), drawn once and shared by all runs when ``fixed_init`` (Table II's +-0.06 deg
+over 5 runs implies one start); the initialisation study runs the starts in ``inits`` on Jasper.
 """
 
 from companion.chapters import Param, Target
@@ -36,12 +41,20 @@ PARAMETERS = {
                            choices=("U-ADMM-BUNet-I", "U-ADMM-BUNet-II", "MNN-BU-1", "MNN-BU-2")),
     "real": Param(bool, "run Tables I and II on Jasper Ridge (and Urban when its image is present)"),
     "official_check": Param(bool, "also score on the official repository's synthetic set"),
+    "official_depth": Param(bool, "U-ADMM networks run K + 1 ADMM iterations per K blocks (official code)"),
+    "init": Param(str, "start of the blind networks (paper and official default: VCA)",
+                  choices=("vca", "vca_projective", "vca_affine", "sivm", "truth")),
+    "fixed_init": Param(bool, "one start shared by all runs (True) or one draw per run"),
+    "keep_best": Param(bool, "score each run's weights of lowest training loss (official scripts)"),
+    "inits": Param(list, "starts compared by the initialisation study on Jasper Ridge", item=str,
+                   choices=("vca", "vca_projective", "vca_affine", "sivm", "truth")),
 }
 
 _ALL_BLIND = ["U-ADMM-BUNet-I", "U-ADMM-BUNet-II", "MNN-BU-1", "MNN-BU-2"]
 _PAPER_PROTOCOL = {"batch": 64, "lr": 1e-4, "K": 2, "K_blind": 1, "epochs": 300,
                    "epochs_curve": 500, "blind_epochs": 300, "blind_epochs_curve": 1000,
-                   "n_train": 1000, "n_train_snr": 0}
+                   "n_train": 1000, "n_train_snr": 0, "official_depth": True, "init": "vca",
+                   "fixed_init": True, "keep_best": True}
 _SEEDS = {"seed": 0, "scene_seed": 0, "endmember_seed": 0}
 
 PRESETS = {
@@ -49,19 +62,19 @@ PRESETS = {
               "epochs_curve": 3, "blind_epochs": 2, "blind_epochs_curve": 3, "n_train": 256,
               "n_train_snr": 256, "blocks": [1], "train_sizes": [256], "snrs": [15.0],
               "blind_methods": ["U-ADMM-BUNet-II", "MNN-BU-2"], "real": False,
-              "official_check": False},
+              "official_check": False, "inits": ["vca", "sivm"]},
     # A few minutes on two CPU cores: fewer epochs and sweep points, 2 runs, Figs. 14/21 on
-    # 1000 pixels instead of all, Fig. 18 with the untied networks only (with 1 block the tied
-    # and untied networks are the same network).
+    # 1000 pixels instead of all, Fig. 18 with the untied networks only.
     "book": {**_PAPER_PROTOCOL, **_SEEDS, "device": "auto", "runs": 2, "epochs": 100,
              "epochs_curve": 200, "blind_epochs": 100, "blind_epochs_curve": 300,
-             "n_train_snr": 1000, "blocks": [1, 2, 4], "train_sizes": [256, 1024, 4096],
+             "n_train_snr": 1000, "blocks": [1, 2, 4], "train_sizes": [256, 1024],
              "snrs": [15.0, 30.0, float("inf")], "blind_methods": ["U-ADMM-BUNet-II", "MNN-BU-2"],
-             "real": True, "official_check": True},
+             "real": True, "official_check": True, "inits": ["vca", "vca_affine", "sivm", "truth"]},
     "paper": {**_PAPER_PROTOCOL, **_SEEDS, "device": "auto", "runs": 5,
               "blocks": [1, 2, 3, 4, 5, 6, 7], "train_sizes": [256, 512, 1024, 2048, 4096],
               "snrs": [15.0, 20.0, 25.0, 30.0, float("inf")], "blind_methods": _ALL_BLIND,
-              "real": True, "official_check": True},
+              "real": True, "official_check": True,
+              "inits": ["vca", "vca_projective", "vca_affine", "sivm", "truth"]},
 }
 
 # Table I (abundance estimation, true endmembers, 256 training pixels, mean of 5 runs).

@@ -3,13 +3,20 @@
 Projects the data on its signal subspace (projective projection at high SNR, affine projection
 plus a constant coordinate at low SNR), then picks ``p`` extreme pixels by repeatedly projecting
 onto a random direction orthogonal to the endmembers found so far.
+
+``branch`` chooses the projection: ``"auto"`` (the reference code: projective when the estimated
+SNR exceeds ``15 + 10 log10 p`` dB, else affine), or ``"projective"`` / ``"affine"`` forced. The
+projective branch divides each pixel by its projection on the mean direction, which inflates
+dark pixels (Jasper Ridge's water): there it never selects the road, the affine branch does.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["estimate_snr_db", "vca"]
+__all__ = ["VCA_BRANCHES", "estimate_snr_db", "vca"]
+
+VCA_BRANCHES = ("auto", "projective", "affine")
 
 
 def _top_eigenvectors(C: np.ndarray, k: int) -> np.ndarray:
@@ -31,8 +38,12 @@ def estimate_snr_db(Y: np.ndarray, p: int) -> float:
     return float(10 * np.log10(max(p_x - p / L * p_y, 1e-300) / (p_y - p_x)))
 
 
-def vca(Y, p: int, seed: int = 0, snr_db: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+def vca(Y, p: int, seed: int = 0, snr_db: float | None = None,
+        branch: str = "auto") -> tuple[np.ndarray, np.ndarray]:
     """Extract ``p`` endmembers. ``Y: (bands, pixels)``.
+
+    ``snr_db`` replaces the SNR estimate of the ``"auto"`` branch choice; ``branch`` forces one
+    projection (see the module docstring).
 
     Returns ``(E (bands, p), indices (p,))``: the chosen pixels, taken (as in the reference
     implementation) from the data projected on the estimated signal subspace.
@@ -41,9 +52,13 @@ def vca(Y, p: int, seed: int = 0, snr_db: float | None = None) -> tuple[np.ndarr
     L, N = Y.shape
     if not 1 <= p <= min(L, N):
         raise ValueError(f"p must lie in [1, min(bands, pixels)] = [1, {min(L, N)}], got {p}")
+    if branch not in VCA_BRANCHES:
+        raise ValueError(f"branch must be one of {VCA_BRANCHES}, got {branch!r}")
     rng = np.random.default_rng(seed)
-    snr = estimate_snr_db(Y, p) if snr_db is None else snr_db
-    if snr < 15 + 10 * np.log10(p):
+    if branch == "auto":
+        snr = estimate_snr_db(Y, p) if snr_db is None else snr_db
+        branch = "affine" if snr < 15 + 10 * np.log10(p) else "projective"
+    if branch == "affine":
         d = p - 1
         mean = Y.mean(axis=1, keepdims=True)
         Ud = _top_eigenvectors((Y - mean) @ (Y - mean).T / N, d)

@@ -15,9 +15,12 @@ add a linear decoder ``y_hat = E x`` whose weights ``E`` are the endmembers, kep
 ``[1e-6, 1]`` after every optimiser step (the official code's constraint; the paper says only
 non-negative).
 
-Depth convention (paper, Sec. III-C): ``K`` blocks are ``K`` ADMM iterations and the output is
-the Z-update of block ``K``; its D-update is computed but unused. The official code builds one
-extra X/Z pair after its ``number_layers`` blocks; we follow the paper.
+Depth convention. Paper (Sec. III-C): ``K`` blocks are ``K`` ADMM iterations and the output is
+the Z-update of block ``K``; its D-update is computed but unused. Official code: after its
+``number_layers = K`` blocks it builds one more X/Z pair (its own parameters when untied, the
+shared ones when tied), so ``K`` blocks are ``K + 1`` ADMM iterations and, with ``K = 1``, the
+tied and untied networks differ. ``official_depth=True`` builds that network: ``K + 1``
+iterations (``self.K``), the last one's unused D-update parameter ``eta`` included in the count.
 
 ADMM initialisation from endmembers ``A`` (official code, which follows SUnSAL's MATLAB
 reference): ``A`` and ``y`` are divided by ``norm_m = ||A||_F (25 + p) / p``, ``lambda`` by
@@ -168,13 +171,15 @@ class UnfoldedADMM(_Unfolded):
         tied: share one parameter set across blocks (variant I).
         lam: ``lambda_0`` of the initialisation.
         shape: ``(runs, bands, p)`` when ``A`` is None; ``seeds``: one per run (random init).
+        official_depth: ``K`` blocks run ``K + 1`` ADMM iterations, as the official code (module
+            docstring); ``self.K`` is the number of iterations.
     """
 
     def __init__(self, A: np.ndarray | None, K: int = 2, tied: bool = False, lam: float = LAMBDA_0,
                  shape: tuple[int, int, int] | None = None, seeds: list[int] | None = None,
-                 dtype: torch.dtype = torch.float32):
+                 dtype: torch.dtype = torch.float32, official_depth: bool = False):
         runs, bands, p = np.shape(A) if A is not None else shape
-        super().__init__(runs, bands, p, K, tied)
+        super().__init__(runs, bands, p, K + int(official_depth), tied)
         self._initial(A, lambda a: admm_parameters(a, lam),
                       {"W": (p, bands), "B": (p, p), "theta": (1, 1), "eta": (1, 1)}, seeds, dtype)
 
@@ -284,10 +289,37 @@ def aenet_loss(X_true: torch.Tensor, X_est: torch.Tensor, weights=(1.0, 1e-7, 1e
 # ----------------------------------------------------------------------------- training
 @dataclass
 class TrainLog:
-    """Per-epoch mean training loss ``(epochs, runs)`` and the callback's records by epoch."""
+    """Per-epoch mean training loss ``(epochs, runs)``, the callback's records by epoch and, with
+    ``keep_best``, the epoch whose weights each run kept ``(runs,)`` (0: none improved)."""
 
     loss: np.ndarray
     checkpoints: dict
+    best_epoch: np.ndarray | None = None
+
+
+class _BestWeights:
+    """Per-run copy of the weights of the epoch with the lowest mean training loss (the official
+    scripts' ``ModelCheckpoint(save_best_only=True, monitor='loss')``). Every parameter has a
+    leading ``runs`` axis, so each run keeps its own best epoch."""
+
+    def __init__(self, model: nn.Module, runs: int):
+        self.params = list(model.parameters())
+        self.saved = [q.detach().clone() for q in self.params]
+        self.loss = np.full(runs, np.inf)
+        self.epoch = np.zeros(runs, dtype=int)
+
+    def update(self, epoch: int, loss: np.ndarray) -> None:
+        better = np.isfinite(loss) & (loss < self.loss)
+        if better.any():
+            mask = torch.from_numpy(better)
+            for saved, q in zip(self.saved, self.params, strict=True):
+                saved[mask.to(q.device)] = q.detach()[mask.to(q.device)]
+            self.loss[better], self.epoch[better] = loss[better], epoch
+
+    def restore(self) -> None:
+        with torch.no_grad():
+            for saved, q in zip(self.saved, self.params, strict=True):
+                q.copy_(saved)
 
 
 def _minibatches(n: int, batch: int, rngs: list[np.random.Generator]):
@@ -300,7 +332,8 @@ def _gather(T: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
     return torch.gather(T, 1, idx[..., None].expand(-1, -1, T.shape[-1]))
 
 
-def _fit(model, loss_fn, Y, target, epochs, batch, lr, seeds, on_epoch, eval_at, after_step=None):
+def _fit(model, loss_fn, Y, target, epochs, batch, lr, seeds, on_epoch, eval_at, after_step=None,
+         keep_best=False):
     runs = model.runs
     Y = _as_runs(Y, runs)
     target = _as_runs(target, runs)
@@ -312,6 +345,7 @@ def _fit(model, loss_fn, Y, target, epochs, batch, lr, seeds, on_epoch, eval_at,
         checkpoints[0] = on_epoch(model)
     history = np.empty((epochs, runs))
     n = Y.shape[1]
+    best = _BestWeights(model, runs) if keep_best else None
     for epoch in range(1, epochs + 1):
         total = torch.zeros(runs, dtype=torch.float64)
         for idx in _minibatches(n, batch, rngs):
@@ -324,29 +358,37 @@ def _fit(model, loss_fn, Y, target, epochs, batch, lr, seeds, on_epoch, eval_at,
                 after_step()
             total += per_run.detach().cpu().double() * idx.shape[1]
         history[epoch - 1] = (total / n).numpy()
+        if best is not None:
+            best.update(epoch, history[epoch - 1])
+            if epoch == epochs:
+                best.restore()
         if on_epoch is not None and epoch in eval_at:
             checkpoints[epoch] = on_epoch(model)
-    return TrainLog(history, checkpoints)
+    return TrainLog(history, checkpoints, None if best is None else best.epoch)
 
 
 def train_supervised(model: _Unfolded, Y: torch.Tensor, X: torch.Tensor, epochs: int,
                      batch: int = 64, lr: float = 1e-4, loss: str = "aenet",
-                     seeds: list[int] | None = None, on_epoch=None, eval_at=()) -> TrainLog:
+                     seeds: list[int] | None = None, on_epoch=None, eval_at=(),
+                     keep_best: bool = False) -> TrainLog:
     """Adam on pixels ``Y (runs, n, bands)`` and abundances ``X (runs, n, p)`` (true, clipped to
     ``[1e-8, 0.99]`` as the official code). ``loss``: ``"aenet"`` (eq. 20) or ``"mse"`` (the
     MNN-AE baseline). Each run shuffles its own pixels with its own seed. ``on_epoch(model)``
-    is called before training (epoch 0) and after each epoch in ``eval_at``."""
+    is called before training (epoch 0) and after each epoch in ``eval_at``. ``keep_best``: after
+    the last epoch each run gets back the weights of its epoch of lowest mean training loss (as
+    the official scripts), so the last epoch's record scores those."""
     X = X.clamp(1e-8, 0.99)
     fn = aenet_loss if loss == "aenet" else mse_loss
     seeds = list(range(model.runs)) if seeds is None else seeds
     return _fit(model, lambda m, y, x: fn(x, m(y)), Y, X, epochs, batch, lr, seeds, on_epoch,
-                eval_at)
+                eval_at, keep_best=keep_best)
 
 
 def train_blind(model: BlindNet, Y: torch.Tensor, epochs: int, batch: int = 64, lr: float = 1e-4,
-                seeds: list[int] | None = None, on_epoch=None, eval_at=()) -> TrainLog:
+                seeds: list[int] | None = None, on_epoch=None, eval_at=(),
+                keep_best: bool = False) -> TrainLog:
     """Adam on the reconstruction MSE of ``Y (runs, n, bands)``; decoder projected after each
-    step."""
+    step; ``keep_best`` as :func:`train_supervised`."""
     seeds = list(range(model.runs)) if seeds is None else seeds
     return _fit(model, lambda m, y, _: mse_loss(y, m(y)[1]), Y, Y, epochs, batch, lr, seeds,
-                on_epoch, eval_at, after_step=model.decoder.project)
+                on_epoch, eval_at, after_step=model.decoder.project, keep_best=keep_best)
