@@ -130,3 +130,20 @@ def test_range_bounds_are_inclusive_and_list_items_are_checked():
         param.check("n", 4)
     assert Param(list, "rates", item=float, positive=True).check("r", [1, 2.5]) == [1.0, 2.5]
     assert resolve_parameters("datasets", "smoke", device="cuda:1")["device"] == "cuda:1"
+
+
+def test_allow_inf_accepts_plus_inf_only():
+    snrs = Param(list, "SNRs in dB", item=float, allow_inf=True)
+    assert snrs.check("snrs", [15, float("inf")]) == [15.0, float("inf")]
+    for bad in (float("nan"), float("-inf")):
+        with pytest.raises(ValueError, match="expected finite or inf"):
+            snrs.check("snrs", [bad])
+    with pytest.raises(ValueError, match="expected finite"):
+        Param(list, "SNRs in dB", item=float).check("snrs", [float("inf")])
+
+
+@pytest.mark.parametrize("chapter", available())
+def test_every_preset_of_every_chapter_is_in_range(chapter, monkeypatch):
+    monkeypatch.delenv("HU_SCALE", raising=False)
+    for scale in SCALES:
+        assert resolve_parameters(chapter, scale)["scale"] == scale

@@ -43,6 +43,7 @@ __all__ = [
     "available",
     "describe",
     "device_param",
+    "seed_param",
     "get_chapter",
     "resolve_parameters",
 ]
@@ -68,9 +69,11 @@ class Param:
     ``pattern``
         a regular expression the whole string must match;
     ``nonempty``
-        a list must have at least one item.
+        a list must have at least one item;
+    ``allow_inf``
+        ``+inf`` is a valid float (e.g. an SNR of inf dB: no noise); NaN and ``-inf`` never are.
 
-    Floats must be finite (``1e400`` parses as inf and is refused). Example::
+    Floats must otherwise be finite (``1e400`` parses as inf and is refused). Example::
 
         "lr": Param(float, "learning rate", positive=True, maximum=1.0)
         "runs": Param(int, "repetitions", minimum=1)
@@ -85,6 +88,7 @@ class Param:
     positive: bool = False
     pattern: str | None = None
     nonempty: bool = False
+    allow_inf: bool = False
 
     @property
     def type_name(self) -> str:
@@ -94,7 +98,7 @@ class Param:
 
     def _bounds(self) -> list[str]:
         item_type = self.item if self.type is list else self.type
-        parts = ["finite"] if item_type is float else []
+        parts = ["finite or inf" if self.allow_inf else "finite"] if item_type is float else []
         parts += ["> 0"] if self.positive else []
         parts += [f">= {self.minimum!r}"] if self.minimum is not None else []
         parts += [f"<= {self.maximum!r}"] if self.maximum is not None else []
@@ -144,7 +148,7 @@ class Param:
 
     def _in_range(self, item: Any) -> bool:
         if isinstance(item, float) and not math.isfinite(item):
-            return False
+            return self.allow_inf and item == math.inf
         if isinstance(item, (int, float)) and not isinstance(item, bool):
             return not ((self.positive and item <= 0)
                         or (self.minimum is not None and item < self.minimum)
@@ -155,6 +159,14 @@ class Param:
 
 
 DEVICE_PATTERN = r"auto|cpu|cuda(:\d+)?|mps"
+
+
+SEED_MAX = 2**31 - 1
+
+
+def seed_param(help: str) -> Param:
+    """An integer seed parameter: 0 to 2**31 - 1 (what every generator of the book accepts)."""
+    return Param(int, help, minimum=0, maximum=SEED_MAX)
 
 
 def device_param(help: str = "torch device: 'auto', 'cpu', 'cuda' or 'cuda:N'") -> Param:

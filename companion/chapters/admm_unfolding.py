@@ -13,30 +13,34 @@ defaults to it), drawn once and shared by all runs when ``fixed_init`` (Table II
 over 5 runs implies one start); the initialisation study runs the starts in ``inits`` on Jasper.
 """
 
-from companion.chapters import Param, Target
+from companion.chapters import Param, Target, device_param, seed_param
 
 TITLE = "U-ADMM: unmixing networks from unfolded ADMM"
 ORDER = 3
 
 PARAMETERS = {
-    "device": Param(str, "torch device: 'auto', 'cpu' or 'cuda'"),
-    "runs": Param(int, "independent runs per configuration (training draw and seed), trained together"),
-    "seed": Param(int, "first run seed; run k uses seed + k"),
-    "scene_seed": Param(int, "seed of the synthetic abundance patches and noise"),
-    "endmember_seed": Param(int, "seed of the draw of 6 USGS endmembers"),
-    "batch": Param(int, "minibatch size (paper: 64)"),
-    "lr": Param(float, "Adam learning rate (paper: 1e-4)"),
-    "K": Param(int, "iteration blocks of the abundance networks (paper: 2)"),
-    "K_blind": Param(int, "iteration blocks of the blind networks (paper: 1)"),
-    "epochs": Param(int, "epochs of Figs. 12-14 and Table I (paper: 300)"),
-    "epochs_curve": Param(int, "last epoch of Fig. 11 (paper: 500)"),
-    "blind_epochs": Param(int, "epochs of Figs. 19-21 and Table II (official script: 300)"),
-    "blind_epochs_curve": Param(int, "last epoch of Fig. 18 (paper: 1000)"),
-    "n_train": Param(int, "training pixels of Figs. 11, 12, 18, 19, 21 (paper: 1000)"),
-    "n_train_snr": Param(int, "training pixels of Figs. 14 and 21; 0 means all (paper: all)"),
-    "blocks": Param(list, "block counts of Figs. 12 and 19 (paper: 1-7)", item=int),
-    "train_sizes": Param(list, "training-set sizes of Figs. 13 and 20 (paper: 256-4096)", item=int),
-    "snrs": Param(list, "SNRs in dB of Figs. 14 and 21 (paper: 15-30 and inf)", item=float),
+    "device": device_param(),
+    "runs": Param(int, "independent runs per configuration (training draw and seed), trained together",
+                  minimum=1),
+    "seed": seed_param("first run seed; run k uses seed + k"),
+    "scene_seed": seed_param("seed of the synthetic abundance patches and noise"),
+    "endmember_seed": seed_param("seed of the draw of 6 USGS endmembers"),
+    "batch": Param(int, "minibatch size (paper: 64)", minimum=1),
+    "lr": Param(float, "Adam learning rate (paper: 1e-4)", positive=True),
+    "K": Param(int, "iteration blocks of the abundance networks (paper: 2)", minimum=1),
+    "K_blind": Param(int, "iteration blocks of the blind networks (paper: 1)", minimum=1),
+    "epochs": Param(int, "epochs of Figs. 12-14 and Table I (paper: 300)", minimum=1),
+    "epochs_curve": Param(int, "last epoch of Fig. 11 (paper: 500)", minimum=1),
+    "blind_epochs": Param(int, "epochs of Figs. 19-21 and Table II (official script: 300)", minimum=1),
+    "blind_epochs_curve": Param(int, "last epoch of Fig. 18 (paper: 1000)", minimum=1),
+    "n_train": Param(int, "training pixels of Figs. 11, 12, 18, 19, 21 (paper: 1000)", minimum=1),
+    "n_train_snr": Param(int, "training pixels of Figs. 14 and 21; 0 means all (paper: all)", minimum=0),
+    "blocks": Param(list, "block counts of Figs. 12 and 19 (paper: 1-7)", item=int, minimum=1,
+                    nonempty=True),
+    "train_sizes": Param(list, "training-set sizes of Figs. 13 and 20 (paper: 256-4096)", item=int,
+                         minimum=1, nonempty=True),
+    "snrs": Param(list, "SNRs in dB of Figs. 14 and 21 (paper: 15-30 and inf)", item=float,
+                   allow_inf=True, nonempty=True),
     "blind_methods": Param(list, "blind networks of Fig. 18", item=str,
                            choices=("U-ADMM-BUNet-I", "U-ADMM-BUNet-II", "MNN-BU-1", "MNN-BU-2")),
     "real": Param(bool, "run Tables I and II on Jasper Ridge (and Urban when its image is present)"),

@@ -4,7 +4,7 @@ A reference chapter: it reproduces no paper table, so ``PAPER_TARGETS`` is empty
 (FCLS with the true endmembers; VCA + FCLS) are the yardstick the other chapters compare with.
 """
 
-from companion.chapters import Param, device_param
+from companion.chapters import Param, device_param, seed_param
 
 TITLE = "Datasets and metrics"
 ORDER = 0
@@ -14,7 +14,7 @@ MATCHING = ("hungarian", "permutation", "greedy_euclidean")
 
 PARAMETERS = {
     "device": device_param("torch device for FCLS: 'auto', 'cpu', 'cuda' or 'cuda:N'"),
-    "seed": Param(int, "seed of the first VCA run; run k uses seed + k", minimum=0, maximum=2**31 - 1),
+    "seed": seed_param("seed of the first VCA run; run k uses seed + k"),
     "datasets": Param(list, "scenes to show and score", item=str, choices=DATASETS, nonempty=True),
     "vca_runs": Param(int, "number of VCA runs (different seeds) averaged in the VCA+FCLS row",
                       minimum=1),

@@ -8,7 +8,7 @@ noise; PLMM, ELMM and GLMM at the reference code's parameters. ``paper`` runs fi
 ``book`` two; ``smoke`` shrinks everything.
 """
 
-from companion.chapters import Param, Target, device_param
+from companion.chapters import SEED_MAX, Param, Target, device_param
 
 TITLE = "DeepGU: deep generative endmember models for spectral variability"
 ORDER = 4
@@ -16,7 +16,7 @@ ORDER = 4
 PARAMETERS = {
     "device": device_param(),
     "seeds": Param(list, "scene seeds (variability, noise, VCA, VAEs) of Table III", item=int,
-                   minimum=0, maximum=2**31 - 1, nonempty=True),
+                   minimum=0, maximum=SEED_MAX, nonempty=True),
     "snr_db": Param(float, "SNR of the synthetic scenes in dB (paper: 30)", minimum=-10.0, maximum=100.0),
     "scenes": Param(list, "synthetic scenes of Table III", item=str, choices=("dc1", "dc2"), nonempty=True),
     "baselines": Param(list, "variability-aware baselines run beside FCLS", item=str,

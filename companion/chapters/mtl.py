@@ -7,21 +7,20 @@ each claim a verdict (supported / partly / not supported). The summary states th
 below is our choice (image size, iterations, alpha, beta, SNRs, repetitions).
 """
 
-from companion.chapters import Param, device_param
+from companion.chapters import Param, device_param, seed_param
 
 TITLE = "MTL: deep nonlinear unmixing with multi-task learning"
 ORDER = 2
 
 MODELS = ("linear", "gbm", "ppnm")
 REAL_SCENES = ("samson", "jasper", "cuprite")
-_SEED_MAX = 2**31 - 1
 
 PARAMETERS = {
     "device": device_param(),
-    "runs": Param(int, "repetitions (VCA and weight seeds) per configuration, trained together", minimum=1),
-    "seed": Param(int, "first seed; run k uses seed + k", minimum=0, maximum=_SEED_MAX),
-    "scene_seed": Param(int, "seed of the synthetic abundances, nonlinearity and noise", minimum=0,
-                        maximum=_SEED_MAX),
+    "runs": Param(int, "repetitions (VCA and weight seeds) per configuration, trained together",
+                  minimum=1),
+    "seed": seed_param("first seed; run k uses seed + k"),
+    "scene_seed": seed_param("seed of the synthetic abundances, nonlinearity and noise"),
     "z": Param(int, "synthetic image is z^2 x z^2 pixels (patch-and-blur abundances)", minimum=2),
     "models": Param(list, "mixing models of the synthetic images", item=str, choices=MODELS, nonempty=True),
     "snrs": Param(list, "SNRs in dB of the synthetic images", item=float, nonempty=True),

@@ -7,29 +7,32 @@ Fig. 2. The paper states neither the number of repeated runs nor the SNR grid of
 each start in ``inits``; the Table 1 targets are scored under VCA, the start the paper names.
 """
 
-from companion.chapters import Param, Target
+from companion.chapters import Param, Target, device_param, seed_param
 
 TITLE = "NMF-SAE: the unrolled L1-NMF sparse autoencoder"
 ORDER = 5
 
 PARAMETERS = {
-    "device": Param(str, "torch device: 'auto', 'cpu' or 'cuda'"),
-    "runs": Param(int, "independent runs (VCA seeds) per configuration, trained together"),
-    "seed": Param(int, "first VCA seed; run k uses seed + k"),
-    "scene_seed": Param(int, "seed of the synthetic abundance patches and noise"),
-    "iterations": Param(int, "full-batch Adam iterations (paper: 1000)"),
-    "K": Param(int, "unrolled steps in encoder and decoder (paper: 2)"),
-    "lr_encoder": Param(float, "encoder learning rate on synthetic data (paper: 1e-4)"),
-    "lr_decoder": Param(float, "decoder learning rate on synthetic data (paper: 5e-4)"),
-    "lr_real": Param(float, "learning rate of both on Jasper Ridge (paper: 1e-6)"),
-    "n_train": Param(int, "training pixels for Fig. 3 (paper: 1000)"),
-    "train_sizes": Param(list, "training-set sizes of Fig. 2 (paper: 256 ... 4096)", item=int),
-    "snrs": Param(list, "SNRs in dB of Fig. 3", item=float),
-    "l1nmf_lambda": Param(float, "L1 weight of the L1-NMF baseline (our choice; not in the paper)"),
+    "device": device_param(),
+    "runs": Param(int, "independent runs (VCA seeds) per configuration, trained together",
+                  minimum=1),
+    "seed": seed_param("first VCA seed; run k uses seed + k"),
+    "scene_seed": seed_param("seed of the synthetic abundance patches and noise"),
+    "iterations": Param(int, "full-batch Adam iterations (paper: 1000)", minimum=1),
+    "K": Param(int, "unrolled steps in encoder and decoder (paper: 2)", minimum=1),
+    "lr_encoder": Param(float, "encoder learning rate on synthetic data (paper: 1e-4)", positive=True),
+    "lr_decoder": Param(float, "decoder learning rate on synthetic data (paper: 5e-4)", positive=True),
+    "lr_real": Param(float, "learning rate of both on Jasper Ridge (paper: 1e-6)", positive=True),
+    "n_train": Param(int, "training pixels for Fig. 3 (paper: 1000)", minimum=1),
+    "train_sizes": Param(list, "training-set sizes of Fig. 2 (paper: 256 ... 4096)", item=int,
+                         minimum=1, nonempty=True),
+    "snrs": Param(list, "SNRs in dB of Fig. 3", item=float, allow_inf=True, nonempty=True),
+    "l1nmf_lambda": Param(float, "L1 weight of the L1-NMF baseline (our choice; not in the paper)",
+                          minimum=0.0),
     "jasper": Param(bool, "run the Jasper Ridge experiment (Table 1)"),
     "unrolled": Param(list, "unrolled-network baselines of Fig. 3, from the U-ADMM chapter",
                       item=str, choices=("U-ADMM-BUNet-II", "MNN-BU-2")),
-    "unrolled_epochs": Param(int, "training epochs of those baselines (U-ADMM protocol: 300)"),
+    "unrolled_epochs": Param(int, "training epochs of those baselines (U-ADMM protocol: 300)", minimum=1),
     "inits": Param(list, "starts of Table 1's initialisation study (the paper: VCA)", item=str,
                    choices=("vca", "vca_projective", "vca_affine", "sivm", "truth")),
 }
