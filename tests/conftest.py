@@ -21,19 +21,21 @@ def staged_data_dir() -> Path:
     return Path(value)
 
 
-def run_chapter_smoke(chapter: str, tmp_path: Path) -> tuple[list[dict], dict]:
+def run_chapter_smoke(chapter: str, tmp_path: Path, params: tuple[str, ...] = (),
+                      env: dict | None = None) -> tuple[list[dict], dict]:
     """Run ``python -m companion run CHAPTER --scale smoke`` with results under ``tmp_path``.
 
-    Asserts it succeeded without error outputs; returns the executed notebook's code-cell outputs
-    and the chapter's ``summary.json`` record.
+    ``params`` are ``name=value`` overrides (``-p``); ``env`` adds environment variables. Asserts
+    it succeeded without error outputs; returns the executed notebook's code-cell outputs and the
+    chapter's ``summary.json`` record.
     """
     import json
     import subprocess
     import sys
 
-    env = {**os.environ, "HU_RESULTS_DIR": str(tmp_path / "results")}
+    env = {**os.environ, "HU_RESULTS_DIR": str(tmp_path / "results"), **(env or {})}
     command = [sys.executable, "-m", "companion", "run", chapter, "--scale", "smoke",
-               "--output", str(tmp_path / "runs")]
+               "--output", str(tmp_path / "runs"), *(arg for p in params for arg in ("-p", p))]
     result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     notebook = json.loads((tmp_path / "runs" / f"{chapter}-smoke.ipynb").read_text())

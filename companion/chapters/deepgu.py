@@ -32,8 +32,8 @@ PARAMETERS = {
                                           "half-range)", item=float, minimum=0.0,
                                      maximum=1.0),
     "calibration_seeds": Param(int, "scene seeds per amplitude in the calibration", minimum=1),
-    "real": Param(list, "real scenes with ground truth (Table IV-style)", item=str,
-                  choices=("samson", "jasper")),
+    "real": Param(list, "real scenes of Table IV (houston: the user-supplied image, scored by RMSE_Y "
+                        "only)", item=str, choices=("samson", "jasper", "houston")),
     "real_lambda_a": Param(float, "lambda_A of DeepGU on the real scenes", minimum=0.0),
 }
 
@@ -51,7 +51,7 @@ PRESETS = {
     "book": {**_PAPER_PROTOCOL, "device": "auto", "seeds": [0, 1], "scenes": ["dc1", "dc2"],
              "calibration_seeds": 3, "real": []},
     "paper": {**_PAPER_PROTOCOL, "device": "auto", "seeds": [0, 1, 2, 3, 4], "scenes": ["dc1", "dc2"],
-              "real": ["samson", "jasper"]},
+              "real": ["samson", "jasper", "houston"]},
 }
 
 LABELS = {"fcls": "FCLS", "plmm": "PLMM", "elmm": "ELMM", "glmm": "GLMM", "deepgu": "DeepGU"}
