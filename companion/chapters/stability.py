@@ -127,10 +127,4 @@ REASONS: dict[str, dict[str, str]] = {"paper": {
         "healthy networks, about 32,000 of the 112,800 iterations (a unit of a sum-to-one code is zero on "
         "pixels without its material), so how much it hurts depends on t; the direction is the paper's "
         "(worse than the baseline for both Glorot schemes, better for both He schemes)"),
-}, "book": {
-    "significant_h_share": (
-        "open: the non-significant cells are Exp. 1 (all four schemes) and Exp. 10 XGU, which the "
-        "committed 50-epoch subset (Exp. 4 only) does not cover; every Exp. 4 cell is significant here and "
-        "at 50 epochs. The paper's own H for Exp. 1 is small (70-243 at N = k = 50), so too little power "
-        "at N = 6, k = 4 is likely but not shown"),
-}}
+}, "book": {}}

@@ -11,7 +11,8 @@ import numpy as np
 import scikit_posthocs
 from scipy import stats
 
-__all__ = ["PH_DEFINITIONS", "bootstrap_interval", "conover_pvalues", "kruskal", "ph_full_zero_filled",
+__all__ = ["PH_DEFINITIONS", "bootstrap_interval", "conover_pvalues", "kruskal", "kruskal_expected_h",
+           "ph_full_zero_filled",
            "ph_one_minus_mean_p", "ph_symmetric_matrix", "ph_upper_share", "spearman_dead_vs_init_mean",
            "spearman_dead_vs_run", "wilcoxon_improvement"]
 
@@ -23,6 +24,23 @@ def kruskal(rmse: np.ndarray) -> tuple[float, float]:
     H, _ = stats.kruskal(*groups)
     log_p = stats.chi2.logsf(H, len(groups) - 1)
     return float(H), float(log_p)
+
+
+def kruskal_expected_h(paper_h: float, n_groups: int, n_runs: int, paper_groups: int = 50,
+                       paper_runs: int = 50, alpha: float = 0.05) -> tuple[float, bool]:
+    """Expected Kruskal-Wallis H at ``n_groups`` initialisations x ``n_runs`` runs for the effect
+    behind the paper's ``paper_h`` (measured at ``paper_groups`` x ``paper_runs``), and whether that
+    expectation exceeds the ``alpha`` critical value.
+
+    Under an initialisation effect H is approximately noncentral chi-squared with ``groups - 1``
+    degrees of freedom and noncentrality lambda = 12 n E[delta^2], with n = groups x runs pixels'
+    worth of samples and delta the rank shift of a group, so lambda scales with the total sample
+    size and not with the number of groups: lambda_ours = (paper_h - (paper_groups - 1)) x
+    n_ours / n_paper and E[H] = n_groups - 1 + lambda_ours. A power argument, not a test.
+    """
+    scale = (n_groups * n_runs) / (paper_groups * paper_runs)
+    expected = (n_groups - 1) + max(paper_h - (paper_groups - 1), 0.0) * scale
+    return float(expected), bool(expected > stats.chi2.ppf(1 - alpha, n_groups - 1))
 
 
 def conover_pvalues(rmse: np.ndarray) -> np.ndarray:
