@@ -124,10 +124,10 @@ def test_records_are_fsynced_and_get_the_umask_permissions(tmp_path, monkeypatch
 # ------------------------------------------------------------------ stale reuse: code and data
 def test_changed_code_recomputes(tmp_path, monkeypatch):
     calls = []
-    monkeypatch.setattr(study, "code_fingerprint", lambda: "code-v1")
+    monkeypatch.setattr(study, "code_fingerprint", lambda roots=None: "code-v1")
     run_study({"a": {"x": 1}}, squares(calls), tmp_path, protocol={}, progress=False)
     run_study({"a": {"x": 1}}, squares(calls), tmp_path, protocol={}, progress=False)
-    monkeypatch.setattr(study, "code_fingerprint", lambda: "code-v2")
+    monkeypatch.setattr(study, "code_fingerprint", lambda roots=None: "code-v2")
     run_study({"a": {"x": 1}}, squares(calls), tmp_path, protocol={}, progress=False)
     assert calls == [1, 1]
 
@@ -146,6 +146,64 @@ def test_code_fingerprint_covers_the_static_import_closure(tmp_path, monkeypatch
     assert "companion.data.loaders" in study._closure(["companion.fake"])
     fake.write_text("from .data import loaders  # edited\n")
     assert study.code_fingerprint(["companion.fake"]) != before
+
+
+def test_code_roots_are_the_module_defining_compute_else_every_loaded_module():
+    import functools
+
+    from companion.experiments import stability_study
+    from companion.metrics import sad
+
+    compute = stability_study.Compute(runs=1, epochs=1, device="cpu")
+    assert study.code_roots(compute) == ["companion.experiments.stability_study"]   # callable object
+    assert study.code_roots(sad) == ["companion.metrics"]                            # function
+    assert study.code_roots(functools.partial(sad)) == ["companion.metrics"]         # partial
+    assert study.code_roots(compute.__call__) == ["companion.experiments.stability_study"]  # method
+    assert study.code_roots(lambda c: c) == study.loaded_modules()                   # a notebook's lambda
+    assert "companion.study" in study.loaded_modules()
+
+
+def test_code_fingerprint_of_a_package_compute_ignores_other_loaded_modules(tmp_path, monkeypatch):
+    from companion.metrics import sad
+
+    roots = study.code_roots(sad)
+    before = study.code_fingerprint(roots)
+    monkeypatch.setitem(sys.modules, "companion.unrelated_module", object())  # loaded, not imported by sad
+    assert study.code_fingerprint(roots) == before
+    assert study.code_fingerprint() != study.code_fingerprint(roots)
+
+
+def test_stored_record_names_its_code_roots_and_time(tmp_path):
+    from companion.metrics import sad
+
+    def compute(config):
+        return {"sad": float(sad(*config["pair"]))}
+
+    run_study({"a": {"pair": [[1.0, 0.0], [0.0, 1.0]]}}, compute, tmp_path, protocol={}, progress=False)
+    stored = json.loads((tmp_path / "a.json").read_text())
+    assert stored["code_roots"] == study.loaded_modules()  # compute is defined here, outside the package
+    assert stored["seconds"] >= 0 and stored["record"]["sad"] == pytest.approx(math.pi / 2)
+
+
+def test_deadline_stops_before_work_that_would_end_after_it_and_rerun_resumes(tmp_path):
+    calls = []
+
+    def slow(config):
+        calls.append(config["x"])
+        time.sleep(0.3)
+        return {"y": config["x"]}
+
+    configs = {f"c{i}": {"x": i} for i in range(6)}
+    with pytest.raises(study.TimeLimitReached) as stop:
+        run_study(configs, slow, tmp_path, {}, progress=False, deadline=time.monotonic() + 0.75)
+    # 0.3 s each: c0 and c1 end by 0.6 s; c2 would end at 0.9 s > 0.75 s, so it is not started
+    assert calls == [0, 1] and stop.value.done == ["c0", "c1"] and stop.value.left == ["c2", "c3", "c4", "c5"]
+    assert sorted(p.stem for p in tmp_path.glob("*.json")) == ["c0", "c1"]
+    with pytest.raises(study.TimeLimitReached):  # a deadline already past starts nothing
+        run_study(configs, slow, tmp_path, {}, progress=False, deadline=time.monotonic() - 1)
+    done = run_study(configs, slow, tmp_path, {}, progress=False)
+    assert done == {k: {"y": c["x"]} for k, c in configs.items()}
+    assert calls == [0, 1, 2, 3, 4, 5]
 
 
 def test_changed_or_removed_data_file_recomputes(tmp_path, monkeypatch):
