@@ -229,10 +229,8 @@ def run_chapter_study(args, params: dict) -> int:
     deadline = None if args.time_limit is None else started + args.time_limit - ARCHIVE_RESERVE_S
     definition = importlib.import_module(STUDIES[args.chapter]).build(params)
     directory = definition.directory()
-    files = {}
     try:
-        for name in definition.datasets:
-            files |= data.load(name).files
+        files = definition.load_data()
     except (data.MissingImage, data.DataError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -243,6 +243,16 @@ class StudyDefinition:
     datasets: list[str]
     desc: str = "study"
 
+    def load_data(self) -> dict[str, str]:
+        """Load :attr:`datasets` (so that every record lists their checksums, however the scenes
+        are cached later); return ``{file: sha256}`` of the files read."""
+        from . import data
+
+        files = {}
+        for name in self.datasets:
+            files |= data.load(name).files
+        return files
+
     def directory(self) -> Path:
         """Folder of the study records (``$HU_RESULTS_DIR`` or ``results/``)."""
         from .results import results_root
@@ -322,7 +332,7 @@ def run_study(
 
     bar = tqdm(total=len(todo), desc=desc, disable=not progress or not todo, mininterval=5.0)
     try:
-        if client is not None:
+        if client is not None and todo:
             from .sharding import run_on_cluster
 
             run_on_cluster(client, compute, todo, roots, store, retries=retries, deadline=deadline,
