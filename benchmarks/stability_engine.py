@@ -11,7 +11,9 @@ first ``steps x batch`` pixels); the loop (``nn.Module`` + ``torch.optim.Adam``,
 another, :func:`~companion.nets.unmixing_ae.train_single`) trains ``loop_models`` models for the
 same steps. Columns:
 
-* ``engine`` and ``loop``: model-steps per second; ``engine/loop`` their ratio;
+* ``engine`` and ``loop``: model-steps per second; ``engine/loop`` their ratio; ``engine, 256
+  models``: the engine's rate at :data:`~companion.experiments.stability.CPU_CHUNK` models (a
+  chunk that stays in the CPU caches), for comparison with the chunk that is used;
 * ``bound here``: this device's streaming bound, ``B / (48 bytes x parameters per model)`` with
   ``B`` the bandwidth of one large ``c = a + b`` measured here (48 B per parameter and step: the
   parameter, its gradient and Adam's two moments, each read and written, float32);
@@ -88,6 +90,9 @@ def benchmark(experiment: int, scene: exp.Scene, steps: int, loop_models: int, b
     ensemble.train_ensemble(X[: 2 * batch], config, {k: v[:2] for k, v in weights.items()}, seeds[:2],
                             epochs=1, **common)  # first-call costs
     t_engine = timed(lambda: ensemble.train_ensemble(X, config, weights, seeds, epochs=1, **common))
+    small = min(chunk, exp.CPU_CHUNK)
+    t_small = timed(lambda: ensemble.train_ensemble(X, config, {k: v[:small] for k, v in weights.items()},
+                                                    seeds[:small], epochs=1, **common))
 
     def loop():
         for m in range(loop_models):
@@ -101,7 +106,8 @@ def benchmark(experiment: int, scene: exp.Scene, steps: int, loop_models: int, b
     bound_h100 = H100_BYTES_PER_S / (BYTES_PER_PARAMETER_STEP * n_params)
     study_steps = PAPER_MODELS * PAPER_EPOCHS * math.ceil(scene.X.shape[0] / batch)
     return {"experiment": experiment, "scene": scene.name, "arch": e["arch"], "batch": batch,
-            "parameters": n_params, "chunk": chunk, "engine": engine, "loop": per_model_loop,
+            "parameters": n_params, "chunk": chunk, "engine": engine,
+            f"engine, {exp.CPU_CHUNK} models": small * steps / t_small, "loop": per_model_loop,
             "engine/loop": engine / per_model_loop, "bound here": bound_here,
             "engine/bound": engine / bound_here, "H100 bound": bound_h100, "study model-steps": study_steps,
             "study here (h)": study_steps / engine / 3600,
