@@ -106,3 +106,21 @@ def test_a_worker_with_other_code_is_refused(client, tmp_path, monkeypatch):
         study.run_study({"a": {"x": 1, "folder": str(tmp_path)}}, killed_once, tmp_path / "runs", {},
                         progress=False, client=client)
     assert not list((tmp_path / "runs").glob("*.json"))
+
+
+def doubled(config):
+    return {"y": 2 * config["x"]}
+
+
+def test_cli_runs_a_study_on_a_scheduler_address(client, tmp_path, monkeypatch, capsys):
+    from companion import cli
+
+    monkeypatch.setenv("HU_RESULTS_DIR", str(tmp_path / "results"))
+    definition = study.StudyDefinition("stability", "smoke", {f"c{i}": {"x": i} for i in range(4)}, {},
+                                       doubled, [], "sharded study")
+    monkeypatch.setattr(stability_study, "build", lambda P: definition)
+    address = client.scheduler.address
+    assert cli.main(["study", "stability", "--scale", "smoke", "--scheduler", address]) == 0
+    assert f"Dask workers of {address}" in capsys.readouterr().out
+    records = stored(tmp_path / "results" / "stability" / "smoke" / "runs")
+    assert {k: v["record"] for k, v in records.items()} == {f"c{i}": {"y": 2 * i} for i in range(4)}
