@@ -9,7 +9,8 @@ these still hold:
 * **code**: the source of the package module that defines ``compute`` and of every ``companion``
   module it imports (statically and transitively, functions' local imports included) is
   unchanged (:func:`code_fingerprint` of :func:`code_roots`; the chapters' declarative preset
-  modules are left out, their values reach a study through its protocol). A ``compute`` defined
+  modules are left out, their values reach a study through its protocol, and so are the
+  :data:`BOOKKEEPING` modules, which store and schedule records). A ``compute`` defined
   outside the package (a notebook's lambda) falls back to every package module the process has
   loaded. Each record stores its root modules (``code_roots``);
 * **data**: every data file the record depends on, i.e. each file loaded before the study
@@ -52,6 +53,7 @@ from .data import registry
 from .jsonio import NON_FINITE_KEY, restore_non_finite, to_strict, write_json_atomically
 
 __all__ = [
+    "BOOKKEEPING",
     "DamagedRecordWarning",
     "StudyDefinition",
     "TimeLimitReached",
@@ -68,6 +70,10 @@ _SAFE_KEY = re.compile(r"^[A-Za-z0-9_.=+-]+$")
 _PACKAGE = "companion"
 _PACKAGE_ROOT = Path(__file__).resolve().parent
 _EXCLUDED_PREFIX = f"{_PACKAGE}.chapters."  # declarative presets, reach studies via the protocol
+# Bookkeeping: they store, show or schedule records and cannot change a record's numbers, so
+# editing them does not recompute studies (the scorecard's staleness rule leaves them out too).
+BOOKKEEPING = frozenset(f"{_PACKAGE}.{m}" for m in ("study", "jsonio", "results", "plots", "cli", "sharding",
+                                                    "__main__"))
 
 
 class DamagedRecordWarning(UserWarning):
@@ -128,7 +134,7 @@ def _closure(roots: Iterable[str]) -> dict[str, Path]:
     todo, seen = list(roots), {}
     while todo:
         name = todo.pop()
-        if name in seen or name.startswith(_EXCLUDED_PREFIX):
+        if name in seen or name.startswith(_EXCLUDED_PREFIX) or name in BOOKKEEPING:
             continue
         path = _module_file(name)
         if path is None:  # a name imported from a module, not a module

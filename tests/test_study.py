@@ -148,6 +148,23 @@ def test_code_fingerprint_covers_the_static_import_closure(tmp_path, monkeypatch
     assert study.code_fingerprint(["companion.fake"]) != before
 
 
+def test_bookkeeping_modules_do_not_enter_the_code_fingerprint(tmp_path, monkeypatch):
+    roots = ["companion.experiments.stability_study"]
+    closure = study._closure(roots)
+    assert "companion.experiments.stability" in closure and not set(closure) & study.BOOKKEEPING
+    before = study.code_fingerprint(roots)
+    edited = tmp_path / "study.py"
+    edited.write_text(study._module_file("companion.study").read_text() + "\n# edited\n")
+    real = study._module_file
+    monkeypatch.setattr(study, "_module_file", lambda n: edited if n == "companion.study" else real(n))
+    assert study.code_fingerprint(roots) == before                       # bookkeeping edited: reused
+    training = tmp_path / "ensemble.py"
+    training.write_text(real("companion.nets.ensemble").read_text() + "\n# edited\n")
+    monkeypatch.setattr(study, "_module_file",
+                        lambda n: training if n == "companion.nets.ensemble" else real(n))
+    assert study.code_fingerprint(roots) != before                       # training code edited: recomputed
+
+
 def test_code_roots_are_the_module_defining_compute_else_every_loaded_module():
     import functools
 
