@@ -17,7 +17,8 @@ its results under ``results/<chapter>/<scale>/``. When ``HU_DATA_DIR`` is unset 
 ``study`` computes the study records of a chapter that defines its study in the package
 (:data:`STUDIES`) into ``results/<chapter>/<scale>/runs/``, the records its notebook reuses:
 it needs torch, numpy, scipy, the package and the data, no Jupyter. ``--time-limit`` stops
-before starting a record that would end after the limit (judged by the longest record so far;
+before starting a record that would end after the limit (judged by the longest record so far,
+stored ones included;
 :data:`ARCHIVE_RESERVE_S` are kept for the archive), so a sequence of short commands (e.g. 10
 minutes each on a lent GPU) completes a long study. ``--archive`` packs every record of the
 study and this command's provenance (device, commit, versions, parameters, wall time, seconds

@@ -300,15 +300,16 @@ def run_study(
     (:func:`companion.sharding.run_on_cluster`, ``retries`` extra attempts per configuration
     when it raises; a killed worker's configurations are rescheduled by Dask). ``deadline``: a
     :func:`time.monotonic` time; raises :class:`TimeLimitReached` rather than start (serially:
-    a configuration expected to end after it, judged by the longest one so far) or wait
-    (sharded) past it. Records finished before either stop are kept.
+    a configuration expected to end after it, judged by the longest one computed so far, stored
+    records' ``seconds`` included; with no such estimate the first one starts) or wait (sharded)
+    past it. Records finished before either stop are kept.
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     roots = code_roots(compute)
     code = code_fingerprint(roots)
     before = registry.loaded_files()
-    results, todo, stale = {}, [], {}
+    results, todo, stale, longest = {}, [], {}, 0.0
     for key, config in configs.items():
         if not _SAFE_KEY.match(key):
             raise ValueError(f"study key {key!r} is not file-name safe")
@@ -319,6 +320,7 @@ def run_study(
             why = _reusable(stored, stamp, code)
             if why is None:
                 results[key] = stored["record"]
+                longest = max(longest, float(stored.get("seconds") or 0.0))
                 continue
             stale[why] = stale.get(why, 0) + 1
         todo.append((key, config, stamp, path))
@@ -344,7 +346,6 @@ def run_study(
             run_on_cluster(client, compute, todo, roots, store, retries=retries, deadline=deadline,
                            progress=bar)
         else:
-            longest = 0.0
             for item in todo:
                 if deadline is not None and time.monotonic() + longest > deadline:
                     break

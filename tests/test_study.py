@@ -218,6 +218,10 @@ def test_deadline_stops_before_work_that_would_end_after_it_and_rerun_resumes(tm
     assert sorted(p.stem for p in tmp_path.glob("*.json")) == ["c0", "c1"]
     with pytest.raises(study.TimeLimitReached):  # a deadline already past starts nothing
         run_study(configs, slow, tmp_path, {}, progress=False, deadline=time.monotonic() - 1)
+    # a new command knows the stored records' durations: with 0.2 s left it starts nothing
+    with pytest.raises(study.TimeLimitReached):
+        run_study(configs, slow, tmp_path, {}, progress=False, deadline=time.monotonic() + 0.2)
+    assert calls == [0, 1]
     done = run_study(configs, slow, tmp_path, {}, progress=False)
     assert done == {k: {"y": c["x"]} for k, c in configs.items()}
     assert calls == [0, 1, 2, 3, 4, 5]
