@@ -18,9 +18,9 @@ its results under ``results/<chapter>/<scale>/``. When ``HU_DATA_DIR`` is unset 
 (:data:`STUDIES`) into ``results/<chapter>/<scale>/runs/``, the records its notebook reuses:
 it needs torch, numpy, scipy, the package and the data, no Jupyter. ``--time-limit`` stops
 before starting a record that would end after the limit (judged by the longest record so far,
-stored ones included;
-:data:`ARCHIVE_RESERVE_S` are kept for the archive), so a sequence of short commands (e.g. 10
-minutes each on a lent GPU) completes a long study. ``--archive`` packs every record of the
+stored ones included; :data:`ARCHIVE_RESERVE_S` are kept for the archive), so a sequence of
+short commands (e.g. 10 minutes each on a lent GPU) completes a long study; a single record
+must fit one command. ``--archive`` packs every record of the
 study and this command's provenance (device, commit, versions, parameters, wall time, seconds
 per record) into one ``.tar.gz`` whose paths are relative to the repository root.
 ``--scheduler`` runs the records on a Dask cluster (:mod:`companion.sharding`).
