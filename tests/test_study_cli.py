@@ -43,6 +43,11 @@ def test_study_runs_archives_and_a_rerun_reuses_every_record(tmp_path, monkeypat
     assert cli.main(["study", "stability", "--scale", "smoke", *TINY]) == 0
     assert {p.name: p.read_text() for p in runs.glob("*.json")} == first
     assert "3 of 3 records done" in capsys.readouterr().out
+    # the archive carries the study elsewhere: extracted at another checkout's root, it is reused
+    with tarfile.open(archive) as tar:
+        tar.extractall(tmp_path / "elsewhere", filter="data")
+    monkeypatch.setenv("HU_RESULTS_DIR", str(tmp_path / "elsewhere" / "results"))
+    assert cli.main(["study", "stability", "--scale", "smoke", *TINY]) == 0
 
 
 def _slow(config):
