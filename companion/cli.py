@@ -1,7 +1,10 @@
-"""Command line: rerun one chapter notebook with papermill, or list chapters and scales.
+"""Command line: rerun one chapter notebook with papermill, run a chapter's study without Jupyter,
+or list chapters and scales.
 
     python -m companion list
     python -m companion run CHAPTER [--scale S] [-p name=value ...] [--output DIR]
+    python -m companion study CHAPTER [--scale S] [-p name=value ...] [--experiments E ...]
+                              [--time-limit SECONDS] [--archive OUT.tar.gz] [--scheduler ADDRESS]
 
 ``run`` validates the parameters against the chapter's schema (types and ranges) and checks that
 the output folder and the results folder are writable *before* any kernel starts (exit code 2
@@ -11,18 +14,34 @@ notebook to ``DIR/<chapter>-<scale>.ipynb`` (default ``_build/runs``). The chapt
 its results under ``results/<chapter>/<scale>/``. When ``HU_DATA_DIR`` is unset and
 ``../shared/data`` exists next to the checkout, it is used (as ``make book`` does).
 
-Exit codes: 0 done; 1 a cell raised or the kernel died (finished study records are kept, so
-rerunning the same command resumes); 2 bad input.
+``study`` computes the study records of a chapter that defines its study in the package
+(:data:`STUDIES`) into ``results/<chapter>/<scale>/runs/``, the records its notebook reuses:
+it needs torch, numpy, scipy, the package and the data, no Jupyter. ``--time-limit`` stops
+before starting a record that would end after the limit (judged by the longest record so far,
+stored ones included; :data:`ARCHIVE_RESERVE_S` are kept for the archive), so a sequence of
+short commands (e.g. 10 minutes each on a lent GPU) completes a long study; a single record
+must fit one command. ``--archive`` packs every record of the
+study and this command's provenance (device, commit, versions, parameters, wall time, seconds
+per record) into one ``.tar.gz`` whose paths are relative to the repository root.
+``--scheduler`` runs the records on a Dask cluster (:mod:`companion.sharding`).
+
+Exit codes: 0 done; 1 a cell (``run``) or a record (``study``) raised or the kernel died
+(finished study records are kept, so rerunning the same command resumes); 2 bad input;
+3 (``study``) stopped at the time limit with records left: rerunning resumes.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import importlib
+import json
 import os
 import sys
+import tarfile
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 from companion.chapters import SCALES, available, describe, get_chapter, resolve_parameters
@@ -31,6 +50,10 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO_ROOT / "notebooks"
 DEFAULT_OUTPUT = REPO_ROOT / "_build" / "runs"
 STAGED_DATA = REPO_ROOT.parent / "shared" / "data"
+# Chapters whose study is defined in the package: module with ``build(P) -> StudyDefinition``.
+STUDIES = {"stability": "companion.experiments.stability_study"}
+ARCHIVE_RESERVE_S = 10.0
+EXIT_TIME_LIMIT = 3
 
 
 def parse_assignment(text: str) -> tuple[str, object]:
@@ -71,6 +94,19 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_OUTPUT,
         help=f"folder for the executed notebook (default {DEFAULT_OUTPUT})",
     )
+    study = commands.add_parser("study", help="compute a chapter's study records without Jupyter")
+    study.add_argument("chapter", choices=sorted(STUDIES), help="chapter whose study to run")
+    study.add_argument("--scale", choices=SCALES, help="default: $HU_SCALE, else 'book'")
+    study.add_argument("-p", "--param", dest="params", action="append", default=[], type=parse_assignment,
+                       metavar="NAME=VALUE", help="override one parameter (repeatable)")
+    study.add_argument("--experiments", type=int, nargs="+", metavar="E",
+                       help="shorthand for -p experiments=[E, ...]")
+    study.add_argument("--time-limit", type=float, metavar="SECONDS",
+                       help="stop cleanly before this many seconds (rerun to resume)")
+    study.add_argument("--archive", type=Path, metavar="OUT.tar.gz",
+                       help="pack the study's records and their provenance into this file")
+    study.add_argument("--scheduler", metavar="ADDRESS",
+                       help="Dask scheduler address (tcp://host:8786): run the records on its workers")
     return parser
 
 
@@ -160,30 +196,122 @@ def use_staged_data() -> None:
         print(f"using staged data in {STAGED_DATA} (HU_DATA_DIR was unset)", flush=True)
 
 
+def archive_study(directory: Path, keys: list[str], archive: Path, provenance: dict) -> int:
+    """Write the records ``<key>.json`` of ``directory`` that exist to the gzip tar ``archive``
+    (atomically), in ``results/<chapter>/<scale>/runs/`` (the last three parts of ``directory``)
+    so that extracting it at the repository root puts them in place, with ``provenance`` as
+    ``results/<chapter>/<scale>/study-provenance/<UTC start>.json`` (one file per command, so
+    the commands of a resumed study keep theirs). Returns the number of records."""
+    records = [directory / f"{key}.json" for key in keys if (directory / f"{key}.json").is_file()]
+    folder = Path("results", *directory.parts[-3:])
+    stamp = provenance["started"].replace(":", "").replace("+0000", "Z")
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=archive.parent) as tmp:
+        partial = Path(tmp) / archive.name
+        with tarfile.open(partial, "w:gz") as tar:
+            for path in records:
+                tar.add(path, arcname=str(folder / path.name))
+            note = Path(tmp) / "provenance.json"
+            note.write_text(json.dumps(provenance, indent=1, sort_keys=True), encoding="utf-8")
+            tar.add(note, arcname=str(folder.parent / "study-provenance" / f"{stamp}.json"))
+        os.replace(partial, archive)
+    return len(records)
+
+
+def run_chapter_study(args, params: dict) -> int:
+    """The ``study`` command after validation: load the data, run the study (serially or on the
+    Dask scheduler), archive; return the exit code."""
+    from companion import data
+    from companion.results import Provenance
+    from companion.runtime import resolve_device
+    from companion.study import TimeLimitReached, run_study
+
+    started = time.monotonic()
+    deadline = None if args.time_limit is None else started + args.time_limit - ARCHIVE_RESERVE_S
+    definition = importlib.import_module(STUDIES[args.chapter]).build(params)
+    directory = definition.directory()
+    try:
+        files = definition.load_data()
+    except (data.MissingImage, data.DataError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    provenance = Provenance.start(args.chapter, params, resolve_device(params["device"]), checksums=files)
+    client = None
+    if args.scheduler:
+        from distributed import Client
+
+        client = Client(args.scheduler)
+        provenance.device += f"; Dask workers of {args.scheduler}"
+    print(f"{definition.desc}: {len(definition.configs)} records in {directory} "
+          f"on {provenance.device}", flush=True)
+    code, left = 0, []
+    try:
+        run_study(definition.configs, definition.compute, directory, definition.protocol,
+                  desc=definition.desc, client=client, deadline=deadline)
+    except TimeLimitReached as stop:
+        code, left = EXIT_TIME_LIMIT, stop.left
+        print(f"{stop}: {', '.join(stop.left)}", file=sys.stderr)
+    except Exception as err:  # noqa: BLE001 (reported with its type; finished records are kept)
+        code = 1
+        traceback.print_exc()
+        print(f"error: a record raised {type(err).__name__}: {err}", file=sys.stderr)
+        print(f"Finished records are kept in {directory}; rerunning the same command resumes.",
+              file=sys.stderr)
+    finally:
+        if client is not None:
+            client.close()
+    provenance.finish()
+    print(f"{len(definition.configs) - len(left)} of {len(definition.configs)} records done; "
+          f"this command: {provenance.wall_time_s:.1f} s", flush=True)
+    if args.archive:
+        seconds = {}
+        for key in definition.configs:
+            path = directory / f"{key}.json"
+            if path.is_file():
+                seconds[key] = json.loads(path.read_text(encoding="utf-8")).get("seconds")
+        note = provenance.to_dict() | {"records_left": left, "seconds_per_record": seconds,
+                                       "exit_code": code}
+        count = archive_study(directory, list(definition.configs), args.archive, note)
+        print(f"archive: {args.archive} ({count} records)")
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "list":
         list_chapters()
         return 0
     overrides = dict(args.params)
+    if getattr(args, "experiments", None):
+        overrides["experiments"] = args.experiments
     try:
         params = resolve_parameters(args.chapter, args.scale, **overrides)
     except (ValueError, TypeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    if not (NOTEBOOKS / f"{args.chapter}.md").is_file():
+    if args.command == "run" and not (NOTEBOOKS / f"{args.chapter}.md").is_file():
         print(f"error: chapter {args.chapter!r} has no notebook in {NOTEBOOKS}", file=sys.stderr)
         return 2
     from companion.results import results_root
 
     results = results_root() / args.chapter / params["scale"]
-    for folder, what in [(args.output, "output folder (--output)"),
-                         (results, "results folder ($HU_RESULTS_DIR or results/)")]:
+    folders = [(results, "results folder ($HU_RESULTS_DIR or results/)")]
+    if args.command == "run":
+        folders.insert(0, (args.output, "output folder (--output)"))
+    elif args.archive:
+        folders.append((args.archive.parent, "archive folder (--archive)"))
+    for folder, what in folders:
         problem = writable_folder_problem(folder, what)
         if problem:
             print(f"error: {problem}", file=sys.stderr)
             return 2
+    if args.command == "study" and args.time_limit is not None and args.time_limit <= ARCHIVE_RESERVE_S:
+        print(f"error: --time-limit must exceed {ARCHIVE_RESERVE_S:g} s (kept for the archive)",
+              file=sys.stderr)
+        return 2
     use_staged_data()
+    if args.command == "study":
+        return run_chapter_study(args, params)
     from nbclient.exceptions import DeadKernelError
     from papermill import PapermillExecutionError
 

@@ -6,10 +6,13 @@ strict JSON, see :mod:`companion.jsonio`). Rerunning reuses a stored record only
 these still hold:
 
 * **protocol and configuration**: ``fingerprint(protocol, config)`` is unchanged;
-* **code**: the source of every ``companion`` module the process has loaded, and of every
-  ``companion`` module those import (statically, functions' local imports included), is
-  unchanged (:func:`code_fingerprint`; the chapters' declarative preset modules are left out,
-  their values reach a study through its protocol);
+* **code**: the source of the package module that defines ``compute`` and of every ``companion``
+  module it imports (statically and transitively, functions' local imports included) is
+  unchanged (:func:`code_fingerprint` of :func:`code_roots`; the chapters' declarative preset
+  modules are left out, their values reach a study through its protocol, and so are the
+  :data:`BOOKKEEPING` modules, which store and schedule records). A ``compute`` defined
+  outside the package (a notebook's lambda) falls back to every package module the process has
+  loaded. Each record stores its root modules (``code_roots``);
 * **data**: every data file the record depends on, i.e. each file loaded before the study
   started or while computing it (tracked by :mod:`companion.data.registry`), still has the
   sha256 stored in the record.
@@ -17,7 +20,15 @@ these still hold:
 So an interrupted study resumes without losing or duplicating work, and a changed protocol,
 code or data file recomputes instead of mixing old and new numbers. A damaged record (truncated,
 empty, not a record) is moved aside as ``<key>.json.damaged-<UTC time>``, with a warning naming
-it, and recomputed.
+it, and recomputed. Because the code fingerprint depends only on ``compute``'s module, a notebook
+and ``python -m companion study`` that build the same :class:`StudyDefinition` share records.
+Each record also stores the wall time of its computation (``seconds``).
+
+The configurations run one after another in this process by default. With ``client`` (a Dask
+``distributed.Client``, :mod:`companion.sharding`) they run on the cluster's workers and this
+process writes each record as its result arrives, so workers need no shared disk. With
+``deadline`` the study stops cleanly (:class:`TimeLimitReached`) instead of starting work that
+would not finish in time; rerunning resumes.
 """
 
 from __future__ import annotations
@@ -28,8 +39,10 @@ import hashlib
 import json
 import re
 import sys
+import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,9 +53,15 @@ from .data import registry
 from .jsonio import NON_FINITE_KEY, restore_non_finite, to_strict, write_json_atomically
 
 __all__ = [
+    "BOOKKEEPING",
     "DamagedRecordWarning",
+    "StudyDefinition",
+    "TimeLimitReached",
     "code_fingerprint",
+    "code_roots",
+    "computed",
     "fingerprint",
+    "loaded_modules",
     "run_study",
     "source_fingerprint",
 ]
@@ -51,6 +70,10 @@ _SAFE_KEY = re.compile(r"^[A-Za-z0-9_.=+-]+$")
 _PACKAGE = "companion"
 _PACKAGE_ROOT = Path(__file__).resolve().parent
 _EXCLUDED_PREFIX = f"{_PACKAGE}.chapters."  # declarative presets, reach studies via the protocol
+# Bookkeeping: they store, show or schedule records and cannot change a record's numbers, so
+# editing them does not recompute studies (the scorecard's staleness rule leaves them out too).
+BOOKKEEPING = frozenset(f"{_PACKAGE}.{m}" for m in ("study", "jsonio", "results", "plots", "cli", "sharding",
+                                                    "__main__"))
 
 
 class DamagedRecordWarning(UserWarning):
@@ -111,7 +134,7 @@ def _closure(roots: Iterable[str]) -> dict[str, Path]:
     todo, seen = list(roots), {}
     while todo:
         name = todo.pop()
-        if name in seen or name.startswith(_EXCLUDED_PREFIX):
+        if name in seen or name.startswith(_EXCLUDED_PREFIX) or name in BOOKKEEPING:
             continue
         path = _module_file(name)
         if path is None:  # a name imported from a module, not a module
@@ -121,16 +144,39 @@ def _closure(roots: Iterable[str]) -> dict[str, Path]:
     return seen
 
 
+def loaded_modules() -> list[str]:
+    """Names of the package modules loaded in this process."""
+    return sorted(m for m in list(sys.modules) if m == _PACKAGE or m.startswith(_PACKAGE + "."))
+
+
+def code_roots(compute: Callable) -> list[str]:
+    """The package module(s) whose import closure is ``compute``'s code.
+
+    ``compute`` may be a function, a bound method, a callable object (its class counts) or a
+    ``functools.partial`` of these: the module defining it, when that module belongs to the
+    package. Anything else (a lambda or closure defined in a notebook or script) falls back to
+    every package module loaded in this process (:func:`loaded_modules`).
+    """
+    target = compute
+    while isinstance(target, functools.partial):
+        target = target.func
+    target = getattr(target, "__func__", target)  # bound method -> function
+    module = getattr(target, "__module__", None)
+    if not isinstance(target, type) and not hasattr(target, "__code__"):
+        module = type(target).__module__  # a callable instance: its class's module
+    if module and (module == _PACKAGE or module.startswith(_PACKAGE + ".")):
+        return [module]
+    return loaded_modules()
+
+
 def code_fingerprint(modules: Iterable[str] | None = None) -> str:
-    """Hash of the source of ``modules`` (default: the package modules loaded in this process)
-    and of every package module they import, statically and transitively.
+    """Hash of the source of ``modules`` (default: :func:`loaded_modules`) and of every package
+    module they import, statically and transitively.
 
     Static imports make the hash independent of *when* a module happens to be imported (e.g.
     lazily, inside a computation that a resumed run skips).
     """
-    if modules is None:
-        modules = [m for m in list(sys.modules) if m == _PACKAGE or m.startswith(_PACKAGE + ".")]
-    files = _closure(modules)
+    files = _closure(loaded_modules() if modules is None else modules)
     digest = hashlib.sha256()
     for name in sorted(files):
         digest.update(name.encode() + b"\0" + files[name].read_bytes() + b"\0")
@@ -175,6 +221,61 @@ def _reusable(stored: dict, stamp: str, code: str) -> str | None:
     return f"data changed: {', '.join(changed)}" if changed else None
 
 
+class TimeLimitReached(RuntimeError):
+    """A study stopped before its deadline with configurations left; rerunning resumes.
+
+    ``done``: keys with a record (stored before or computed now); ``left``: keys without one."""
+
+    def __init__(self, done: list[str], left: list[str]):
+        super().__init__(f"stopped at the time limit with {len(done)} of {len(done) + len(left)} "
+                         f"records done, {len(left)} left; rerunning resumes")
+        self.done, self.left = done, left
+
+
+@dataclass(frozen=True)
+class StudyDefinition:
+    """Everything a chapter's study needs, built once for its notebook and the command line.
+
+    ``configs``: ``{key: config}`` in the order of computation; ``protocol``: shared settings;
+    ``compute``: ``config -> record``, picklable for :mod:`companion.sharding`; ``datasets``:
+    scenes (:func:`companion.data.load` names) read by ``compute``, loaded before the study so
+    every record lists their checksums; records go to ``results/<chapter>/<scale>/runs``."""
+
+    chapter: str
+    scale: str
+    configs: Mapping[str, Mapping]
+    protocol: Mapping
+    compute: Callable[[Mapping], Mapping]
+    datasets: list[str]
+    desc: str = "study"
+
+    def load_data(self) -> dict[str, str]:
+        """Load :attr:`datasets` (so that every record lists their checksums, however the scenes
+        are cached later); return ``{file: sha256}`` of the files read."""
+        from . import data
+
+        files = {}
+        for name in self.datasets:
+            files |= data.load(name).files
+        return files
+
+    def directory(self) -> Path:
+        """Folder of the study records (``$HU_RESULTS_DIR`` or ``results/``)."""
+        from .results import results_root
+
+        return results_root() / self.chapter / self.scale / "runs"
+
+
+def computed(compute: Callable[[Mapping], Mapping], config: Mapping,
+             roots: list[str]) -> tuple[dict, dict[str, str], str, float]:
+    """``(record, data files loaded while computing, code fingerprint of roots, wall seconds)``:
+    one configuration, wherever it runs (this process or a Dask worker)."""
+    started = time.perf_counter()
+    with registry.tracking_loads() as used:
+        record = dict(compute(config))
+    return record, dict(used), code_fingerprint(roots), time.perf_counter() - started
+
+
 def run_study(
     configs: Mapping[str, Mapping],
     compute: Callable[[Mapping], Mapping],
@@ -182,6 +283,10 @@ def run_study(
     protocol: Mapping,
     progress: bool = True,
     desc: str = "study",
+    *,
+    client=None,
+    retries: int = 2,
+    deadline: float | None = None,
 ) -> dict[str, dict]:
     """Run ``compute`` for every configuration without a reusable record; return all records.
 
@@ -190,12 +295,21 @@ def run_study(
     code fingerprint and the data checksums (see the module docstring). Keys must be file-name
     safe (letters, digits, ``_ . = + -``). Records are returned as computed (NaN stays NaN in
     memory; on disk it is ``null`` plus a flag).
+
+    ``client``: a ``distributed.Client``; the configurations then run on its workers
+    (:func:`companion.sharding.run_on_cluster`, ``retries`` extra attempts per configuration
+    when it raises; a killed worker's configurations are rescheduled by Dask). ``deadline``: a
+    :func:`time.monotonic` time; raises :class:`TimeLimitReached` rather than start (serially:
+    a configuration expected to end after it, judged by the longest one computed so far, stored
+    records' ``seconds`` included; with no such estimate the first one starts) or wait (sharded)
+    past it. Records finished before either stop are kept.
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    code = code_fingerprint()
+    roots = code_roots(compute)
+    code = code_fingerprint(roots)
     before = registry.loaded_files()
-    results, todo, stale = {}, [], {}
+    results, todo, stale, longest = {}, [], {}, 0.0
     for key, config in configs.items():
         if not _SAFE_KEY.match(key):
             raise ValueError(f"study key {key!r} is not file-name safe")
@@ -206,19 +320,43 @@ def run_study(
             why = _reusable(stored, stamp, code)
             if why is None:
                 results[key] = stored["record"]
+                longest = max(longest, float(stored.get("seconds") or 0.0))
                 continue
             stale[why] = stale.get(why, 0) + 1
         todo.append((key, config, stamp, path))
     for why, count in stale.items():
         print(f"{desc}: recomputing {count} stored record(s) in {directory}: {why}")
-    bar = tqdm(todo, desc=desc, disable=not progress or not todo, mininterval=5.0)
-    for key, config, stamp, path in bar:
-        bar.set_postfix_str(key)
-        with registry.tracking_loads() as used:
-            record = dict(compute(config))
+
+    def store(item: tuple, record: dict, used: dict[str, str], worker_code: str, seconds: float) -> None:
+        key, config, stamp, path = item
+        if worker_code != code:
+            raise RuntimeError(f"{desc}: {key} was computed by other code (fingerprint {worker_code}, "
+                               f"here {code}): every worker must run this checkout")
         clean, non_finite = to_strict(record)
-        write_json_atomically(path, {"key": key, "fingerprint": stamp, "code": code,
+        write_json_atomically(path, {"key": key, "fingerprint": stamp, "code": code, "code_roots": roots,
                                      "data": dict(sorted((before | used).items())),
-                                     "config": dict(config), "record": record})
+                                     "seconds": round(seconds, 3), "config": dict(config), "record": record})
         results[key] = restore_non_finite(clean, non_finite)
+
+    bar = tqdm(total=len(todo), desc=desc, disable=not progress or not todo, mininterval=5.0)
+    try:
+        if client is not None and todo:
+            from .sharding import run_on_cluster
+
+            run_on_cluster(client, compute, todo, roots, store, retries=retries, deadline=deadline,
+                           progress=bar)
+        else:
+            for item in todo:
+                if deadline is not None and time.monotonic() + longest > deadline:
+                    break
+                bar.set_postfix_str(item[0])
+                started = time.monotonic()
+                store(item, *computed(compute, item[1], roots))
+                longest = max(longest, time.monotonic() - started)
+                bar.update()
+    finally:
+        bar.close()
+    left = [key for key in configs if key not in results]
+    if left:
+        raise TimeLimitReached([key for key in configs if key in results], left)
     return {key: results[key] for key in configs}

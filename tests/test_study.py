@@ -124,10 +124,10 @@ def test_records_are_fsynced_and_get_the_umask_permissions(tmp_path, monkeypatch
 # ------------------------------------------------------------------ stale reuse: code and data
 def test_changed_code_recomputes(tmp_path, monkeypatch):
     calls = []
-    monkeypatch.setattr(study, "code_fingerprint", lambda: "code-v1")
+    monkeypatch.setattr(study, "code_fingerprint", lambda roots=None: "code-v1")
     run_study({"a": {"x": 1}}, squares(calls), tmp_path, protocol={}, progress=False)
     run_study({"a": {"x": 1}}, squares(calls), tmp_path, protocol={}, progress=False)
-    monkeypatch.setattr(study, "code_fingerprint", lambda: "code-v2")
+    monkeypatch.setattr(study, "code_fingerprint", lambda roots=None: "code-v2")
     run_study({"a": {"x": 1}}, squares(calls), tmp_path, protocol={}, progress=False)
     assert calls == [1, 1]
 
@@ -148,12 +148,92 @@ def test_code_fingerprint_covers_the_static_import_closure(tmp_path, monkeypatch
     assert study.code_fingerprint(["companion.fake"]) != before
 
 
+def test_bookkeeping_modules_do_not_enter_the_code_fingerprint(tmp_path, monkeypatch):
+    roots = ["companion.experiments.stability_study"]
+    closure = study._closure(roots)
+    assert "companion.experiments.stability" in closure and not set(closure) & study.BOOKKEEPING
+    before = study.code_fingerprint(roots)
+    edited = tmp_path / "study.py"
+    edited.write_text(study._module_file("companion.study").read_text() + "\n# edited\n")
+    real = study._module_file
+    monkeypatch.setattr(study, "_module_file", lambda n: edited if n == "companion.study" else real(n))
+    assert study.code_fingerprint(roots) == before                       # bookkeeping edited: reused
+    training = tmp_path / "ensemble.py"
+    training.write_text(real("companion.nets.ensemble").read_text() + "\n# edited\n")
+    monkeypatch.setattr(study, "_module_file",
+                        lambda n: training if n == "companion.nets.ensemble" else real(n))
+    assert study.code_fingerprint(roots) != before                       # training code edited: recomputed
+
+
+def test_code_roots_are_the_module_defining_compute_else_every_loaded_module():
+    import functools
+
+    from companion.experiments import stability_study
+    from companion.metrics import sad
+
+    compute = stability_study.Compute(runs=1, epochs=1, device="cpu")
+    assert study.code_roots(compute) == ["companion.experiments.stability_study"]   # callable object
+    assert study.code_roots(sad) == ["companion.metrics"]                            # function
+    assert study.code_roots(functools.partial(sad)) == ["companion.metrics"]         # partial
+    assert study.code_roots(compute.__call__) == ["companion.experiments.stability_study"]  # method
+    assert study.code_roots(lambda c: c) == study.loaded_modules()                   # a notebook's lambda
+    assert "companion.study" in study.loaded_modules()
+
+
+def test_code_fingerprint_of_a_package_compute_ignores_other_loaded_modules(tmp_path, monkeypatch):
+    from companion.metrics import sad
+
+    roots = study.code_roots(sad)
+    before = study.code_fingerprint(roots)
+    monkeypatch.setitem(sys.modules, "companion.unrelated_module", object())  # loaded, not imported by sad
+    assert study.code_fingerprint(roots) == before
+    assert study.code_fingerprint() != study.code_fingerprint(roots)
+
+
+def test_stored_record_names_its_code_roots_and_time(tmp_path):
+    from companion.metrics import sad
+
+    def compute(config):
+        return {"sad": float(sad(*config["pair"]))}
+
+    run_study({"a": {"pair": [[1.0, 0.0], [0.0, 1.0]]}}, compute, tmp_path, protocol={}, progress=False)
+    stored = json.loads((tmp_path / "a.json").read_text())
+    assert stored["code_roots"] == study.loaded_modules()  # compute is defined here, outside the package
+    assert stored["seconds"] >= 0 and stored["record"]["sad"] == pytest.approx(math.pi / 2)
+
+
+def test_deadline_stops_before_work_that_would_end_after_it_and_rerun_resumes(tmp_path):
+    calls = []
+
+    def slow(config):
+        calls.append(config["x"])
+        time.sleep(0.3)
+        return {"y": config["x"]}
+
+    configs = {f"c{i}": {"x": i} for i in range(6)}
+    with pytest.raises(study.TimeLimitReached) as stop:
+        run_study(configs, slow, tmp_path, {}, progress=False, deadline=time.monotonic() + 0.75)
+    # 0.3 s each: c0 and c1 end by 0.6 s; c2 would end at 0.9 s > 0.75 s, so it is not started
+    assert calls == [0, 1] and stop.value.done == ["c0", "c1"] and stop.value.left == ["c2", "c3", "c4", "c5"]
+    assert sorted(p.stem for p in tmp_path.glob("*.json")) == ["c0", "c1"]
+    with pytest.raises(study.TimeLimitReached):  # a deadline already past starts nothing
+        run_study(configs, slow, tmp_path, {}, progress=False, deadline=time.monotonic() - 1)
+    # a new command knows the stored records' durations: with 0.2 s left it starts nothing
+    with pytest.raises(study.TimeLimitReached):
+        run_study(configs, slow, tmp_path, {}, progress=False, deadline=time.monotonic() + 0.2)
+    assert calls == [0, 1]
+    done = run_study(configs, slow, tmp_path, {}, progress=False)
+    assert done == {k: {"y": c["x"]} for k, c in configs.items()}
+    assert calls == [0, 1, 2, 3, 4, 5]
+
+
 def test_changed_or_removed_data_file_recomputes(tmp_path, monkeypatch):
     data_dir = tmp_path / "data"
     (data_dir / "user").mkdir(parents=True)
     image = data_dir / "user" / "image.mat"
     image.write_bytes(b"version 1")
     monkeypatch.setenv("HU_DATA_DIR", str(data_dir))
+    monkeypatch.setattr(registry, "_LOADED", dict(registry._LOADED))  # the note below ends with the test
     calls = []
 
     def compute(config):
