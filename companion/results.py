@@ -1,4 +1,4 @@
-"""Chapter results: provenance, atomic JSON records, paper-vs-ours verdicts and the scorecard.
+"""Chapter results: provenance, atomic JSON records and paper-vs-ours verdicts.
 
 A chapter writes ``results/<chapter>/<scale>/<name>.json`` holding the numbers its tables show,
 its comparison with the paper and the provenance of the run::
@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from companion.chapters import Target, available, get_chapter
+from companion.chapters import Target
 from companion.jsonio import write_json_atomically
 
 __all__ = [
@@ -47,7 +47,6 @@ __all__ = [
     "list_results",
     "read_result",
     "results_root",
-    "scorecard",
     "verdict",
     "write_result",
 ]
@@ -375,52 +374,3 @@ class Table:
 
     def __str__(self) -> str:
         return self.to_markdown()
-
-
-SCORECARD_COLUMNS = {
-    "chapter": "Chapter",
-    "scale": "Scale",
-    "quantity": "Quantity",
-    "source": "Paper source",
-    "paper": "Paper",
-    "ours": "Ours",
-    "difference": "Difference",
-    "verdict": "Verdict",
-    "reason": "Reason",
-}
-
-
-def scorecard(scale: str | None = None, root: Path | None = None) -> Table:
-    """Verdicts of every chapter, gathered from its results records.
-
-    For each chapter (book order) the committed ``paper``-scale records come first, then those at
-    ``scale`` (default ``$HU_SCALE`` or ``"book"``). A chapter without paper targets gets one row
-    saying so (unless its records hold claim rows); a chapter with targets but no records gets
-    *not attempted* rows.
-    """
-    scale = scale or os.environ.get("HU_SCALE") or "book"
-    rows = []
-    for name in available():
-        module = get_chapter(name)
-        title = module.TITLE
-        scales = ["paper"] + ([scale] if scale != "paper" else [])
-        records = [r for s in scales for r in list_results(name, s, root)]
-        if not module.PAPER_TARGETS and not any(r.get("comparison") for r in records):
-            ran = ", ".join(sorted({r["scale"] for r in records})) or "not run"
-            rows.append(
-                {
-                    "chapter": title,
-                    "scale": ran,
-                    "verdict": None,
-                    "reason": "reference chapter: no paper targets",
-                }
-            )
-        elif not records:
-            hint = f"no results at scale {scale!r}; run: python -m companion run {name}"
-            rows += [
-                {"chapter": title, "scale": scale, **row}
-                for row in compare(module.PAPER_TARGETS, {}, {t.key: hint for t in module.PAPER_TARGETS})
-            ]
-        for record in records:
-            rows += [{"chapter": title, "scale": record["scale"], **row} for row in record["comparison"]]
-    return Table(rows, SCORECARD_COLUMNS, caption=f"Reproduction scorecard (live scale: {scale})")

@@ -1,4 +1,4 @@
-"""Results records: atomic writing, provenance, verdicts, comparison tables and the scorecard."""
+"""Results records: atomic writing, provenance, verdicts and comparison tables."""
 
 import json
 import os
@@ -15,9 +15,7 @@ from companion.results import (
     compare,
     finite_mean_std,
     format_mean_std,
-    list_results,
     read_result,
-    scorecard,
     verdict,
     write_result,
 )
@@ -108,32 +106,6 @@ def test_table_renders_markdown_and_escaped_html():
     assert "&lt;y&gt;" in table.to_html() and "<caption>cap</caption>" in table.to_html()
 
 
-def test_scorecard_reports_reference_chapter_and_its_runs(tmp_path, prov):
-    card = scorecard("smoke", root=tmp_path)
-    row = next(r for r in card.rows if r["chapter"] == "Datasets and metrics")
-    assert row["scale"] == "not run" and row["verdict"] is None
-    write_result("datasets", "baselines", {}, prov.finish(), root=tmp_path)
-    row = next(r for r in scorecard("smoke", root=tmp_path).rows if r["chapter"] == "Datasets and metrics")
-    assert row["scale"] == "smoke" and "no paper targets" in row["reason"]
-    assert len(list_results("datasets", "smoke", root=tmp_path)) == 1
-
-
-def test_scorecard_gathers_verdicts_of_a_chapter_with_targets(tmp_path, monkeypatch, prov):
-    import companion.chapters.datasets as module
-
-    monkeypatch.setattr(module, "PAPER_TARGETS", [TARGET])
-
-    def datasets_rows():  # the other chapters contribute their own rows
-        return [r for r in scorecard("smoke", root=tmp_path).rows if r["chapter"] == module.TITLE]
-
-    rows = datasets_rows()
-    assert [r["verdict"] for r in rows] == ["not attempted"]
-    assert "python -m companion run datasets" in rows[0]["reason"]
-    write_result("datasets", "r", {}, prov, comparison=compare([TARGET], {"sad": 5.0}), root=tmp_path)
-    rows = datasets_rows()
-    assert [(r["scale"], r["verdict"]) for r in rows] == [("smoke", "not reproduced")]
-
-
 # ------------------------------------------------------------------ divergence
 def test_diverged_values_and_flags_never_read_as_numbers():
     assert verdict(TARGET, float("nan"))[0] == "diverged"
@@ -178,5 +150,3 @@ def test_damaged_results_file_names_itself_and_the_fix(tmp_path, prov):
         expected = r"summary\.json is damaged(.|\n)*python -m companion run datasets"
         with pytest.raises(DamagedResultError, match=expected):
             read_result("datasets", "smoke", "summary", root=tmp_path)
-        with pytest.raises(DamagedResultError):
-            scorecard("smoke", root=tmp_path)
