@@ -147,3 +147,14 @@ def test_every_preset_of_every_chapter_is_in_range(chapter, monkeypatch):
     monkeypatch.delenv("HU_SCALE", raising=False)
     for scale in SCALES:
         assert resolve_parameters(chapter, scale)["scale"] == scale
+
+
+def test_namespace_supplies_the_parameters_cell_values():
+    cell = {"seed": 7, "vca_runs": None, "np": object(), "scale": "ignored", "match": "greedy_euclidean"}
+    params = resolve_parameters("datasets", "smoke", namespace=cell)
+    preset = get_chapter("datasets").PRESETS["smoke"]
+    assert params["seed"] == 7 and params["match"] == "greedy_euclidean"
+    assert params["vca_runs"] == preset["vca_runs"] and params["scale"] == "smoke"
+    assert resolve_parameters("datasets", "smoke", namespace=cell, seed=3)["seed"] == 3  # explicit wins
+    with pytest.raises(ValueError, match="seed"):
+        resolve_parameters("datasets", "smoke", namespace={"seed": -1})
