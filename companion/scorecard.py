@@ -32,6 +32,7 @@ __all__ = [
     "duplicate_targets",
     "format_value",
     "is_error_metric",
+    "key_results",
     "preset_differences",
     "scorecard",
     "staleness",
@@ -287,6 +288,57 @@ def _row_html(r: dict) -> str:
         f"<td>{live}</td><td>{sign}</td>"
         f"<td>{_badge(r['verdict'])}<details><summary>why</summary>{html.escape(r['reason'])}</details></td></tr>"
     )
+
+
+def _verdict_line(label: str, comparison: list[dict]) -> str:
+    counts = Counter(row["verdict"] for row in comparison)
+    better = sum(row["verdict"] == "not reproduced" and vs_paper(row, row["ours"]) == "better"
+                 for row in comparison)
+    badges = " ".join(_badge(v, counts[v]) for v in VERDICTS if counts[v])
+    extra = f"; {better} of the misses are errors lower (better) than the paper's" if better else ""
+    return f"<b>{label}</b> ({len(comparison)} targets): {badges}{extra}"
+
+
+def key_results(chapter: str, live: list[dict] | None = None, scale: str | None = None,
+                root: Path | None = None) -> HTML:
+    """The "Key results" box a chapter shows near its top: verdict counts of the committed
+    paper-scale record (its label and stale mark) and, once ``live`` (this run's comparison rows)
+    is given, of this run at ``scale``. A chapter displays it first without ``live`` and updates
+    it at the end (``display_id``)."""
+    scale = scale or os.environ.get("HU_SCALE") or "book"
+    lines = []
+    if live is not None:
+        lines.append(f"<li>{_verdict_line(f'This run (scale {html.escape(scale)})', live)}</li>" if live
+                     else "<li>This run has no paper targets.</li>")
+    else:
+        lines.append("<li><b>This run</b>: the verdicts appear here when the chapter has run "
+                     "(see <i>Paper versus ours</i>).</li>")
+    committed = ([r for r in list_results(chapter, "paper", root) if r["comparison"]]
+                 if scale != "paper" else [])
+    for record in committed:
+        prov = record["provenance"]
+        diffs = preset_differences(chapter, prov.get("params", {}))
+        made = prov.get("git_commit", "unknown")
+        stale = staleness(chapter, made, verified=verified_commit(chapter, made, root))
+        label = "Committed paper-scale run" + (f", reduced ({'; '.join(diffs)})" if diffs else "")
+        lines.append(f"<li>{_verdict_line(html.escape(label), record['comparison'])}; "
+                     f"{_stale_html(stale)}</li>")
+    if not committed and scale != "paper":
+        lines.append("<li>No committed paper-scale run for this chapter.</li>")
+    body = "".join(lines)
+    return HTML(STYLE + '<div class="admonition tip"><p class="admonition-title">Key results</p>'
+                f"<ul>{body}</ul><p>Every target, with its reason: the table at the end of this "
+                "chapter and the reproduction scorecard (Appendix).</p></div>")
+
+
+@dataclass
+class HTML:
+    """An HTML fragment that notebooks display as HTML (``_repr_html_``)."""
+
+    text: str
+
+    def _repr_html_(self) -> str:
+        return self.text
 
 
 def scorecard(scale: str | None = None, root: Path | None = None) -> Scorecard:

@@ -167,3 +167,16 @@ def test_html_shows_summary_badges_sections_and_folded_reasons(tmp_path, dataset
     assert page.index("All chapters") < page.index('id="sc-datasets"')
     assert 'class="hu-badge"' in page and "<details><summary>why</summary>" in page
     assert page.count("Samson RMSE") == 1
+
+
+def test_key_results_box_counts_this_run_and_the_committed_one(tmp_path, datasets_with_targets):
+    from companion.scorecard import key_results
+
+    assert "No committed paper-scale run" in key_results("datasets", root=tmp_path).text
+    write_result("datasets", "summary", {}, _prov("paper"), compare([RMSE, CORR], {"rmse": 0.05}),
+                 root=tmp_path)
+    live = compare([RMSE, CORR], {"rmse": 0.1, "rho": 0.8})
+    box = key_results("datasets", live, scale="book", root=tmp_path).text
+    assert "This run (scale book)</b> (2 targets)" in box and "reproduced 2" in box
+    assert "Committed paper-scale run</b> (2 targets)" in box
+    assert "not reproduced 1" in box and "1 of the misses are errors lower (better)" in box
