@@ -25,6 +25,7 @@ import os
 import platform
 import subprocess
 import time
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -42,6 +43,7 @@ __all__ = [
     "compare",
     "finite_mean_std",
     "format_mean_std",
+    "format_number",
     "git_commit",
     "is_diverged",
     "list_results",
@@ -255,6 +257,17 @@ def finite_mean_std(values: Iterable[float | None]) -> tuple[float | None, float
     return mean, std, len(finite)
 
 
+def format_number(value: float) -> str:
+    """One number format for the book's tables: 4 significant digits without exponent for
+    1e-3 <= |x| < 1e4, a whole number up to 1e5, otherwise ``d.ddde±XX``; zero as ``0``."""
+    magnitude = abs(value)
+    if magnitude == 0:
+        return "0"
+    if 1e-3 <= magnitude < 1e4:
+        return f"{value:.4g}"
+    return f"{value:.0f}" if 1e4 <= magnitude < 1e5 else f"{value:.3e}"
+
+
 def format_mean_std(values: Sequence[float | None], fmt: str = ".4f") -> str:
     """``"m ± s"`` over the finite runs; ``"diverged"`` when none is finite; when only some are,
     ``"m ± s (k of n diverged)"``."""
@@ -323,17 +336,31 @@ def compare(
     return rows
 
 
+NOTE_MIN_CHARS, NOTE_MIN_REPEATS = 40, 3   # a text this long, repeated this often, becomes a note
+
+
+def _cell_html(text: str, notes: list[str]) -> str:
+    if text in notes:
+        return f"<i>note {notes.index(text) + 1}</i>"
+    escaped = html.escape(text)
+    short_spread = "±" in text and len(text) < NOTE_MIN_CHARS
+    return f'<span style="white-space: nowrap">{escaped}</span>' if short_spread else escaped
+
+
 @dataclass
 class Table:
     """A list of row dicts rendered as an HTML table (notebooks, book) or markdown (terminal).
 
     ``columns`` maps row keys to headers (default: every key of the first row); floats are shown
-    with ``floatfmt``; NaN and inf as "diverged"; None as an em dash.
+    with ``floatfmt`` (default: :func:`format_number`); NaN and inf as "diverged"; None as an em
+    dash. In HTML, ``mean ± std`` stays on one line, and a long text repeated down a column (e.g.
+    the same reason on every row of a scene that was not run) is printed once, as a note under
+    the table, with "note N" in its cells.
     """
 
     rows: list[dict]
     columns: dict[str, str] | None = None
-    floatfmt: str = ".4g"
+    floatfmt: str | None = None
     caption: str = ""
 
     def _header(self) -> dict[str, str]:
@@ -343,7 +370,9 @@ class Table:
         if value is None:
             return "—"
         if isinstance(value, float):
-            return "diverged" if is_diverged(value) else format(value, self.floatfmt)
+            if is_diverged(value):
+                return "diverged"
+            return format(value, self.floatfmt) if self.floatfmt else format_number(value)
         return str(value)
 
     def to_markdown(self) -> str:
@@ -356,17 +385,20 @@ class Table:
         return (f"{self.caption}\n\n" if self.caption else "") + "\n".join(lines)
 
     def to_html(self) -> str:
-        """HTML table styled like the book's other tables."""
+        """HTML table styled like the book's other tables (repeated long texts as notes)."""
         header = self._header()
         head = "".join(f"<th>{html.escape(h)}</th>" for h in header.values())
-        body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(self._cell(r.get(k)))}</td>" for k in header) + "</tr>"
-            for r in self.rows
-        )
+        cells = [[self._cell(r.get(k)) for k in header] for r in self.rows]
+        counts = Counter(text for row in cells for text in row if len(text) >= NOTE_MIN_CHARS)
+        notes = [text for text, n in counts.items() if n >= NOTE_MIN_REPEATS]
+        body = "".join("<tr>" + "".join(f"<td>{_cell_html(text, notes)}</td>" for text in row) + "</tr>"
+                       for row in cells)
         caption = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
+        foot = "".join(f"<br><small>Note {i + 1}: {html.escape(text)}</small>"
+                       for i, text in enumerate(notes))
         return (
             f'<table class="table dataframe">{caption}<thead><tr>{head}</tr></thead>'
-            f"<tbody>{body}</tbody></table>"
+            f"<tbody>{body}</tbody></table>" + (f"<p>{foot[4:]}</p>" if notes else "")
         )
 
     _repr_html_ = to_html

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from companion.chapters import available, get_chapter
-from companion.results import REPO_ROOT, VERDICTS, compare, list_results, results_root
+from companion.results import REPO_ROOT, VERDICTS, compare, format_number, list_results, results_root
 
 __all__ = [
     "Scorecard",
@@ -72,16 +72,13 @@ def vs_paper(row: dict, ours: float | None) -> str | None:
 
 
 def format_value(value, unit: str = "") -> str:
-    """A number for the scorecard: 4 significant digits, no exponent between 1e-3 and 1e5,
-    a shared ``e`` form outside; text as is; None as an em dash."""
+    """A paper or our value for the scorecard: numbers in the book's one format
+    (:func:`companion.results.format_number`) with their unit; text as is; None as an em dash."""
     if value is None:
         return "—"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return str(value)
-    magnitude = abs(value)
-    text = (f"{value:.3e}" if magnitude and not 1e-3 <= magnitude < 1e5
-            else f"{value:.4g}" if magnitude < 1e4 else f"{value:.0f}")
-    return f"{text} {unit}".strip()
+    return f"{format_number(float(value))} {unit}".strip()
 
 
 def preset_differences(chapter: str, params: dict, limit: int = 3) -> list[str]:

@@ -150,3 +150,22 @@ def test_damaged_results_file_names_itself_and_the_fix(tmp_path, prov):
         expected = r"summary\.json is damaged(.|\n)*python -m companion run datasets"
         with pytest.raises(DamagedResultError, match=expected):
             read_result("datasets", "smoke", "summary", root=tmp_path)
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    (2000.0, "2000"), (2190.0, "2190"), (0.123456, "0.1235"), (-0.0004837, "-4.837e-04"),
+    (0.0, "0"), (12345.6, "12346"), (123456.0, "1.235e+05"),
+])
+def test_tables_use_one_number_format(value, text):
+    assert Table([{"v": value}]).to_markdown().endswith(f"| {text} |")
+    assert Table([{"v": value}], floatfmt=".1f").to_markdown().endswith(f"| {value:.1f} |")
+
+
+def test_html_keeps_mean_std_on_one_line_and_notes_repeated_reasons():
+    reason = "not run: the Urban image is not staged (see the data section)"
+    rows = [{"m": f"r{k}", "why": reason} for k in range(3)] + [{"m": "0.1 ± 0.02", "why": "ok"}]
+    page = Table(rows).to_html()
+    assert page.count(reason) == 1 and page.count("<i>note 1</i>") == 3 and "Note 1: not run" in page
+    assert '<span style="white-space: nowrap">0.1 ± 0.02</span>' in page
+    two = Table(rows[:2]).to_html()
+    assert two.count(reason) == 2 and "note" not in two
