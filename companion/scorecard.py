@@ -33,6 +33,7 @@ __all__ = [
     "format_value",
     "is_error_metric",
     "key_results",
+    "overview",
     "preset_differences",
     "scorecard",
     "staleness",
@@ -336,6 +337,34 @@ class HTML:
 
     def _repr_html_(self) -> str:
         return self.text
+
+
+def overview(claims: dict[str, str], root: Path | None = None) -> HTML:
+    """The landing page's results overview: per chapter (book order) its title linked to the
+    chapter page, what the paper claims (``claims[chapter]``, text written in the book) and how
+    much held in the committed paper-scale run (verdict badges, reduced label and stale mark).
+    Only committed records are used: the landing page is built before the chapters run."""
+    card = scorecard("paper", root)
+    rows = []
+    for name, title, _ in card.chapters:
+        records = [r for r in list_results(name, "paper", root) if r["comparison"]]
+        counts = card.counts(name)
+        if records:
+            record = records[0]["provenance"]
+            diffs = preset_differences(name, record.get("params", {}))
+            made = record.get("git_commit", "unknown")
+            status = staleness(name, made, verified=verified_commit(name, made, root))[0]
+            held = (" ".join(_badge(v, counts[v]) for v in VERDICTS if counts[v])
+                    + f"<br><small>{sum(counts.values())} targets, paper protocol"
+                    + (", reduced" if diffs else "") + ("; ⚠ stale" if status == "stale" else "")
+                    + "</small>")
+        else:
+            held = "<small>no committed paper-scale run with targets or claims: see the chapter</small>"
+        link = f'<a href="../notebooks/{name}.html">{html.escape(title)}</a>'
+        rows.append(f"<tr><td>{link}</td><td>{html.escape(claims.get(name, ''))}</td><td>{held}</td></tr>")
+    return HTML(STYLE + '<table class="table hu-scorecard"><thead><tr><th>Chapter</th><th>The paper '
+                "claims</th><th>Held (committed paper-scale run)</th></tr></thead><tbody>"
+                + "".join(rows) + "</tbody></table>")
 
 
 def scorecard(scale: str | None = None, root: Path | None = None) -> Scorecard:

@@ -180,3 +180,14 @@ def test_key_results_box_counts_this_run_and_the_committed_one(tmp_path, dataset
     assert "This run (scale book)</b> (2 targets)" in box and "reproduced 2" in box
     assert "Committed paper-scale run</b> (2 targets)" in box
     assert "not reproduced 1" in box and "1 of the misses are errors lower (better)" in box
+
+
+def test_overview_links_each_chapter_with_its_claim_and_committed_verdicts(tmp_path, datasets_with_targets):
+    from companion.scorecard import overview
+
+    write_result("datasets", "summary", {}, _prov("paper"), compare([RMSE, CORR], {"rmse": 0.1}),
+                 root=tmp_path)
+    page = overview({"datasets": "the claim"}, root=tmp_path).text
+    assert '<a href="../notebooks/datasets.html">Datasets and metrics</a>' in page
+    assert "the claim" in page and "reproduced 1" in page and "not attempted 1" in page
+    assert '<a href="../notebooks/mtl.html">' in page and "no committed paper-scale run" in page
