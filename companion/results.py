@@ -23,6 +23,7 @@ import json
 import math
 import os
 import platform
+import re
 import subprocess
 import time
 from collections import Counter
@@ -342,7 +343,7 @@ NOTE_MIN_CHARS, NOTE_MIN_REPEATS = 40, 3   # a text this long, repeated this oft
 def _cell_html(text: str, notes: list[str]) -> str:
     if text in notes:
         return f"<i>note {notes.index(text) + 1}</i>"
-    escaped = html.escape(text)
+    escaped = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(text))   # markdown bold, e.g. **no**
     short_spread = "±" in text and len(text) < NOTE_MIN_CHARS
     return f'<span style="white-space: nowrap">{escaped}</span>' if short_spread else escaped
 
@@ -353,7 +354,7 @@ class Table:
 
     ``columns`` maps row keys to headers (default: every key of the first row); floats are shown
     with ``floatfmt`` (default: :func:`format_number`); NaN and inf as "diverged"; None as an em
-    dash. In HTML, ``mean ± std`` stays on one line, and a long text repeated down a column (e.g.
+    dash. In HTML, ``**text**`` is bold, ``mean ± std`` stays on one line, and a long text repeated down a column (e.g.
     the same reason on every row of a scene that was not run) is printed once, as a note under
     the table, with "note N" in its cells.
     """
