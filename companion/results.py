@@ -354,9 +354,9 @@ class Table:
 
     ``columns`` maps row keys to headers (default: every key of the first row); floats are shown
     with ``floatfmt`` (default: :func:`format_number`); NaN and inf as "diverged"; None as an em
-    dash. In HTML, ``**text**`` is bold, ``mean ± std`` stays on one line, and a long text repeated down a column (e.g.
-    the same reason on every row of a scene that was not run) is printed once, as a note under
-    the table, with "note N" in its cells.
+    dash. In HTML, ``**text**`` is bold, ``mean ± std`` stays on one line, and a long text
+    repeated down a column (e.g. the same reason on every row of a scene that was not run) is
+    printed once, as a note under the table, with "note N" in its cells.
     """
 
     rows: list[dict]
