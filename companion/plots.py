@@ -81,7 +81,8 @@ def figure_html(png: bytes, number: int, caption: str, alt: str | None = None,
 def show(caption: str, fig: plt.Figure | None = None, alt: str | None = None) -> None:
     """Display ``fig`` (default: the current figure) as the chapter's next numbered figure with
     ``caption`` (plain text) and ``alt`` text, fitted to the column (:func:`fit_width`), then
-    close it. Outside IPython the figure is only closed."""
+    close it. The output holds the HTML figure and the PNG. Outside IPython the figure is only
+    closed."""
     fig = fig if fig is not None else plt.gcf()
     fit_width(fig)
     buffer = io.BytesIO()
@@ -94,7 +95,10 @@ def show(caption: str, fig: plt.Figure | None = None, alt: str | None = None) ->
     except ImportError:
         return
     body = figure_html(png, next(_numbers), caption, alt, width_px)
-    display({"text/html": body, "text/plain": f"<Figure: {caption}>"}, raw=True)
+    # The book shows the HTML figure (myst-nb prefers text/html); the PNG stays in the bundle for
+    # tools that read images from notebooks.
+    display({"text/html": body, "image/png": base64.b64encode(png).decode("ascii"),
+             "text/plain": f"<Figure: {caption}>"}, raw=True)
 
 
 def _names(names: Sequence[str] | None, p: int) -> list[str]:

@@ -81,6 +81,7 @@ def test_show_displays_a_numbered_captioned_figure_that_fits_the_column(monkeypa
     png = base64.b64decode(re.search(r"base64,([^\"]+)", first).group(1))
     width = int.from_bytes(png[16:20], "big")
     assert f'width="{width}"' in first and width <= plots.COLUMN_WIDTH_IN * 110
+    assert base64.b64decode(shown[0]["image/png"]) == png
 
 
 def test_spectra_legend_sits_below_the_panels():
