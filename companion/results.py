@@ -338,6 +338,42 @@ def compare(
 
 
 NOTE_MIN_CHARS, NOTE_MIN_REPEATS = 40, 3   # a text this long, repeated this often, becomes a note
+NOTE_WIDTH = 6                              # "note N"
+# Characters that fit across the book's text column (about 770 px) at its table type size.
+COLUMN_BUDGET_CHARS = 104
+WRAP_CHARS = 18                             # prose cells wrap at about this width
+_MEASURED = re.compile(r"\d\.\d|±|\de[-+]\d|diverged|—")   # a measured value, not a label
+
+
+def column_groups(widths: Sequence[int], keys: int, budget: int = COLUMN_BUDGET_CHARS) -> list[list[int]]:
+    """Split columns of ``widths`` (characters) into groups that fit ``budget``, each group
+    starting with the ``keys`` leading key columns; one group when everything fits."""
+    key_columns, groups, current = list(range(keys)), [], []
+    base = sum(widths[:keys])
+    for i in range(keys, len(widths)):
+        if current and base + sum(widths[j] for j in current) + widths[i] > budget:
+            groups.append(current)
+            current = []
+        current.append(i)
+    groups.append(current)
+    return [key_columns + group for group in groups]
+
+
+def _text_width(text: str) -> int:
+    """Characters a cell needs: all of them for a number or ``mean ± std`` (kept on one line),
+    at most :data:`WRAP_CHARS` for prose, which wraps."""
+    short_spread = "±" in text and len(text) < NOTE_MIN_CHARS
+    return len(text) if short_spread or " " not in text else min(len(text), WRAP_CHARS)
+
+
+def _key_columns(cells: list[list[str]], n: int) -> int:
+    """Leading label columns (short texts or whole numbers, no measured value), at most 2, at
+    least 1."""
+    keys = 0
+    while keys < min(2, n - 1) and all(len(row[keys]) <= 16 and not _MEASURED.search(row[keys])
+                                       for row in cells):
+        keys += 1
+    return max(keys, 1)
 
 
 def _cell_html(text: str, notes: list[str]) -> str:
@@ -386,21 +422,29 @@ class Table:
         return (f"{self.caption}\n\n" if self.caption else "") + "\n".join(lines)
 
     def to_html(self) -> str:
-        """HTML table styled like the book's other tables (repeated long texts as notes)."""
+        """HTML table styled like the book's other tables (repeated long texts as notes); a table
+        wider than the text column is split into parts that repeat its key columns
+        (:func:`column_groups`)."""
         header = self._header()
-        head = "".join(f"<th>{html.escape(h)}</th>" for h in header.values())
+        names = list(header.values())
         cells = [[self._cell(r.get(k)) for k in header] for r in self.rows]
         counts = Counter(text for row in cells for text in row if len(text) >= NOTE_MIN_CHARS)
         notes = [text for text, n in counts.items() if n >= NOTE_MIN_REPEATS]
-        body = "".join("<tr>" + "".join(f"<td>{_cell_html(text, notes)}</td>" for text in row) + "</tr>"
-                       for row in cells)
-        caption = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
+        widths = [max([max(map(len, h.split()), default=0)]
+                      + [NOTE_WIDTH if row[i] in notes else _text_width(row[i]) for row in cells]) + 2
+                  for i, h in enumerate(names)]
+        parts = []
+        for part, group in enumerate(column_groups(widths, _key_columns(cells, len(names)))):
+            head = "".join(f"<th>{html.escape(names[i])}</th>" for i in group)
+            body = "".join("<tr>" + "".join(f"<td>{_cell_html(row[i], notes)}</td>" for i in group)
+                           + "</tr>" for row in cells)
+            text = self.caption if part == 0 else f"{self.caption} (continued)" if self.caption else ""
+            caption = f"<caption>{html.escape(text)}</caption>" if text else ""
+            parts.append(f'<table class="table dataframe">{caption}<thead><tr>{head}</tr></thead>'
+                         f"<tbody>{body}</tbody></table>")
         foot = "".join(f"<br><small>Note {i + 1}: {html.escape(text)}</small>"
                        for i, text in enumerate(notes))
-        return (
-            f'<table class="table dataframe">{caption}<thead><tr>{head}</tr></thead>'
-            f"<tbody>{body}</tbody></table>" + (f"<p>{foot[4:]}</p>" if notes else "")
-        )
+        return "".join(parts) + (f"<p>{foot[4:]}</p>" if notes else "")
 
     _repr_html_ = to_html
     _repr_markdown_ = to_markdown

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 
 import pytest
 import torch
@@ -169,3 +170,22 @@ def test_html_keeps_mean_std_on_one_line_and_notes_repeated_reasons():
     assert '<span style="white-space: nowrap">0.1 ± 0.02</span>' in page
     two = Table(rows[:2]).to_html()
     assert two.count(reason) == 2 and "note" not in two
+
+
+def test_a_table_wider_than_the_column_is_split_repeating_its_key_columns():
+    from companion.results import COLUMN_BUDGET_CHARS, column_groups
+
+    assert column_groups([10, 30, 30], keys=1) == [[0, 1, 2]]
+    assert column_groups([10, 50, 50, 50], keys=1, budget=100) == [[0, 1], [0, 2], [0, 3]]
+    rows = [{"image": f"gbm_{k}", "snr": 30, **{f"m{j}": f"0.{k}123 ± 0.0{j}45" for j in range(12)}}
+            for k in range(3)]
+    page = Table(rows, caption="wide").to_html()
+    parts = page.split("</table>")[:-1]
+    assert len(parts) > 1 and "wide (continued)" in parts[1]
+    assert all("<th>image</th><th>snr</th>" in part for part in parts)   # keys repeated
+    assert sum(part.count("<th>m") for part in parts) == 12               # every value column once
+    first_row = [re.findall(r"<td>(?:<span[^>]*>)?([^<]*)", part.split("<tbody>")[1].split("</tr>")[0])
+                 for part in parts]
+    assert max(sum(len(cell) + 2 for cell in row) for row in first_row) <= COLUMN_BUDGET_CHARS
+    narrow = Table(rows[:1], {"image": "image", "m0": "m0"}).to_html()
+    assert narrow.count("<table") == 1
