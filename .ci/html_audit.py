@@ -38,7 +38,7 @@ TQDM_LINE = re.compile(r"\d+%\|[^|\n]*\||\d+/\d+ \[\d|it/s\]|s/it\]")
 STDERR_BLOCK = re.compile(r'<div class="output stderr[^"]*">(.*?)</div>\s*</div>', re.S)
 IMG = re.compile(r"<img\b[^>]*>", re.S)
 FIGURE = re.compile(r"<figure\b.*?</figure>", re.S)
-HASH_ALT = re.compile(r'alt="(?:[0-9a-f]{32,}(?:\.png)?)?"')
+HASH_ALT = re.compile(r'alt="(?:[^"]*/)?(?:[0-9a-f]{32,}(?:\.png)?)?"')
 
 
 def chapter_pages(root: Path) -> list[Path]:
