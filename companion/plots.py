@@ -52,12 +52,13 @@ def use_book_style() -> None:
 
 def fit_width(fig: plt.Figure, width_in: float = COLUMN_WIDTH_IN) -> plt.Figure:
     """Shrink ``fig`` to at most ``width_in`` inches wide (height scaled alike) and lay it out
-    again, so the page shows it at full size with the book's font sizes; narrower figures are
-    left alone. Returns ``fig``."""
+    again (tight layout, unless a colour bar was placed beside its axes), so the page shows it at
+    full size with the book's font sizes; narrower figures are left alone. Returns ``fig``."""
     width, height = fig.get_size_inches()
     if width > width_in:
         fig.set_size_inches(width_in, height * width_in / width)
-        if fig.get_layout_engine() is None:
+        has_colour_bar = any(ax.get_label() == "<colorbar>" for ax in fig.axes)  # placed by hand
+        if fig.get_layout_engine() is None and not has_colour_bar:
             with warnings.catch_warnings():   # colour bars spanning several axes cannot be tightened
                 warnings.simplefilter("ignore")
                 fig.tight_layout()
@@ -260,12 +261,13 @@ def significance_heatmap(pvalues: np.ndarray, ax=None, title: str = ""):
     ax.set_title(title, fontsize=9)
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.set_xlabel("initialisation j")
-    ax.set_ylabel("initialisation i")
     return image
 
 
 def significance_legend(fig, image) -> None:
-    """Colour bar for :func:`significance_heatmap`."""
+    """Colour bar for :func:`significance_heatmap`, and the axes' meaning (initialisation i
+    against initialisation j) written once for the whole grid."""
     bar = fig.colorbar(image, ax=fig.axes, ticks=[0, 1, 2, 3], shrink=0.8)
     bar.ax.set_yticklabels(["p < 0.001", "p < 0.01", "p < 0.05", "NS"])
+    fig.supxlabel("initialisation j", fontsize=9)
+    fig.supylabel("initialisation i", fontsize=9)
