@@ -89,3 +89,13 @@ def test_spectra_legend_sits_below_the_panels():
     fig = plots.endmember_spectra(E, 2 * E)
     assert fig.axes[0].get_legend() is None and len(fig.legends) == 1
     plt.close(fig)
+
+
+def test_fit_width_keeps_a_colour_bar_clear_of_the_panels():
+    maps = np.random.default_rng(0).dirichlet(np.ones(6), size=100).T.reshape(6, 10, 10)
+    fig = plots.fit_width(plots.abundance_maps(maps))
+    assert fig.get_figwidth() == pytest.approx(plots.COLUMN_WIDTH_IN)
+    bar = next(ax for ax in fig.axes if ax.get_label() == "<colorbar>")
+    panels = [ax for ax in fig.axes if ax.images]
+    assert bar.get_position().x0 > max(ax.get_position().x1 for ax in panels)
+    plt.close(fig)
