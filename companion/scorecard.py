@@ -168,6 +168,12 @@ def _chapter_rows(name: str, scale: str, root: Path | None) -> list[dict]:
     rows: dict[str, dict] = {}
     for source, records in (("committed", committed), ("live", live)):
         for record in records.values():
+            if source == "committed":   # one label and one git check per record
+                prov = record["provenance"]
+                diffs = preset_differences(name, prov.get("params", {}))
+                label = "paper" + (f" (reduced: {'; '.join(diffs)})" if diffs else "")
+                made = prov.get("git_commit", "unknown")
+                stale = staleness(name, made, verified=verified_commit(name, made, root))
             for cmp in record["comparison"]:
                 row = rows.setdefault(cmp["key"], {
                     "chapter": name, "title": module.TITLE, "key": cmp["key"],
@@ -179,11 +185,7 @@ def _chapter_rows(name: str, scale: str, root: Path | None) -> list[dict]:
                 row[source] = cmp["ours"]
                 row[f"{source}_verdict"] = cmp["verdict"]
                 if source == "committed":
-                    prov = record["provenance"]
-                    diffs = preset_differences(name, prov.get("params", {}))
-                    row["committed_label"] = "paper" + (f" (reduced: {'; '.join(diffs)})" if diffs else "")
-                    made = prov.get("git_commit", "unknown")
-                    row["stale"] = staleness(name, made, verified=verified_commit(name, made, root))
+                    row["committed_label"], row["stale"] = label, stale
                 elif row["committed_verdict"] is None:
                     row["verdict"], row["reason"] = cmp["verdict"], cmp["reason"]
     for row in rows.values():
