@@ -260,11 +260,12 @@ def finite_mean_std(values: Iterable[float | None]) -> tuple[float | None, float
 
 def format_number(value: float) -> str:
     """One number format for the book's tables: 4 significant digits without exponent for
-    1e-3 <= |x| < 1e4, a whole number up to 1e5, otherwise ``d.ddde±XX``; zero as ``0``."""
+    1e-4 <= |x| < 1e4 (``0.0005``, ``-0.0004837``), a whole number up to 1e5, otherwise
+    ``d.ddde±XX`` (never ``2e+03`` beside ``2.19e+03``); zero as ``0``."""
     magnitude = abs(value)
     if magnitude == 0:
         return "0"
-    if 1e-3 <= magnitude < 1e4:
+    if 1e-4 <= magnitude < 1e4:
         return f"{value:.4g}"
     return f"{value:.0f}" if 1e4 <= magnitude < 1e5 else f"{value:.3e}"
 

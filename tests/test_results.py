@@ -154,7 +154,7 @@ def test_damaged_results_file_names_itself_and_the_fix(tmp_path, prov):
 
 
 @pytest.mark.parametrize(("value", "text"), [
-    (2000.0, "2000"), (2190.0, "2190"), (0.123456, "0.1235"), (-0.0004837, "-4.837e-04"),
+    (2000.0, "2000"), (2190.0, "2190"), (0.123456, "0.1235"), (-0.0004837, "-0.0004837"), (5e-5, "5.000e-05"),
     (0.0, "0"), (12345.6, "12346"), (123456.0, "1.235e+05"),
 ])
 def test_tables_use_one_number_format(value, text):

@@ -115,7 +115,7 @@ def test_vs_paper_says_lower_is_better_for_errors_only():
 
 
 @pytest.mark.parametrize(("value", "text"), [
-    (2000.0, "2000"), (2190.0, "2190"), (0.123456, "0.1235"), (-0.0004837, "-4.837e-04"),
+    (2000.0, "2000"), (2190.0, "2190"), (0.123456, "0.1235"), (-0.0004837, "-0.0004837"),
     (9.68e-15, "9.680e-15"), (0.0, "0"), (None, "—"), ("yes", "yes"), (123456.0, "1.235e+05"),
 ])
 def test_numbers_have_one_format(value, text):
