@@ -47,6 +47,7 @@ __all__ = [
     "seed_param",
     "get_chapter",
     "resolve_parameters",
+    "show_progress",
 ]
 
 SCALES = ("smoke", "book", "paper")
@@ -257,6 +258,14 @@ def resolve_parameters(chapter: str | ModuleType, scale: str | None = None,
     if hasattr(module, "check_parameters"):
         module.check_parameters(params)
     return params
+
+
+def show_progress() -> bool:
+    """Whether a chapter shows progress bars: yes in a terminal run (``python -m companion run``),
+    no in the book build, whose kernels inherit ``TQDM_DISABLE=1`` (``book/_ext/quiet_progress.py``).
+    Chapters pass it as ``run_study(..., progress=show_progress())``: an explicit ``disable``
+    argument is not overridden by tqdm's environment variable."""
+    return os.environ.get("TQDM_DISABLE", "").strip().lower() not in ("1", "true", "yes")
 
 
 def describe(chapter: str | ModuleType) -> str:
