@@ -174,7 +174,7 @@ def test_the_book_build_sets_tqdm_disable_for_its_kernels(monkeypatch):
     import importlib.util
     import os
 
-    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    monkeypatch.setenv("TQDM_DISABLE", "0")   # recorded, so the variable is restored after the test
     path = Path(__file__).resolve().parents[1] / "book" / "_ext" / "quiet_progress.py"
     spec = importlib.util.spec_from_file_location("quiet_progress", path)
     module = importlib.util.module_from_spec(spec)
