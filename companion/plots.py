@@ -1,7 +1,14 @@
-"""The book's figures, in one style: abundance maps, endmember spectra, false-colour images."""
+"""The book's figures, in one style: abundance maps, endmember spectra, false-colour images, and
+:func:`show`, which puts a figure on the page numbered, captioned, with alt text, at a width that
+fits the book's text column."""
 
 from __future__ import annotations
 
+import base64
+import html
+import io
+import itertools
+import warnings
 from collections.abc import Sequence
 
 import matplotlib as mpl
@@ -11,9 +18,14 @@ import numpy as np
 from .data.hsi import HSI
 
 __all__ = [
-    "abundance_maps", "curves", "endmember_spectra", "false_colour", "show_false_colour",
-    "use_book_style",
+    "abundance_maps", "curves", "endmember_spectra", "false_colour", "figure_html", "fit_width",
+    "show", "show_false_colour", "significance_heatmap", "significance_legend", "use_book_style",
 ]
+
+# Width of the book's text column (sphinx-book-theme at a 1400 px window: about 770 px), in inches
+# at the book's 110 dpi: a wider figure would be scaled down on the page, fonts and ticks with it.
+COLUMN_WIDTH_IN = 7.0
+_numbers = itertools.count(1)
 
 BOOK_STYLE = {
     "figure.dpi": 110,
@@ -32,8 +44,62 @@ BOOK_STYLE = {
 
 
 def use_book_style() -> None:
-    """Apply the book's matplotlib style (call once per notebook)."""
+    """Apply the book's matplotlib style and restart figure numbering (call once per notebook)."""
+    global _numbers
     mpl.rcParams.update(BOOK_STYLE)
+    _numbers = itertools.count(1)
+
+
+def fit_width(fig: plt.Figure, width_in: float = COLUMN_WIDTH_IN) -> plt.Figure:
+    """Shrink ``fig`` to at most ``width_in`` inches wide (height scaled alike) and lay it out
+    again (tight layout, unless a colour bar was placed beside its axes), so the page shows it at
+    full size with the book's font sizes; narrower figures are left alone. Returns ``fig``."""
+    width, height = fig.get_size_inches()
+    if width > width_in:
+        fig.set_size_inches(width_in, height * width_in / width)
+        has_colour_bar = any(ax.get_label() == "<colorbar>" for ax in fig.axes)  # placed by hand
+        if fig.get_layout_engine() is None and not has_colour_bar:
+            with warnings.catch_warnings():   # colour bars spanning several axes cannot be tightened
+                warnings.simplefilter("ignore")
+                fig.tight_layout()
+    return fig
+
+
+def figure_html(png: bytes, number: int, caption: str, alt: str | None = None,
+                width_px: int | None = None) -> str:
+    """A ``<figure>`` holding the PNG (inline), "Figure ``number``." and the caption, with alt
+    text (default: the caption's first sentence). Width in CSS pixels (capped at the column)."""
+    alt = alt or caption.split(". ")[0]
+    size = f' width="{width_px}"' if width_px else ""
+    data = base64.b64encode(png).decode("ascii")
+    return (f'<figure class="hu-figure" style="margin: 0.5em 0 1.2em 0">'
+            f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}"{size} '
+            f'style="max-width: 100%; height: auto">'
+            f'<figcaption style="font-size: 0.9em"><b>Figure {number}.</b> {html.escape(caption)}'
+            "</figcaption></figure>")
+
+
+def show(caption: str, fig: plt.Figure | None = None, alt: str | None = None) -> None:
+    """Display ``fig`` (default: the current figure) as the chapter's next numbered figure with
+    ``caption`` (plain text) and ``alt`` text, fitted to the column (:func:`fit_width`), then
+    close it. The output holds the HTML figure and the PNG. Outside IPython the figure is only
+    closed."""
+    fig = fig if fig is not None else plt.gcf()
+    fit_width(fig)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    png = buffer.getvalue()
+    width_px = int.from_bytes(png[16:20], "big")    # the PNG header's width: 1 image px = 1 CSS px
+    plt.close(fig)
+    try:
+        from IPython.display import display
+    except ImportError:
+        return
+    body = figure_html(png, next(_numbers), caption, alt, width_px)
+    # The book shows the HTML figure (myst-nb prefers text/html); the PNG stays in the bundle for
+    # tools that read images from notebooks.
+    display({"text/html": body, "image/png": base64.b64encode(png).decode("ascii"),
+             "text/plain": f"<Figure: {caption}>"}, raw=True)
 
 
 def _names(names: Sequence[str] | None, p: int) -> list[str]:
@@ -103,10 +169,12 @@ def endmember_spectra(
         ax.set_title(names[k])
         ax.set_xlabel("wavelength (nm)" if wavelengths is not None else "band index")
     axes[0, 0].set_ylabel("reflectance")
-    axes[0, 0].legend(loc="best")
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+    handles, texts = axes[0, 0].get_legend_handles_labels()
+    if len(handles) > 1:  # below the panels, where it hides no curve
+        fig.legend(handles, texts, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=len(handles))
     return fig
 
 
@@ -158,8 +226,12 @@ def curves(
     ylabel: str,
     ax=None,
     logx: bool = False,
+    legend: str = "best",
 ) -> plt.Axes:
-    """Lines of ``{label: (mean, std)}`` against ``x``, with a +-1 std band (over runs)."""
+    """Lines of ``{label: (mean, std)}`` against ``x``, with a +-1 std band (over runs).
+
+    ``legend``: a matplotlib location inside the axes, ``"outside"`` (right of the axes, where
+    it hides no curve) or ``"none"``."""
     if ax is None:
         _, ax = plt.subplots(figsize=(3.6, 2.8))
     for label, (mean, std) in series.items():
@@ -171,7 +243,10 @@ def curves(
         ax.set_xticks(list(x), [str(v) for v in x])
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.legend()
+    if legend == "outside":
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    elif legend != "none":
+        ax.legend(loc=legend)
     return ax
 
 
@@ -190,6 +265,9 @@ def significance_heatmap(pvalues: np.ndarray, ax=None, title: str = ""):
 
 
 def significance_legend(fig, image) -> None:
-    """Colour bar for :func:`significance_heatmap`."""
+    """Colour bar for :func:`significance_heatmap`, and the axes' meaning (initialisation i
+    against initialisation j) written once for the whole grid."""
     bar = fig.colorbar(image, ax=fig.axes, ticks=[0, 1, 2, 3], shrink=0.8)
     bar.ax.set_yticklabels(["p < 0.001", "p < 0.01", "p < 0.05", "NS"])
+    fig.supxlabel("initialisation j", fontsize=9)
+    fig.supylabel("initialisation i", fontsize=9)

@@ -1,4 +1,4 @@
-"""Chapter results: provenance, atomic JSON records, paper-vs-ours verdicts and the scorecard.
+"""Chapter results: provenance, atomic JSON records and paper-vs-ours verdicts.
 
 A chapter writes ``results/<chapter>/<scale>/<name>.json`` holding the numbers its tables show,
 its comparison with the paper and the provenance of the run::
@@ -23,15 +23,17 @@ import json
 import math
 import os
 import platform
+import re
 import subprocess
 import time
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from companion.chapters import Target, available, get_chapter
+from companion.chapters import Target
 from companion.jsonio import write_json_atomically
 
 __all__ = [
@@ -42,12 +44,12 @@ __all__ = [
     "compare",
     "finite_mean_std",
     "format_mean_std",
+    "format_number",
     "git_commit",
     "is_diverged",
     "list_results",
     "read_result",
     "results_root",
-    "scorecard",
     "verdict",
     "write_result",
 ]
@@ -256,6 +258,18 @@ def finite_mean_std(values: Iterable[float | None]) -> tuple[float | None, float
     return mean, std, len(finite)
 
 
+def format_number(value: float) -> str:
+    """One number format for the book's tables: 4 significant digits without exponent for
+    1e-4 <= |x| < 1e4 (``0.0005``, ``-0.0004837``), a whole number up to 1e5, otherwise
+    ``d.ddde±XX`` (never ``2e+03`` beside ``2.19e+03``); zero as ``0``."""
+    magnitude = abs(value)
+    if magnitude == 0:
+        return "0"
+    if 1e-4 <= magnitude < 1e4:
+        return f"{value:.4g}"
+    return f"{value:.0f}" if 1e4 <= magnitude < 1e5 else f"{value:.3e}"
+
+
 def format_mean_std(values: Sequence[float | None], fmt: str = ".4f") -> str:
     """``"m ± s"`` over the finite runs; ``"diverged"`` when none is finite; when only some are,
     ``"m ± s (k of n diverged)"``."""
@@ -324,17 +338,67 @@ def compare(
     return rows
 
 
+NOTE_MIN_CHARS, NOTE_MIN_REPEATS = 40, 3   # a text this long, repeated this often, becomes a note
+NOTE_WIDTH = 6                              # "note N"
+# Characters that fit across the book's text column (about 770 px) at its table type size.
+COLUMN_BUDGET_CHARS = 104
+WRAP_CHARS = 18                             # prose cells wrap at about this width
+_MEASURED = re.compile(r"\d\.\d|±|\de[-+]\d|diverged|—")   # a measured value, not a label
+
+
+def column_groups(widths: Sequence[int], keys: int, budget: int = COLUMN_BUDGET_CHARS) -> list[list[int]]:
+    """Split columns of ``widths`` (characters) into groups that fit ``budget``, each group
+    starting with the ``keys`` leading key columns; one group when everything fits."""
+    key_columns, groups, current = list(range(keys)), [], []
+    base = sum(widths[:keys])
+    for i in range(keys, len(widths)):
+        if current and base + sum(widths[j] for j in current) + widths[i] > budget:
+            groups.append(current)
+            current = []
+        current.append(i)
+    groups.append(current)
+    return [key_columns + group for group in groups]
+
+
+def _text_width(text: str) -> int:
+    """Characters a cell needs: all of them for a number or ``mean ± std`` (kept on one line),
+    at most :data:`WRAP_CHARS` for prose, which wraps."""
+    short_spread = "±" in text and len(text) < NOTE_MIN_CHARS
+    return len(text) if short_spread or " " not in text else min(len(text), WRAP_CHARS)
+
+
+def _key_columns(cells: list[list[str]], n: int) -> int:
+    """Leading label columns (short texts or whole numbers, no measured value), at most 2, at
+    least 1."""
+    keys = 0
+    while keys < min(2, n - 1) and all(len(row[keys]) <= 16 and not _MEASURED.search(row[keys])
+                                       for row in cells):
+        keys += 1
+    return max(keys, 1)
+
+
+def _cell_html(text: str, notes: list[str]) -> str:
+    if text in notes:
+        return f"<i>note {notes.index(text) + 1}</i>"
+    escaped = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(text))   # markdown bold, e.g. **no**
+    short_spread = "±" in text and len(text) < NOTE_MIN_CHARS
+    return f'<span style="white-space: nowrap">{escaped}</span>' if short_spread else escaped
+
+
 @dataclass
 class Table:
     """A list of row dicts rendered as an HTML table (notebooks, book) or markdown (terminal).
 
     ``columns`` maps row keys to headers (default: every key of the first row); floats are shown
-    with ``floatfmt``; NaN and inf as "diverged"; None as an em dash.
+    with ``floatfmt`` (default: :func:`format_number`); NaN and inf as "diverged"; None as an em
+    dash. In HTML, ``**text**`` is bold, ``mean ± std`` stays on one line, and a long text
+    repeated down a column (e.g. the same reason on every row of a scene that was not run) is
+    printed once, as a note under the table, with "note N" in its cells.
     """
 
     rows: list[dict]
     columns: dict[str, str] | None = None
-    floatfmt: str = ".4g"
+    floatfmt: str | None = None
     caption: str = ""
 
     def _header(self) -> dict[str, str]:
@@ -344,7 +408,9 @@ class Table:
         if value is None:
             return "—"
         if isinstance(value, float):
-            return "diverged" if is_diverged(value) else format(value, self.floatfmt)
+            if is_diverged(value):
+                return "diverged"
+            return format(value, self.floatfmt) if self.floatfmt else format_number(value)
         return str(value)
 
     def to_markdown(self) -> str:
@@ -357,70 +423,32 @@ class Table:
         return (f"{self.caption}\n\n" if self.caption else "") + "\n".join(lines)
 
     def to_html(self) -> str:
-        """HTML table styled like the book's other tables."""
+        """HTML table styled like the book's other tables (repeated long texts as notes); a table
+        wider than the text column is split into parts that repeat its key columns
+        (:func:`column_groups`)."""
         header = self._header()
-        head = "".join(f"<th>{html.escape(h)}</th>" for h in header.values())
-        body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(self._cell(r.get(k)))}</td>" for k in header) + "</tr>"
-            for r in self.rows
-        )
-        caption = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
-        return (
-            f'<table class="table dataframe">{caption}<thead><tr>{head}</tr></thead>'
-            f"<tbody>{body}</tbody></table>"
-        )
+        names = list(header.values())
+        cells = [[self._cell(r.get(k)) for k in header] for r in self.rows]
+        counts = Counter(text for row in cells for text in row if len(text) >= NOTE_MIN_CHARS)
+        notes = [text for text, n in counts.items() if n >= NOTE_MIN_REPEATS]
+        widths = [max([max(map(len, h.split()), default=0)]
+                      + [NOTE_WIDTH if row[i] in notes else _text_width(row[i]) for row in cells]) + 2
+                  for i, h in enumerate(names)]
+        parts = []
+        for part, group in enumerate(column_groups(widths, _key_columns(cells, len(names)))):
+            head = "".join(f"<th>{html.escape(names[i])}</th>" for i in group)
+            body = "".join("<tr>" + "".join(f"<td>{_cell_html(row[i], notes)}</td>" for i in group)
+                           + "</tr>" for row in cells)
+            text = self.caption if part == 0 else f"{self.caption} (continued)" if self.caption else ""
+            caption = f"<caption>{html.escape(text)}</caption>" if text else ""
+            parts.append(f'<table class="table dataframe">{caption}<thead><tr>{head}</tr></thead>'
+                         f"<tbody>{body}</tbody></table>")
+        foot = "".join(f"<br><small>Note {i + 1}: {html.escape(text)}</small>"
+                       for i, text in enumerate(notes))
+        return "".join(parts) + (f"<p>{foot[4:]}</p>" if notes else "")
 
     _repr_html_ = to_html
     _repr_markdown_ = to_markdown
 
     def __str__(self) -> str:
         return self.to_markdown()
-
-
-SCORECARD_COLUMNS = {
-    "chapter": "Chapter",
-    "scale": "Scale",
-    "quantity": "Quantity",
-    "source": "Paper source",
-    "paper": "Paper",
-    "ours": "Ours",
-    "difference": "Difference",
-    "verdict": "Verdict",
-    "reason": "Reason",
-}
-
-
-def scorecard(scale: str | None = None, root: Path | None = None) -> Table:
-    """Verdicts of every chapter, gathered from its results records.
-
-    For each chapter (book order) the committed ``paper``-scale records come first, then those at
-    ``scale`` (default ``$HU_SCALE`` or ``"book"``). A chapter without paper targets gets one row
-    saying so (unless its records hold claim rows); a chapter with targets but no records gets
-    *not attempted* rows.
-    """
-    scale = scale or os.environ.get("HU_SCALE") or "book"
-    rows = []
-    for name in available():
-        module = get_chapter(name)
-        title = module.TITLE
-        scales = ["paper"] + ([scale] if scale != "paper" else [])
-        records = [r for s in scales for r in list_results(name, s, root)]
-        if not module.PAPER_TARGETS and not any(r.get("comparison") for r in records):
-            ran = ", ".join(sorted({r["scale"] for r in records})) or "not run"
-            rows.append(
-                {
-                    "chapter": title,
-                    "scale": ran,
-                    "verdict": None,
-                    "reason": "reference chapter: no paper targets",
-                }
-            )
-        elif not records:
-            hint = f"no results at scale {scale!r}; run: python -m companion run {name}"
-            rows += [
-                {"chapter": title, "scale": scale, **row}
-                for row in compare(module.PAPER_TARGETS, {}, {t.key: hint for t in module.PAPER_TARGETS})
-            ]
-        for record in records:
-            rows += [{"chapter": title, "scale": record["scale"], **row} for row in record["comparison"]]
-    return Table(rows, SCORECARD_COLUMNS, caption=f"Reproduction scorecard (live scale: {scale})")

@@ -147,3 +147,37 @@ def test_every_preset_of_every_chapter_is_in_range(chapter, monkeypatch):
     monkeypatch.delenv("HU_SCALE", raising=False)
     for scale in SCALES:
         assert resolve_parameters(chapter, scale)["scale"] == scale
+
+
+def test_namespace_supplies_the_parameters_cell_values():
+    cell = {"seed": 7, "vca_runs": None, "np": object(), "scale": "ignored", "match": "greedy_euclidean"}
+    params = resolve_parameters("datasets", "smoke", namespace=cell)
+    preset = get_chapter("datasets").PRESETS["smoke"]
+    assert params["seed"] == 7 and params["match"] == "greedy_euclidean"
+    assert params["vca_runs"] == preset["vca_runs"] and params["scale"] == "smoke"
+    assert resolve_parameters("datasets", "smoke", namespace=cell, seed=3)["seed"] == 3  # explicit wins
+    with pytest.raises(ValueError, match="seed"):
+        resolve_parameters("datasets", "smoke", namespace={"seed": -1})
+
+
+def test_progress_bars_follow_tqdm_disable(monkeypatch):
+    from companion.chapters import show_progress
+
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    assert show_progress() is True                     # a terminal run keeps its bars
+    for value, shown in (("1", False), ("true", False), ("0", True), ("", True)):
+        monkeypatch.setenv("TQDM_DISABLE", value)
+        assert show_progress() is shown
+
+
+def test_the_book_build_sets_tqdm_disable_for_its_kernels(monkeypatch):
+    import importlib.util
+    import os
+
+    monkeypatch.setenv("TQDM_DISABLE", "0")   # recorded, so the variable is restored after the test
+    path = Path(__file__).resolve().parents[1] / "book" / "_ext" / "quiet_progress.py"
+    spec = importlib.util.spec_from_file_location("quiet_progress", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.setup(None)
+    assert os.environ["TQDM_DISABLE"] == "1"

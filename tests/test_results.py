@@ -1,7 +1,8 @@
-"""Results records: atomic writing, provenance, verdicts, comparison tables and the scorecard."""
+"""Results records: atomic writing, provenance, verdicts and comparison tables."""
 
 import json
 import os
+import re
 
 import pytest
 import torch
@@ -15,9 +16,7 @@ from companion.results import (
     compare,
     finite_mean_std,
     format_mean_std,
-    list_results,
     read_result,
-    scorecard,
     verdict,
     write_result,
 )
@@ -108,32 +107,6 @@ def test_table_renders_markdown_and_escaped_html():
     assert "&lt;y&gt;" in table.to_html() and "<caption>cap</caption>" in table.to_html()
 
 
-def test_scorecard_reports_reference_chapter_and_its_runs(tmp_path, prov):
-    card = scorecard("smoke", root=tmp_path)
-    row = next(r for r in card.rows if r["chapter"] == "Datasets and metrics")
-    assert row["scale"] == "not run" and row["verdict"] is None
-    write_result("datasets", "baselines", {}, prov.finish(), root=tmp_path)
-    row = next(r for r in scorecard("smoke", root=tmp_path).rows if r["chapter"] == "Datasets and metrics")
-    assert row["scale"] == "smoke" and "no paper targets" in row["reason"]
-    assert len(list_results("datasets", "smoke", root=tmp_path)) == 1
-
-
-def test_scorecard_gathers_verdicts_of_a_chapter_with_targets(tmp_path, monkeypatch, prov):
-    import companion.chapters.datasets as module
-
-    monkeypatch.setattr(module, "PAPER_TARGETS", [TARGET])
-
-    def datasets_rows():  # the other chapters contribute their own rows
-        return [r for r in scorecard("smoke", root=tmp_path).rows if r["chapter"] == module.TITLE]
-
-    rows = datasets_rows()
-    assert [r["verdict"] for r in rows] == ["not attempted"]
-    assert "python -m companion run datasets" in rows[0]["reason"]
-    write_result("datasets", "r", {}, prov, comparison=compare([TARGET], {"sad": 5.0}), root=tmp_path)
-    rows = datasets_rows()
-    assert [(r["scale"], r["verdict"]) for r in rows] == [("smoke", "not reproduced")]
-
-
 # ------------------------------------------------------------------ divergence
 def test_diverged_values_and_flags_never_read_as_numbers():
     assert verdict(TARGET, float("nan"))[0] == "diverged"
@@ -178,5 +151,41 @@ def test_damaged_results_file_names_itself_and_the_fix(tmp_path, prov):
         expected = r"summary\.json is damaged(.|\n)*python -m companion run datasets"
         with pytest.raises(DamagedResultError, match=expected):
             read_result("datasets", "smoke", "summary", root=tmp_path)
-        with pytest.raises(DamagedResultError):
-            scorecard("smoke", root=tmp_path)
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    (2000.0, "2000"), (2190.0, "2190"), (0.123456, "0.1235"), (-0.0004837, "-0.0004837"), (5e-5, "5.000e-05"),
+    (0.0, "0"), (12345.6, "12346"), (123456.0, "1.235e+05"),
+])
+def test_tables_use_one_number_format(value, text):
+    assert Table([{"v": value}]).to_markdown().endswith(f"| {text} |")
+    assert Table([{"v": value}], floatfmt=".1f").to_markdown().endswith(f"| {value:.1f} |")
+
+
+def test_html_keeps_mean_std_on_one_line_and_notes_repeated_reasons():
+    reason = "not run: the Urban image is not staged (see the data section)"
+    rows = [{"m": f"r{k}", "why": reason} for k in range(3)] + [{"m": "0.1 ± 0.02", "why": "ok"}]
+    page = Table(rows).to_html()
+    assert page.count(reason) == 1 and page.count("<i>note 1</i>") == 3 and "Note 1: not run" in page
+    assert '<span style="white-space: nowrap">0.1 ± 0.02</span>' in page
+    two = Table(rows[:2]).to_html()
+    assert two.count(reason) == 2 and "note" not in two
+
+
+def test_a_table_wider_than_the_column_is_split_repeating_its_key_columns():
+    from companion.results import COLUMN_BUDGET_CHARS, column_groups
+
+    assert column_groups([10, 30, 30], keys=1) == [[0, 1, 2]]
+    assert column_groups([10, 50, 50, 50], keys=1, budget=100) == [[0, 1], [0, 2], [0, 3]]
+    rows = [{"image": f"gbm_{k}", "snr": 30, **{f"m{j}": f"0.{k}123 ± 0.0{j}45" for j in range(12)}}
+            for k in range(3)]
+    page = Table(rows, caption="wide").to_html()
+    parts = page.split("</table>")[:-1]
+    assert len(parts) > 1 and "wide (continued)" in parts[1]
+    assert all("<th>image</th><th>snr</th>" in part for part in parts)   # keys repeated
+    assert sum(part.count("<th>m") for part in parts) == 12               # every value column once
+    first_row = [re.findall(r"<td>(?:<span[^>]*>)?([^<]*)", part.split("<tbody>")[1].split("</tr>")[0])
+                 for part in parts]
+    assert max(sum(len(cell) + 2 for cell in row) for row in first_row) <= COLUMN_BUDGET_CHARS
+    narrow = Table(rows[:1], {"image": "image", "m0": "m0"}).to_html()
+    assert narrow.count("<table") == 1

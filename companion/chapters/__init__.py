@@ -32,6 +32,7 @@ import math
 import os
 import pkgutil
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -46,6 +47,7 @@ __all__ = [
     "seed_param",
     "get_chapter",
     "resolve_parameters",
+    "show_progress",
 ]
 
 SCALES = ("smoke", "book", "paper")
@@ -217,12 +219,20 @@ def get_chapter(name: str) -> ModuleType:
     return module
 
 
-def resolve_parameters(chapter: str | ModuleType, scale: str | None = None, **overrides) -> dict:
+def resolve_parameters(chapter: str | ModuleType, scale: str | None = None,
+                       namespace: Mapping[str, Any] | None = None, **overrides) -> dict:
     """Preset of ``scale`` updated with ``overrides``, every value validated against the schema.
 
     ``scale`` comes from the argument, else the ``HU_SCALE`` environment variable, else
     ``"book"``. An override whose value is ``None`` means "not given" (the preset value is kept),
     so a notebook's parameters cell can default every parameter to ``None``.
+
+    ``namespace`` (a notebook passes ``globals()``) supplies the overrides by name: every chapter
+    parameter defined there is taken, so the parameters cell's values need not be named again::
+
+        P = resolve_parameters("mtl", scale, namespace=globals())
+
+    Explicit ``overrides`` win over ``namespace``; names there that are not parameters are ignored.
 
     Returns a new dict with ``"scale"`` and every parameter of the chapter.
     Raises ValueError for an unknown scale, parameter name, choice or out-of-range value (and
@@ -234,6 +244,7 @@ def resolve_parameters(chapter: str | ModuleType, scale: str | None = None, **ov
     if scale not in module.PRESETS:
         raise ValueError(f"unknown scale {scale!r}; valid scales: {list(module.PRESETS)}")
     schema: dict[str, Param] = module.PARAMETERS
+    overrides = {**{k: v for k, v in (namespace or {}).items() if k in schema}, **overrides}
     unknown = [name for name in overrides if name not in schema]
     if unknown:
         hints = "".join(_suggest(name, list(schema)) for name in unknown)
@@ -247,6 +258,14 @@ def resolve_parameters(chapter: str | ModuleType, scale: str | None = None, **ov
     if hasattr(module, "check_parameters"):
         module.check_parameters(params)
     return params
+
+
+def show_progress() -> bool:
+    """Whether a chapter shows progress bars: yes in a terminal run (``python -m companion run``),
+    no in the book build, whose kernels inherit ``TQDM_DISABLE=1`` (``book/_ext/quiet_progress.py``).
+    Chapters pass it as ``run_study(..., progress=show_progress())``: an explicit ``disable``
+    argument is not overridden by tqdm's environment variable."""
+    return os.environ.get("TQDM_DISABLE", "").strip().lower() not in ("1", "true", "yes")
 
 
 def describe(chapter: str | ModuleType) -> str:
