@@ -134,7 +134,12 @@ def test_table_matrix_and_claims_from_planted_records():
     average = {"sad_mean": dict(zip(methods, [1, 2, 3, 4, 5], strict=True)),
                "rmse_a": dict(zip(methods, [1.3, 2.3, 3.3, 3.0, 5.0], strict=True))}
     rows = bench.claim_rows(records, methods, scenes, average, {"sad_mean": 1.0, "rmse_a": 1.0})
-    assert [r["key"] for r in rows] == ["claim_mtl"]          # other claims' methods did not run
+    assert [r["key"] for r in rows] == ["claim_mtl", "claim_mtl_home"]   # other methods did not run
     assert rows[0]["verdict"] == "partly" and rows[0]["ours"].startswith("wins 23 of 24")
+    assert rows[1]["verdict"] == "not attempted" and "gbm" in rows[1]["reason"]   # no GBM scene here
+    planted = {k.replace("urban_crop+", "gbm_snr30+"): r for k, r in records.items()}
+    rows = bench.claim_rows(planted, methods, ["samson", "jasper", "gbm_snr30"], average,
+                            {"sad_mean": 1.0, "rmse_a": 1.0})
+    assert rows[1]["verdict"] == "supported" and rows[1]["ours"].startswith("wins 8 of 8 on gbm 30 dB")
     winners = bench.winner_rows(records, methods, scenes)
     assert winners[1]["ours"] == "SAD: MTL (0.105); abundance RMSE: rNMF (0.01)"

@@ -10,8 +10,11 @@ def test_benchmark_smoke_run_writes_ranks_and_claims(tmp_path):
     assert sum("image/png" in o.get("data", {}) for o in outputs) >= 3   # heat maps, CD, time
     rows = {row["key"]: row for row in record["comparison"]}
     claims = [k for k in rows if k.startswith("claim_")]
-    assert claims == ["claim_mtl", "claim_uadmm_bunet_ii", "claim_nmf_sae", "claim_deepgu"]
-    assert all(rows[k]["verdict"] in ("supported", "partly", "not supported") for k in claims)
+    assert claims == [f"claim_{m}{home}" for m in ("mtl", "uadmm_bunet_ii", "nmf_sae", "deepgu")
+                      for home in ("", "_home")]
+    assert all(rows[k]["verdict"] in ("supported", "partly", "not supported") for k in claims
+               if k in ("claim_mtl", "claim_mtl_home") or not k.endswith("_home"))
+    assert rows["claim_deepgu_home"]["verdict"] == "not attempted"          # no DC1 / DC2 at smoke
     assert {"first_urban_crop", "first_gbm_snr30"} <= set(rows)
     records = record["data"]["records"]
     # every (method, scene) of the main run has a record; NLAEU says why it skips the SiVM start
