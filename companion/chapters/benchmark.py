@@ -29,6 +29,8 @@ PARAMETERS = {
     "sensitivity_init": Param(str, "second initialisation of the sensitivity run", choices=_INITS),
     "sensitivity_seeds": Param(list, "seeds of the sensitivity run (empty: none)", item=int, minimum=0,
                                maximum=2**31 - 1),
+    "sensitivity_scenes": Param(list, "scenes of the sensitivity run (a subset of scenes)", item=str,
+                                choices=_SCENES),
     "nmf_iterations": Param(int, "L1-NMF and rNMF multiplicative updates", minimum=1),
     "ae_epochs": Param(int, "epochs of the stability chapter's autoencoders", minimum=1),
     "unrolled_epochs": Param(int, "epochs of MNN-BU-2 and U-ADMM-BUNet-II (official: 300)", minimum=1),
@@ -58,23 +60,34 @@ PRESETS = {
     # seconds: two small scenes, one seed, one or a few iterations of everything
     "smoke": {"device": "cpu", "seeds": [0], "methods": _ALL_METHODS,
               "scenes": ["urban_crop", "gbm_snr30"], "sensitivity_init": "sivm", "sensitivity_seeds": [0],
-              "nmf_iterations": 2, "ae_epochs": 1, "unrolled_epochs": 1, "nmf_sae_iterations": 2,
+              "sensitivity_scenes": ["urban_crop", "gbm_snr30"], "nmf_iterations": 2, "ae_epochs": 1,
+              "unrolled_epochs": 1, "nmf_sae_iterations": 2,
               "mtl_iterations": 2, "nlaeu_iterations": 2, "elmm_iterations": 1, "deepgu_epochs": 1,
               "deepgu_outer": 1, "check_scenes": []},
     # about three minutes on two CPU cores: five scenes (one SNR), two seeds, short budgets
     "book": {"device": "cpu", "seeds": [0, 1], "methods": _ALL_METHODS,
              "scenes": ["samson", "urban_crop", "dc2_snr30", "gbm_snr30", "minerals_snr30"],
-             "sensitivity_init": "sivm", "sensitivity_seeds": [],
+             "sensitivity_init": "sivm", "sensitivity_seeds": [], "sensitivity_scenes": [],
              "nmf_iterations": 30, "ae_epochs": 1, "unrolled_epochs": 4, "nmf_sae_iterations": 100,
              "mtl_iterations": 10, "nlaeu_iterations": 40, "elmm_iterations": 2, "deepgu_epochs": 3,
              "deepgu_outer": 1, "check_scenes": []},
-    # five seeds on every scene (the full Urban image when supplied), SiVM sensitivity on seed 0;
-    # budgets sized for about 50 minutes of one CPU thread
+    # five seeds on every scene (the full Urban image when supplied), SiVM sensitivity on seed 0 and
+    # the real and the lighter 30 dB scenes; budgets sized for about an hour of one CPU thread
     "paper": {"device": "cpu", "seeds": [0, 1, 2, 3, 4], "methods": _ALL_METHODS,
               "scenes": list(_SCENES), "sensitivity_init": "sivm", "sensitivity_seeds": [0],
+              "sensitivity_scenes": ["samson", "jasper", "urban_crop", "dc2_snr30", "gbm_snr30",
+                                     "minerals_snr30"],
               "nmf_iterations": 60, "ae_epochs": 3, "unrolled_epochs": 10, "nmf_sae_iterations": 200,
               "mtl_iterations": 20, "nlaeu_iterations": 100, "elmm_iterations": 3, "deepgu_epochs": 10,
               "deepgu_outer": 2, "check_scenes": ["urban_crop", "gbm_snr30"]},
 }
 
 PAPER_TARGETS = []
+
+
+def check_parameters(params: dict) -> None:
+    """The sensitivity and budget-check scenes must be scenes of the run."""
+    for name in ("sensitivity_scenes", "check_scenes"):
+        extra = sorted(set(params[name]) - set(params["scenes"]))
+        if extra:
+            raise ValueError(f"parameter {name!r}: {extra} not in scenes {params['scenes']}")
