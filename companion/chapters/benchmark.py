@@ -1,0 +1,97 @@
+"""The benchmark: every blind method of the book on the same scenes, under one protocol.
+
+No paper ran this comparison, so there are no numeric targets; the chapter judges each paper's
+claim of superiority under the common protocol (claim rows in its result file). Budgets: the
+iterations of every method are far below each paper's protocol at every scale (the whole
+``paper`` run has to fit about 50 minutes of one CPU thread); the chapter states them.
+"""
+
+from companion.chapters import Param, device_param
+
+TITLE = "Benchmark: every method, one protocol, ranked"
+ORDER = 6
+
+_METHODS = ("vca_fcls", "l1_nmf", "rnmf", "ae_basic", "ae_original", "mnn_bu_2", "uadmm_bunet_ii",
+            "nmf_sae", "mtl", "nlaeu", "elmm", "deepgu")
+_SCENES = ("samson", "jasper", "urban_crop", "urban", "dc1_snr30", "dc1_snr20", "dc2_snr30",
+           "dc2_snr20", "uadmm_snr30", "uadmm_snr20", "gbm_snr30", "gbm_snr20", "minerals_snr30",
+           "minerals_snr20")
+_INITS = ("vca_projective", "vca_affine", "sivm", "truth")
+
+PARAMETERS = {
+    "device": device_param(),
+    "seeds": Param(list, "run seeds: VCA start and every method's own randomness", item=int,
+                   minimum=0, maximum=2**31 - 1, nonempty=True),
+    "methods": Param(list, "methods (keys of companion.methods.METHODS)", item=str, choices=_METHODS,
+                     nonempty=True),
+    "scenes": Param(list, "scenes (keys of companion.experiments.benchmark.SCENES)", item=str,
+                    choices=_SCENES, nonempty=True),
+    "sensitivity_init": Param(str, "second initialisation of the sensitivity run", choices=_INITS),
+    "sensitivity_seeds": Param(list, "seeds of the sensitivity run (empty: none)", item=int, minimum=0,
+                               maximum=2**31 - 1),
+    "sensitivity_scenes": Param(list, "scenes of the sensitivity run (a subset of scenes)", item=str,
+                                choices=_SCENES),
+    "nmf_iterations": Param(int, "L1-NMF and rNMF multiplicative updates", minimum=1),
+    "ae_epochs": Param(int, "epochs of the stability chapter's autoencoders", minimum=1),
+    "unrolled_epochs": Param(int, "epochs of MNN-BU-2 and U-ADMM-BUNet-II (official: 300)", minimum=1),
+    "nmf_sae_iterations": Param(int, "NMF-SAE Adam iterations (paper: 1000)", minimum=1),
+    "mtl_iterations": Param(int, "MTL iRprop+ iterations", minimum=1),
+    "nlaeu_iterations": Param(int, "NLAEU Adam iterations", minimum=1),
+    "elmm_iterations": Param(int, "ELMM outer iterations (reference code: 20)", minimum=1),
+    "deepgu_epochs": Param(int, "DeepGU VAE epochs (reference code: 50)", minimum=1),
+    "deepgu_outer": Param(int, "DeepGU latent/abundance alternations (reference code: at most 8)",
+                          minimum=1),
+    "check_scenes": Param(list, "scenes of the budget check: every method once (seed 0) at its "
+                                "paper's budget (PROTOCOL_BUDGET)", item=str, choices=_SCENES),
+}
+
+# Each method's own protocol, for the budget check (P: paper, C: official code, O: our chapter's
+# paper preset where the paper gives none): L1-NMF / rNMF 1000 updates (O, MTL chapter), the
+# autoencoders 50 epochs (C, ATE), the unrolled nets 300 epochs (C, U-ADMM script), NMF-SAE 1000
+# iterations (P, Sec. 3), MTL and NLAEU 1000 iterations (O, MTL chapter), ELMM 20 steps (C),
+# DeepGU 50 VAE epochs and at most 8 alternations (C).
+PROTOCOL_BUDGET = {"nmf_iterations": 1000, "ae_epochs": 50, "unrolled_epochs": 300,
+                   "nmf_sae_iterations": 1000, "mtl_iterations": 1000, "nlaeu_iterations": 1000,
+                   "elmm_iterations": 20, "deepgu_epochs": 50, "deepgu_outer": 8}
+
+_ALL_METHODS = list(_METHODS)
+
+PRESETS = {
+    # seconds: two small scenes, one seed, one or a few iterations of everything
+    "smoke": {"device": "cpu", "seeds": [0], "methods": _ALL_METHODS,
+              "scenes": ["urban_crop", "gbm_snr30"], "sensitivity_init": "sivm", "sensitivity_seeds": [0],
+              "sensitivity_scenes": ["urban_crop", "gbm_snr30"], "nmf_iterations": 2, "ae_epochs": 1,
+              "unrolled_epochs": 1, "nmf_sae_iterations": 2,
+              "mtl_iterations": 2, "nlaeu_iterations": 2, "elmm_iterations": 1, "deepgu_epochs": 1,
+              "deepgu_outer": 1, "check_scenes": []},
+    # about three minutes on two CPU cores: five scenes (one SNR), two seeds, short budgets
+    "book": {"device": "cpu", "seeds": [0, 1], "methods": _ALL_METHODS,
+             "scenes": ["samson", "urban_crop", "dc2_snr30", "gbm_snr30", "minerals_snr30"],
+             "sensitivity_init": "sivm", "sensitivity_seeds": [], "sensitivity_scenes": [],
+             "nmf_iterations": 30, "ae_epochs": 1, "unrolled_epochs": 4, "nmf_sae_iterations": 100,
+             "mtl_iterations": 10, "nlaeu_iterations": 40, "elmm_iterations": 2, "deepgu_epochs": 3,
+             "deepgu_outer": 1, "check_scenes": []},
+    # five seeds on nine scenes: the three staged real ones and DC2, GBM and six minerals at two
+    # SNRs (DC1, the U-ADMM set and the full Urban image are left out for CPU time: the committed
+    # run had about an hour of a shared two-core machine; pass them in `scenes` to include them);
+    # SiVM sensitivity on seed 0 and six scenes; budgets far below the papers'
+    "paper": {"device": "cpu", "seeds": [0, 1, 2, 3, 4], "methods": _ALL_METHODS,
+              "scenes": ["samson", "jasper", "urban_crop", "dc2_snr30", "dc2_snr20", "gbm_snr30", "gbm_snr20",
+                         "minerals_snr30", "minerals_snr20"],
+              "sensitivity_init": "sivm", "sensitivity_seeds": [0],
+              "sensitivity_scenes": ["samson", "jasper", "urban_crop", "dc2_snr30", "gbm_snr30",
+                                     "minerals_snr30"],
+              "nmf_iterations": 60, "ae_epochs": 3, "unrolled_epochs": 10, "nmf_sae_iterations": 200,
+              "mtl_iterations": 20, "nlaeu_iterations": 100, "elmm_iterations": 3, "deepgu_epochs": 10,
+              "deepgu_outer": 2, "check_scenes": ["urban_crop", "gbm_snr30"]},
+}
+
+PAPER_TARGETS = []
+
+
+def check_parameters(params: dict) -> None:
+    """The sensitivity and budget-check scenes must be scenes of the run."""
+    for name in ("sensitivity_scenes", "check_scenes"):
+        extra = sorted(set(params[name]) - set(params["scenes"]))
+        if extra:
+            raise ValueError(f"parameter {name!r}: {extra} not in scenes {params['scenes']}")
