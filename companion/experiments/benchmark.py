@@ -171,11 +171,13 @@ def compute(config: Mapping) -> dict:
 
 def run(methods: Sequence[str], scenes: Sequence[str], inits: Mapping[str, Sequence[int]],
         budget: Mapping[str, int], directory: Path, device: str = "cpu",
-        progress: bool = True) -> dict[str, dict]:
+        progress: bool = True, client=None) -> dict[str, dict]:
     """Run (resumably) every configuration of :func:`configs` into ``directory``.
 
     The scenes are loaded before the study starts so that every record carries the checksums of
-    the data files it depends on (scenes and starts are cached across records)."""
+    the data files it depends on (scenes and starts are cached across records, per process).
+    ``client``: a ``distributed.Client`` whose workers compute the records (one thread each, as
+    in the serial run); this process writes them (:mod:`companion.sharding`)."""
     for scene in scenes:
         try:
             load_scene(scene)
@@ -183,7 +185,7 @@ def run(methods: Sequence[str], scenes: Sequence[str], inits: Mapping[str, Seque
             pass
     todo = configs(methods, scenes, inits, budget, device)
     return run_study(todo, compute, directory, protocol={"matching": MATCHING, "scene_seed": SCENE_SEED},
-                     progress=progress, desc="benchmark")
+                     progress=progress, desc="benchmark", client=client)
 
 
 def table_matrix(records: Mapping[str, Mapping], methods: Sequence[str], scenes: Sequence[str],
