@@ -124,3 +124,41 @@ def test_cli_runs_a_study_on_a_scheduler_address(client, tmp_path, monkeypatch, 
     assert f"Dask workers of {address}" in capsys.readouterr().out
     records = stored(tmp_path / "results" / "stability" / "smoke" / "runs")
     assert {k: v["record"] for k, v in records.items()} == {f"c{i}": {"y": 2 * i} for i in range(4)}
+
+
+def test_benchmark_records_on_a_cluster_equal_the_serial_ones(client, tmp_path):
+    """The benchmark chapter's ``workers`` path: same keys, configurations, fingerprints, code and
+    data checksums; the same numbers (torch methods bit for bit; numpy methods to float rounding,
+    since this process's BLAS may use more threads than the one-thread workers)."""
+    import numpy as np
+
+    from companion.chapters import benchmark as chapter
+    from companion.experiments import benchmark as bench
+    from companion.methods import BUDGET_KEYS
+
+    budget = {k: chapter.PRESETS["smoke"][k] for k in BUDGET_KEYS}
+    args = (["vca_fcls", "l1_nmf", "ae_basic", "mnn_bu_2"], ["urban_crop"], {"vca": [0, 1]}, budget)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        serial = bench.run(*args, tmp_path / "serial", progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    client.run(torch.set_num_threads, 1)
+    scenes_loaded = lambda: bench.load_scene.cache_info().currsize  # noqa: E731
+    before = sum(client.run(scenes_loaded).values())
+    sharded = bench.run(*args, tmp_path / "sharded", progress=False, client=client)
+    assert sum(client.run(scenes_loaded).values()) > before  # the workers computed the records
+    assert list(sharded) == list(serial) and len(serial) == 8
+    for key, a in serial.items():
+        b = sharded[key]
+        assert a["status"] == b["status"] == "ok"
+        for metric in ("sad", "sad_mean", "rmse_a", "rmse_y"):
+            np.testing.assert_allclose(b[metric], a[metric], rtol=1e-10, atol=0, err_msg=f"{key} {metric}")
+        if "+ae_basic+" in key or "+mnn_bu_2+" in key:
+            assert b["sad"] == a["sad"] and b["rmse_a"] == a["rmse_a"]
+    on_disk = {name: stored(tmp_path / name) for name in ("serial", "sharded")}
+    for key in serial:
+        a, b = on_disk["serial"][key], on_disk["sharded"][key]
+        for field in ("key", "fingerprint", "code", "code_roots", "data", "config"):
+            assert a[field] == b[field], f"{key}: {field}"
