@@ -140,6 +140,6 @@ def test_table_matrix_and_claims_from_planted_records():
     planted = {k.replace("urban_crop+", "gbm_snr30+"): r for k, r in records.items()}
     rows = bench.claim_rows(planted, methods, ["samson", "jasper", "gbm_snr30"], average,
                             {"sad_mean": 1.0, "rmse_a": 1.0})
-    assert rows[1]["verdict"] == "supported" and rows[1]["ours"].startswith("wins 8 of 8 on gbm 30 dB")
+    assert rows[1]["verdict"] == "supported" and rows[1]["ours"].startswith("wins 8 of 8 on GBM 30 dB")
     winners = bench.winner_rows(records, methods, scenes)
     assert winners[1]["ours"] == "SAD: MTL (0.105); abundance RMSE: rNMF (0.01)"

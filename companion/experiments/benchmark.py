@@ -57,13 +57,13 @@ class SceneSpec:
 
 
 def _synthetic(family: str, snr: float) -> dict[str, SceneSpec]:
+    labels = {"dc1": "DC1", "dc2": "DC2", "uadmm": "U-ADMM set", "gbm": "GBM", "minerals": "Minerals"}
     sources = {"dc1": "DeepGU DC1 (Thouvenin variability, 70 x 70)",
                "dc2": "DeepGU DC2 (smooth variability, 50 x 50)",
                "uadmm": "U-ADMM official synthetic set (100 x 100, 6 endmembers)",
                "gbm": "GBM mixtures of 4 USGS minerals (MTL chapter, 49 x 49)",
                "minerals": "NMF-SAE six-mineral scene (64 x 64)"}
-    return {f"{family}_snr{snr:g}": SceneSpec(f"{family.upper() if family.startswith('dc') else family} "
-                                              f"{snr:g} dB", sources[family], "synthetic", snr)}
+    return {f"{family}_snr{snr:g}": SceneSpec(f"{labels[family]} {snr:g} dB", sources[family], "synthetic", snr)}
 
 
 SCENES: dict[str, SceneSpec] = {
