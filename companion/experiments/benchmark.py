@@ -63,7 +63,8 @@ def _synthetic(family: str, snr: float) -> dict[str, SceneSpec]:
                "uadmm": "U-ADMM official synthetic set (100 x 100, 6 endmembers)",
                "gbm": "GBM mixtures of 4 USGS minerals (MTL chapter, 49 x 49)",
                "minerals": "NMF-SAE six-mineral scene (64 x 64)"}
-    return {f"{family}_snr{snr:g}": SceneSpec(f"{labels[family]} {snr:g} dB", sources[family], "synthetic", snr)}
+    label = f"{labels[family]} {snr:g} dB"
+    return {f"{family}_snr{snr:g}": SceneSpec(label, sources[family], "synthetic", snr)}
 
 
 SCENES: dict[str, SceneSpec] = {
