@@ -17,6 +17,10 @@ these still hold:
   started or while computing it (tracked by :mod:`companion.data.registry`), still has the
   sha256 stored in the record.
 
+A record whose ``status`` is ``"not run"`` (a configuration its ``compute`` declined, e.g. for a
+user-supplied image that was absent) is asked again on every run, since what stopped it may be
+gone; while the answer stays the same, its file is left as it is.
+
 So an interrupted study resumes without losing or duplicating work, and a changed protocol,
 code or data file recomputes instead of mixing old and new numbers. A damaged record (truncated,
 empty, not a record) is moved aside as ``<key>.json.damaged-<UTC time>``, with a warning naming
@@ -208,8 +212,14 @@ def _read_record(path: Path) -> dict | None:
         return None
 
 
+NOT_RUN = "not run"
+
+
 def _reusable(stored: dict, stamp: str, code: str) -> str | None:
-    """Why ``stored`` cannot be reused (a few words), or None when it can."""
+    """Why ``stored`` cannot be reused (a few words; :data:`NOT_RUN` for a record that did not
+    run), or None when it can."""
+    if stored["record"].get("status") == NOT_RUN:
+        return NOT_RUN
     if stored.get("fingerprint") != stamp:
         return "protocol or configuration changed"
     if stored.get("code") != code:
@@ -309,7 +319,7 @@ def run_study(
     roots = code_roots(compute)
     code = code_fingerprint(roots)
     before = registry.loaded_files()
-    results, todo, stale, longest = {}, [], {}, 0.0
+    results, todo, stale, longest, asked_again = {}, [], {}, 0.0, {}
     for key, config in configs.items():
         if not _SAFE_KEY.match(key):
             raise ValueError(f"study key {key!r} is not file-name safe")
@@ -322,7 +332,10 @@ def run_study(
                 results[key] = stored["record"]
                 longest = max(longest, float(stored.get("seconds") or 0.0))
                 continue
-            stale[why] = stale.get(why, 0) + 1
+            if why == NOT_RUN:
+                asked_again[key] = stored
+            else:
+                stale[why] = stale.get(why, 0) + 1
         todo.append((key, config, stamp, path))
     for why, count in stale.items():
         print(f"{desc}: recomputing {count} stored record(s) in {directory}: {why}")
@@ -332,6 +345,11 @@ def run_study(
         if worker_code != code:
             raise RuntimeError(f"{desc}: {key} was computed by other code (fingerprint {worker_code}, "
                                f"here {code}): every worker must run this checkout")
+        previous = asked_again.get(key)
+        if previous is not None and (previous["record"], previous["fingerprint"], previous["code"]) == (
+                record, stamp, code):
+            results[key] = record  # still not run, for the same reason: the file stays as it is
+            return
         clean, non_finite = to_strict(record)
         write_json_atomically(path, {"key": key, "fingerprint": stamp, "code": code, "code_roots": roots,
                                      "data": dict(sorted((before | used).items())),

@@ -61,6 +61,31 @@ def test_changed_protocol_recomputes(tmp_path):
     assert stored["config"] == {"x": 1} and stored["record"] == {"y": 1}
 
 
+def test_a_record_that_did_not_run_is_asked_again_and_computed_once_it_can(tmp_path, capsys):
+    """A configuration declined for an absent user-supplied image is computed once the image
+    is there; while it still cannot run, its file is not rewritten and no recomputation is reported."""
+    supplied, calls = tmp_path / "supplied", []
+
+    def compute(config):
+        calls.append(config["x"])
+        if config["x"] == 1 and not supplied.exists():
+            return {"status": "not run", "reason": "image not supplied"}
+        return {"status": "ok", "y": config["x"]}
+
+    configs = {"a": {"x": 0}, "b": {"x": 1}}
+    first = run_study(configs, compute, tmp_path / "runs", protocol={}, progress=False)
+    assert first["b"] == {"status": "not run", "reason": "image not supplied"}
+    written = {p.name: p.read_bytes() for p in (tmp_path / "runs").iterdir()}
+    again = run_study(configs, compute, tmp_path / "runs", protocol={}, progress=False)
+    assert again == first and calls == [0, 1, 1]                     # asked again, the rest reused
+    assert {p.name: p.read_bytes() for p in (tmp_path / "runs").iterdir()} == written
+    assert "recomputing" not in capsys.readouterr().out
+    supplied.touch()
+    last = run_study(configs, compute, tmp_path / "runs", protocol={}, progress=False)
+    assert last["b"] == {"status": "ok", "y": 1} and calls == [0, 1, 1, 1]
+    assert json.loads((tmp_path / "runs" / "b.json").read_text())["record"] == last["b"]
+
+
 def test_unsafe_keys_are_refused(tmp_path):
     with pytest.raises(ValueError, match="file-name safe"):
         run_study({"../evil": {}}, lambda c: {}, tmp_path, protocol={}, progress=False)
