@@ -347,8 +347,10 @@ _MEASURED = re.compile(r"\d\.\d|±|\de[-+]\d|diverged|—")   # a measured value
 
 
 def column_groups(widths: Sequence[int], keys: int, budget: int = COLUMN_BUDGET_CHARS) -> list[list[int]]:
-    """Split columns of ``widths`` (characters) into groups that fit ``budget``, each group
-    starting with the ``keys`` leading key columns; one group when everything fits."""
+    """Split columns of ``widths`` (characters) into as few groups as fit ``budget``, each group
+    starting with the ``keys`` leading key columns; one group when everything fits. The value
+    columns are spread as evenly as that allows (13 columns of equal width, 4 per group: 4, 3,
+    3, 3, not 4, 4, 4, 1)."""
     key_columns, groups, current = list(range(keys)), [], []
     base = sum(widths[:keys])
     for i in range(keys, len(widths)):
@@ -357,6 +359,12 @@ def column_groups(widths: Sequence[int], keys: int, budget: int = COLUMN_BUDGET_
             current = []
         current.append(i)
     groups.append(current)
+    values = list(range(keys, len(widths)))
+    size, extra = divmod(len(values), len(groups))
+    bounds = [sum(size + (g < extra) for g in range(n)) for n in range(len(groups) + 1)]
+    even = [values[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    if all(base + sum(widths[j] for j in group) <= budget for group in even):
+        groups = even
     return [key_columns + group for group in groups]
 
 

@@ -82,12 +82,19 @@ def format_value(value, unit: str = "") -> str:
     return f"{format_number(float(value))} {unit}".strip()
 
 
+# Parameters that say where and how a run computes, not what it computes: a committed run that
+# differs from the preset only in these is not reduced (the benchmark's ``workers``: records equal
+# to the serial run's, tests/test_sharding.py).
+EXECUTION_PARAMETERS = frozenset({"device", "workers"})
+
+
 def preset_differences(chapter: str, params: dict, limit: int = 3) -> list[str]:
     """Parameters of a committed paper-scale run that differ from the chapter's ``paper`` preset,
-    as ``"name=ours (preset value)"`` (``device`` left out), at most ``limit`` plus a count."""
+    as ``"name=ours (preset value)"`` (:data:`EXECUTION_PARAMETERS` left out), at most ``limit``
+    plus a count."""
     preset = get_chapter(chapter).PRESETS["paper"]
     diffs = [f"{k}={params[k]!r} (preset {v!r})" for k, v in preset.items()
-             if k != "device" and k in params and params[k] != v]
+             if k not in EXECUTION_PARAMETERS and k in params and params[k] != v]
     return diffs[:limit] + ([f"{len(diffs) - limit} more"] if len(diffs) > limit else [])
 
 

@@ -177,6 +177,10 @@ def test_a_table_wider_than_the_column_is_split_repeating_its_key_columns():
 
     assert column_groups([10, 30, 30], keys=1) == [[0, 1, 2]]
     assert column_groups([10, 50, 50, 50], keys=1, budget=100) == [[0, 1], [0, 2], [0, 3]]
+    # as few parts as fit, spread evenly: 4, 3, 3, 3 value columns rather than 4, 4, 4, 1
+    assert [len(g) - 1 for g in column_groups([10] + [20] * 13, keys=1, budget=95)] == [4, 3, 3, 3]
+    # uneven widths: the even split would overflow, so the greedy one stays
+    assert column_groups([10, 85, 5, 5, 5, 5, 5], keys=1, budget=100) == [[0, 1, 2], [0, 3, 4, 5, 6]]
     rows = [{"image": f"gbm_{k}", "snr": 30, **{f"m{j}": f"0.{k}123 ± 0.0{j}45" for j in range(12)}}
             for k in range(3)]
     page = Table(rows, caption="wide").to_html()

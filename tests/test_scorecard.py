@@ -7,12 +7,13 @@ import subprocess
 import pytest
 import torch
 
-from companion.chapters import Target, resolve_parameters
-from companion.results import DamagedResultError, Provenance, compare, write_result
+from companion.chapters import Target, get_chapter, resolve_parameters
+from companion.results import DamagedResultError, Provenance, compare, read_result, write_result
 from companion.scorecard import (
     duplicate_targets,
     format_value,
     is_error_metric,
+    preset_differences,
     scorecard,
     staleness,
     verified_commit,
@@ -76,6 +77,15 @@ def test_reduced_paper_runs_are_labelled_with_what_differs(tmp_path, datasets_wi
     assert label.startswith("paper (reduced: ") and "seed=7 (preset 0)" in label
     write_result("datasets", "summary", {}, _prov("paper"), compare([RMSE], {"rmse": 0.1}), root=tmp_path)
     assert _rows(scorecard("book", root=tmp_path))["rmse"]["committed_label"] == "paper"
+
+
+def test_where_and_how_a_run_computed_does_not_make_it_reduced():
+    preset = get_chapter("benchmark").PRESETS["paper"]
+    assert preset_differences("benchmark", {**preset, "workers": 8, "device": "cuda"}) == []
+    assert preset_differences("benchmark", {**preset, "workers": 8, "seeds": [0]}) == [
+        "seeds=[0] (preset [0, 1, 2, 3, 4])"]
+    committed = read_result("benchmark", "paper", "summary")["provenance"]["params"]
+    assert committed["workers"] == 2 and preset_differences("benchmark", committed) == []
 
 
 def test_chapter_without_records_gets_not_attempted_rows_with_the_command(tmp_path, datasets_with_targets):
