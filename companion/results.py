@@ -19,6 +19,7 @@ beside its live run. The root is ``$HU_RESULTS_DIR`` when set, else ``results/``
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import math
 import os
@@ -361,8 +362,8 @@ def column_groups(widths: Sequence[int], keys: int, budget: int = COLUMN_BUDGET_
     groups.append(current)
     values = list(range(keys, len(widths)))
     size, extra = divmod(len(values), len(groups))
-    bounds = [sum(size + (g < extra) for g in range(n)) for n in range(len(groups) + 1)]
-    even = [values[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    bounds = [n * size + min(n, extra) for n in range(len(groups) + 1)]
+    even = [values[a:b] for a, b in itertools.pairwise(bounds)]
     if all(base + sum(widths[j] for j in group) <= budget for group in even):
         groups = even
     return [key_columns + group for group in groups]
