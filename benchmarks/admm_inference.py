@@ -20,7 +20,8 @@ import torch
 
 from companion import metrics
 from companion.classic import sunsal
-from companion.experiments.admm_unfolding import SUNSAL_LAMBDA, synthetic_scene, train_indices
+from companion.data.scenes import uadmm_scene
+from companion.experiments.admm_unfolding import SUNSAL_LAMBDA, train_indices
 from companion.nets.admm_unfolding import UnfoldedADMM, train_supervised
 
 
@@ -47,7 +48,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU")
-    hsi = synthetic_scene(args.snr, scene_seed=0, endmember_seed=0)
+    hsi = uadmm_scene(args.snr, scene_seed=0, endmember_seed=0)
     idx = train_indices(hsi.n_pixels, 1000, [0])[0]
     model = UnfoldedADMM(hsi.endmembers[None], K=2, tied=False)
     Y_train = torch.as_tensor(hsi.Y[:, idx].T, dtype=torch.float32)

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from scipy.optimize import minimize
 
+from companion.data.scenes import variability_scene
 from companion.experiments import deepgu as exp
 from companion.nets.vae import train_vaes
 
@@ -32,7 +33,7 @@ LAM_Z = 0.1
 
 def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    hsi = exp.synthetic_scene("dc1", seed=0).hsi
+    hsi = variability_scene("dc1", seed=0).hsi
     M0, A0 = exp._reference(hsi, seed=0)
     data = torch.as_tensor(np.clip(exp.bundles(hsi.Y, M0, 100), 0, 1), dtype=torch.float32)
     vae32 = train_vaes(data, [0, 1, 2])[0]

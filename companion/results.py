@@ -182,19 +182,22 @@ def write_result(
     provenance: Provenance,
     comparison: Sequence[Mapping] = (),
     root: Path | None = None,
+    code: str | None = None,
 ) -> Path:
     """Atomically write ``<root>/<chapter>/<scale>/<name>.json`` and return its path.
 
     The record is written to a temporary file in the same directory, fsync'd, then moved over
     the target with ``os.replace``, so a reader never sees a half-written file. numpy scalars and
     arrays in ``data`` are converted with their ``tolist()``; NaN/inf become ``null`` and are
-    listed under ``"non_finite"`` (strict JSON).
+    listed under ``"non_finite"`` (strict JSON). ``code``: the compute-closure hash of the records
+    the result was made from (:func:`companion.pipeline.write_summary`), the staleness stamp.
     """
     record = {
         "chapter": chapter,
         "scale": provenance.scale,
         "name": name,
         "provenance": provenance.to_dict(),
+        "code": code,
         "data": data,
         "comparison": list(comparison),
     }

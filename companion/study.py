@@ -28,9 +28,11 @@ it, and recomputed. Because the code fingerprint depends only on ``compute``'s m
 and ``python -m companion study`` that build the same :class:`StudyDefinition` share records.
 Each record also stores the wall time of its computation (``seconds``).
 
-The configurations run one after another in this process by default. With ``client`` (a Dask
-``distributed.Client``, :mod:`companion.sharding`) they run on the cluster's workers and this
-process writes each record as its result arrives, so workers need no shared disk. With
+The configurations run one after another in this process by default. With ``executor`` (any
+``concurrent.futures.Executor``; a Dask cluster gives one with ``client.get_executor()``) they run
+on its workers and this process writes each record as its result arrives, so workers need no
+shared disk; each result carries its worker's code fingerprint, and a record computed by other
+code is refused. With
 ``deadline`` the study stops cleanly (:class:`TimeLimitReached`) instead of starting work that
 would not finish in time; rerunning resumes.
 """
@@ -46,6 +48,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Executor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -76,7 +79,7 @@ _PACKAGE_ROOT = Path(__file__).resolve().parent
 _EXCLUDED_PREFIX = f"{_PACKAGE}.chapters."  # declarative presets, reach studies via the protocol
 # Bookkeeping: they store, show or schedule records and cannot change a record's numbers, so
 # editing them does not recompute studies (the scorecard's staleness rule leaves them out too).
-BOOKKEEPING = frozenset(f"{_PACKAGE}.{m}" for m in ("study", "jsonio", "results", "plots", "cli", "sharding",
+BOOKKEEPING = frozenset(f"{_PACKAGE}.{m}" for m in ("study", "jsonio", "results", "plots", "cli",
                                                     "__main__"))
 
 
@@ -247,9 +250,10 @@ class StudyDefinition:
     """Everything a chapter's study needs, built once for its notebook and the command line.
 
     ``configs``: ``{key: config}`` in the order of computation; ``protocol``: shared settings;
-    ``compute``: ``config -> record``, picklable for :mod:`companion.sharding`; ``datasets``:
+    ``compute``: ``config -> record``, picklable for an executor's workers; ``datasets``:
     scenes (:func:`companion.data.load` names) read by ``compute``, loaded before the study so
-    every record lists their checksums; records go to ``results/<chapter>/<scale>/runs``."""
+    every record lists their checksums; records go to ``results/<chapter>/<scale>/<folder>``
+    (default ``runs``)."""
 
     chapter: str
     scale: str
@@ -258,6 +262,7 @@ class StudyDefinition:
     compute: Callable[[Mapping], Mapping]
     datasets: list[str]
     desc: str = "study"
+    folder: str = "runs"
 
     def load_data(self) -> dict[str, str]:
         """Load :attr:`datasets` (so that every record lists their checksums, however the scenes
@@ -273,7 +278,7 @@ class StudyDefinition:
         """Folder of the study records (``$HU_RESULTS_DIR`` or ``results/``)."""
         from .results import results_root
 
-        return results_root() / self.chapter / self.scale / "runs"
+        return results_root() / self.chapter / self.scale / self.folder
 
 
 def computed(compute: Callable[[Mapping], Mapping], config: Mapping,
@@ -286,6 +291,35 @@ def computed(compute: Callable[[Mapping], Mapping], config: Mapping,
     return record, dict(used), code_fingerprint(roots), time.perf_counter() - started
 
 
+def _run_on_executor(executor: Executor, compute: Callable[[Mapping], Mapping], todo: list[tuple],
+                     roots: list[str], store: Callable, retries: int, deadline: float | None, bar) -> None:
+    """Submit every ``todo`` item to ``executor`` and ``store`` each result in completion order;
+    an item that raises is submitted again up to ``retries`` times, then raises here (records
+    stored so far are kept). At ``deadline`` the unfinished futures are cancelled and this returns."""
+    attempts = {item[0]: 0 for item in todo}
+    pending = {executor.submit(computed, compute, item[1], roots): item for item in todo}
+    try:
+        while pending:
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            done, _ = wait(pending, timeout=timeout, return_when=FIRST_COMPLETED)
+            if not done:
+                return  # the deadline: run_study reports what is left
+            for future in done:
+                item = pending.pop(future)
+                error = future.exception()
+                if error is not None:
+                    attempts[item[0]] += 1
+                    if attempts[item[0]] > retries:
+                        raise error
+                    pending[executor.submit(computed, compute, item[1], roots)] = item
+                    continue
+                store(item, *future.result())
+                bar.update()
+    finally:
+        for future in pending:
+            future.cancel()
+
+
 def run_study(
     configs: Mapping[str, Mapping],
     compute: Callable[[Mapping], Mapping],
@@ -294,7 +328,7 @@ def run_study(
     progress: bool = True,
     desc: str = "study",
     *,
-    client=None,
+    executor: Executor | None = None,
     retries: int = 2,
     deadline: float | None = None,
 ) -> dict[str, dict]:
@@ -306,13 +340,14 @@ def run_study(
     safe (letters, digits, ``_ . = + -``). Records are returned as computed (NaN stays NaN in
     memory; on disk it is ``null`` plus a flag).
 
-    ``client``: a ``distributed.Client``; the configurations then run on its workers
-    (:func:`companion.sharding.run_on_cluster`, ``retries`` extra attempts per configuration
-    when it raises; a killed worker's configurations are rescheduled by Dask). ``deadline``: a
+    ``executor``: any ``concurrent.futures.Executor`` (a process pool, or a Dask cluster's
+    ``client.get_executor()``); each configuration is submitted as :func:`computed` and this
+    process writes every record as its result arrives (``retries`` extra attempts per
+    configuration that raises; Dask itself reschedules a killed worker's tasks). ``deadline``: a
     :func:`time.monotonic` time; raises :class:`TimeLimitReached` rather than start (serially:
     a configuration expected to end after it, judged by the longest one computed so far, stored
-    records' ``seconds`` included; with no such estimate the first one starts) or wait (sharded)
-    past it. Records finished before either stop are kept.
+    records' ``seconds`` included; with no such estimate the first one starts) or wait (on an
+    executor) past it. Records finished before either stop are kept.
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -358,11 +393,8 @@ def run_study(
 
     bar = tqdm(total=len(todo), desc=desc, disable=not progress or not todo, mininterval=5.0)
     try:
-        if client is not None and todo:
-            from .sharding import run_on_cluster
-
-            run_on_cluster(client, compute, todo, roots, store, retries=retries, deadline=deadline,
-                           progress=bar)
+        if executor is not None and todo:
+            _run_on_executor(executor, compute, todo, roots, store, retries, deadline, bar)
         else:
             for item in todo:
                 if deadline is not None and time.monotonic() + longest > deadline:

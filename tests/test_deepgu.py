@@ -8,7 +8,7 @@ from scipy.optimize import minimize
 
 from companion import metrics
 from companion.classic import fcls, tv_objective, unmix_tv
-from companion.data import usgs_library
+from companion.data import scenes, usgs_library
 from companion.data.registry import fetch
 from companion.experiments import deepgu as exp
 from companion.nets.vae import EndmemberVAE, hidden_sizes, train_vaes
@@ -121,13 +121,13 @@ def test_bundles_are_the_pixels_closest_in_angle():
         assert np.allclose(metrics.sad(B[p].T, np.repeat(M0[:, [p]], 2, axis=1)), 0, atol=1e-7)
 
 
-@pytest.mark.parametrize("name, shape, half", [("dc1", (70, 70), exp.DC1_C / 2),
-                                               ("dc2", (50, 50), exp.DC2_HALF_RANGE)])
+@pytest.mark.parametrize("name, shape, half", [("dc1", (70, 70), scenes.DC1_C / 2),
+                                               ("dc2", (50, 50), scenes.DC2_HALF_RANGE)])
 def test_synthetic_scenes_have_planted_variability_and_noise(name, shape, half):
-    scene = exp.synthetic_scene(name, seed=0, snr_db=30.0)
+    scene = scenes.variability_scene(name, seed=0, snr_db=30.0)
     hsi = scene.hsi
     assert (hsi.rows, hsi.cols) == shape and scene.M_true.shape == (hsi.n_pixels, 224, 3)
-    E, _ = exp.borsoi_endmembers(usgs_library())
+    E, _ = scenes.borsoi_endmembers(usgs_library())
     ratio = scene.M_true / E[None]
     assert ratio.min() >= 1 - half - 1e-12 and ratio.max() <= 1 + half + 1e-12
     assert ratio.std() > half / 4
@@ -138,21 +138,21 @@ def test_synthetic_scenes_have_planted_variability_and_noise(name, shape, half):
 
 def test_borsoi_library_handling_selects_the_audited_spectra():
     library = usgs_library()
-    E, names = exp.borsoi_endmembers(library)
-    assert names == exp.SPECTRA and E.shape == (224, 3)
+    E, names = scenes.borsoi_endmembers(library)
+    assert names == scenes.SPECTRA and E.shape == (224, 3)
     energy = (E**2).sum(0)
     assert np.all(np.diff(energy) > 0)
     # the pruned library keeps no two spectra closer than PRUNE_DEG, and ours are far apart
-    assert metrics.sad(E[:, [0, 0, 1]], E[:, [1, 2, 2]]).min() > np.radians(exp.PRUNE_DEG)
+    assert metrics.sad(E[:, [0, 0, 1]], E[:, [1, 2, 2]]).min() > np.radians(scenes.PRUNE_DEG)
     # the staged DeepGU training bundle of em_idx 3 is nearest to our third spectrum
     ref = scipy.io.loadmat(fetch("deepgu/training_EM_data.mat"))["m_idx"].ravel()
     angles = metrics.sad(np.repeat(ref[:, None], len(library.names), 1), library.spectra)
-    assert library.names[int(np.argmin(angles))] == exp.SPECTRA[2]
+    assert library.names[int(np.argmin(angles))] == scenes.SPECTRA[2]
 
 
 def test_thouvenin_factors_are_two_linear_segments_through_three_nodes():
     L, c = 224, 0.2
-    f = exp.thouvenin_factors(np.random.default_rng(0), 50, L, 3, c)
+    f = scenes.thouvenin_factors(np.random.default_rng(0), 50, L, 3, c)
     assert f.shape == (50, L, 3) and f.min() >= 1 - c / 2 and f.max() <= 1 + c / 2
     kinks = (np.abs(np.diff(f, 2, axis=1)) > 1e-12).sum(1)        # a line has zero 2nd differences
     assert kinks.max() <= 2 and kinks.min() >= 1
@@ -161,7 +161,7 @@ def test_thouvenin_factors_are_two_linear_segments_through_three_nodes():
 
 
 def test_smooth_factors_fill_their_range_per_endmember():
-    f = exp.smooth_factors(np.random.default_rng(0), 10, 12, 30, 3, 0.05)
+    f = scenes.smooth_factors(np.random.default_rng(0), 10, 12, 30, 3, 0.05)
     np.testing.assert_allclose(f.min((0, 1)), 0.95)
     np.testing.assert_allclose(f.max((0, 1)), 1.05)
     assert np.abs(np.diff(f, axis=1)).max() < 0.02                # smooth along the bands

@@ -7,7 +7,7 @@ import torch
 from companion import metrics
 from companion.classic import fcls, project_simplex, rnmf
 from companion.data.nonlinear import gbm, mix, ppnm
-from companion.experiments.mtl import synthetic_scene
+from companion.data.scenes import nonlinear_scene
 from companion.nets import mtl, nlaeu
 from companion.optim import IRpropPlus
 
@@ -50,7 +50,7 @@ def test_simplex_projection_is_the_nearest_simplex_point():
 
 @pytest.fixture(scope="module")
 def linear_scene():
-    return synthetic_scene("linear", 4, np.inf, z=4, scene_seed=0)
+    return nonlinear_scene("linear", 4, np.inf, z=4, scene_seed=0)
 
 
 def auxiliary_nmf_alone(Y, E0, A0, iterations):
@@ -93,7 +93,7 @@ def test_large_alpha_gives_the_auxiliary_nmf(linear_scene):
 def test_beats_vca_fcls_on_planted_gbm_data():
     """GBM mixtures at 30 dB: MTL's mean SAD is at most 0.8 of VCA + FCLS's (measured: about
     0.55 of it) and its abundance RMSE is lower too."""
-    hsi = synthetic_scene("gbm", 4, 30.0, z=5, scene_seed=0)
+    hsi = nonlinear_scene("gbm", 4, 30.0, z=5, scene_seed=0)
     fit = mtl.fit(hsi.Y, 4, [0], iterations=150, alpha=1.0, beta=1e-3, hidden_rows=[100, 250],
                   hidden_cols=[25, 50], lr=0.01, device="cpu")
     E0 = fit.initial_endmembers[0]

@@ -53,7 +53,7 @@ def test_sharded_study_equals_the_serial_one_record_for_record(client, tmp_path)
     finally:
         torch.set_num_threads(threads)
     sharded = study.run_study(configs, definition.compute, tmp_path / "sharded",
-                              definition.protocol, progress=False, client=client)
+                              definition.protocol, progress=False, executor=client.get_executor())
     assert list(sharded) == ["exp1_init0-0", "exp1_init1-1", "exp1_init2-2"] and sharded == serial
     on_disk = {name: stored(tmp_path / name) for name in ("serial", "sharded")}
     for key in configs:
@@ -63,7 +63,7 @@ def test_sharded_study_equals_the_serial_one_record_for_record(client, tmp_path)
     assert on_disk["sharded"]["exp1_init0-0"]["data"]["samson/samson_1.mat"]  # checksums travel back
     # resume: with every record stored, nothing reaches the cluster (an object without methods)
     again = study.run_study(configs, definition.compute, tmp_path / "sharded", definition.protocol,
-                            progress=False, client=object())
+                            progress=False, executor=object())
     assert again == serial
 
 
@@ -90,7 +90,7 @@ def test_a_worker_killed_mid_study_loses_and_duplicates_nothing(client, tmp_path
                                                                           real_write(path, doc))[1])
     configs = {f"c{i}": {"x": i, "folder": str(tmp_path)} for i in range(8)}
     results = study.run_study(configs, killed_once, tmp_path / "runs", {"v": 1}, progress=False,
-                              client=client, retries=0)
+                              executor=client.get_executor(), retries=0)
     assert (tmp_path / "killed").exists()                     # a worker really died mid-study
     starts = [int(line.split()[0]) for line in (tmp_path / "starts.txt").read_text().splitlines()]
     assert starts.count(3) == 2                               # its configuration ran again elsewhere
@@ -104,7 +104,7 @@ def test_a_worker_with_other_code_is_refused(client, tmp_path, monkeypatch):
     monkeypatch.setattr(study, "code_fingerprint", lambda roots=None: "client-code")  # workers compute theirs
     with pytest.raises(RuntimeError, match="computed by other code"):
         study.run_study({"a": {"x": 1, "folder": str(tmp_path)}}, killed_once, tmp_path / "runs", {},
-                        progress=False, client=client)
+                        progress=False, executor=client.get_executor())
     assert not list((tmp_path / "runs").glob("*.json"))
 
 
@@ -147,7 +147,7 @@ def test_benchmark_records_on_a_cluster_equal_the_serial_ones(client, tmp_path):
     client.run(torch.set_num_threads, 1)
     scenes_loaded = lambda: bench.load_scene.cache_info().currsize  # noqa: E731
     before = sum(client.run(scenes_loaded).values())
-    sharded = bench.run(*args, tmp_path / "sharded", progress=False, client=client)
+    sharded = bench.run(*args, tmp_path / "sharded", progress=False, executor=client.get_executor())
     assert sum(client.run(scenes_loaded).values()) > before  # the workers computed the records
     assert list(sharded) == list(serial) and len(serial) == 8
     for key, a in serial.items():

@@ -15,7 +15,11 @@ module ``companion/chapters/<name>.py`` holding only data:
     every scale. ``smoke`` runs in seconds, ``book`` in minutes on two CPU cores, ``paper`` is the
     paper's protocol (cite the table or section in a comment).
 ``PAPER_TARGETS``
-    A list of :class:`companion.results.Target`, the paper's numbers with their table/figure.
+    A list of :class:`companion.verdicts.Target`: the paper's numbers with their printed
+    precision, metric, convention (P or C, fixed before looking), direction, unit and source.
+``CLAIMS`` (optional)
+    A list of :class:`companion.verdicts.Claim`: the paper's "A beats B" statements, judged by
+    the sign test over the paired comparisons each names.
 
 Optionally ``check_parameters(params)``, raising ValueError for combinations of values that are
 invalid although each value is in range (e.g. ``real_runs > runs``).
@@ -48,6 +52,7 @@ __all__ = [
     "get_chapter",
     "resolve_parameters",
     "show_progress",
+    "targets",
 ]
 
 SCALES = ("smoke", "book", "paper")
@@ -192,6 +197,12 @@ class Target:
     source: str
     tolerance: float
     partly_factor: float = 3.0
+
+
+def targets(chapter: str | ModuleType) -> list:
+    """Every declared target and claim of ``chapter`` (``PAPER_TARGETS + CLAIMS``)."""
+    module = get_chapter(chapter) if isinstance(chapter, str) else chapter
+    return [*module.PAPER_TARGETS, *getattr(module, "CLAIMS", [])]
 
 
 def available() -> list[str]:

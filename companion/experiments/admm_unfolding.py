@@ -25,8 +25,9 @@ import torch
 
 from .. import metrics
 from ..classic import fcls, sunsal
-from ..data import add_noise, library_endmembers, load, patch_blur_image, usgs_library
+from ..data import load
 from ..data.hsi import HSI
+from ..data.scenes import uadmm_official_scene, uadmm_scene
 from ..initialisation import INITIALISATIONS, initial_endmembers_runs
 from ..nets.admm_unfolding import (
     BlindNet,
@@ -39,7 +40,7 @@ from ..nets.admm_unfolding import (
 from ..runtime import resolve_device
 
 __all__ = ["AE_METHODS", "BU_METHODS", "GLOROT_SUFFIX", "FIG21_COMPETITORS", "SUNSAL_LAMBDA",
-           "synthetic_scene", "official_scene", "train_indices", "blind_start", "blind_unmix",
+           "train_indices", "blind_start", "blind_unmix",
            "abundance_point", "blind_point", "jasper_abundance_point", "jasper_blind_point",
            "init_study_point", "sunsal_abundances", "summary", "formatted", "diverged_runs",
            "endmember_scores", "at",
@@ -71,21 +72,6 @@ def _encoder(registry: Mapping, name: str, A: np.ndarray | None, K: int, protoco
     if glorot:
         return cls(None, K=K, tied=tied, shape=shape, seeds=seeds, **depth)
     return cls(A, K=K, tied=tied, **depth)
-
-
-def synthetic_scene(snr_db: float, scene_seed: int, endmember_seed: int) -> HSI:
-    """Sec. IV-B: 6 random USGS endmembers (valid channels), a = 10 (100 x 100), gamma = 0.8,
-    (a+1) x (a+1) Gaussian blur of variance 2, white noise at ``snr_db`` (eq. 23)."""
-    E, names, wavelengths = library_endmembers(usgs_library(), p=6, seed=endmember_seed)
-    return patch_blur_image(E, z=10, beta=0.8, snr_db=snr_db, seed=scene_seed, names=names,
-                            wavelengths=wavelengths)
-
-
-def official_scene(snr_db: float, seed: int) -> HSI:
-    """The official repository's synthetic set (224 bands, 6 endmembers) with noise added."""
-    hsi = load("uadmm_synthetic")
-    hsi.Y = add_noise(hsi.Y, snr_db, seed=seed)
-    return hsi
 
 
 def train_indices(n_pixels: int, n_train: int | None, split_seeds: Sequence[int]) -> np.ndarray:
@@ -163,9 +149,9 @@ def abundance_point(config: Mapping, protocol: Mapping, device="auto") -> dict:
     endmembers too. ``config['scene'] == 'official'`` uses the official synthetic set."""
     dev = resolve_device(device)
     if config.get("scene") == "official":
-        hsi = official_scene(config["snr_db"], protocol["scene_seed"] + 1)
+        hsi = uadmm_official_scene(config["snr_db"], protocol["scene_seed"] + 1)
     else:
-        hsi = synthetic_scene(config["snr_db"], protocol["scene_seed"], protocol["endmember_seed"])
+        hsi = uadmm_scene(config["snr_db"], protocol["scene_seed"], protocol["endmember_seed"])
     idx = train_indices(hsi.n_pixels, config["n_train"], config["split_seeds"])
     record = _supervised(hsi, hsi.endmembers, idx, config["methods"], protocol, config["K"],
                          config["epochs"], config["eval_at"], config["seeds"], dev)
@@ -255,7 +241,7 @@ def blind_point(config: Mapping, protocol: Mapping, device="auto") -> dict:
     ``snr_db``, trained on ``n_train`` pixels (None: all), ``K`` blocks, scored at ``eval_at``;
     VCA (+ FCLS), the networks' start, alongside."""
     dev = resolve_device(device)
-    hsi = synthetic_scene(config["snr_db"], protocol["scene_seed"], protocol["endmember_seed"])
+    hsi = uadmm_scene(config["snr_db"], protocol["scene_seed"], protocol["endmember_seed"])
     idx = train_indices(hsi.n_pixels, config["n_train"], config["split_seeds"])
     E0 = blind_start(hsi, protocol["init"], config["seeds"], protocol["fixed_init"])
     return blind_unmix(hsi, idx, config["methods"], protocol, config["K"], config["epochs"],

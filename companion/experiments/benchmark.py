@@ -29,69 +29,19 @@ from pathlib import Path
 import numpy as np
 
 from .. import metrics, ranking
-from ..data import MissingImage, load
+from ..data import MissingImage
 from ..data.hsi import HSI
+from ..data.scenes import SCENE_SEED, SCENES, load_scene, scene_family
 from ..methods import METHODS, Estimate, Problem, Start, make_start
 from ..runtime import Timer
 from ..study import run_study
-from . import admm_unfolding, deepgu, mtl, nmf_sae
 
-__all__ = ["CLAIMS", "CLAIM_METRICS", "MATCHING", "SCENES", "RankAnalysis", "SceneSpec", "claim_rows",
-           "compute", "configs", "inputs_digest", "load_scene", "match", "not_run_reason", "rank_analysis",
-           "record_key", "run", "scene_family", "score", "seed_values", "start_for", "table_matrix",
+__all__ = ["CLAIMS", "CLAIM_METRICS", "MATCHING", "RankAnalysis", "claim_rows",
+           "compute", "configs", "inputs_digest", "match", "not_run_reason", "rank_analysis",
+           "record_key", "run", "score", "seed_values", "start_for", "table_matrix",
            "winner_rows"]
 
 MATCHING = "hungarian"
-SCENE_SEED = 0   # every synthetic scene is drawn once (noise and abundances), with this seed
-
-
-@dataclass(frozen=True)
-class SceneSpec:
-    """A benchmark scene: ``label``, its ``source`` (chapter / data), ``kind`` ("real" or
-    "synthetic") and the ``snr_db`` of its noise (None for real images)."""
-
-    label: str
-    source: str
-    kind: str
-    snr_db: float | None = None
-
-
-def _synthetic(family: str, snr: float) -> dict[str, SceneSpec]:
-    labels = {"dc1": "DC1", "dc2": "DC2", "uadmm": "U-ADMM set", "gbm": "GBM", "minerals": "Minerals"}
-    sources = {"dc1": "DeepGU DC1 (Thouvenin variability, 70 x 70)",
-               "dc2": "DeepGU DC2 (smooth variability, 50 x 50)",
-               "uadmm": "U-ADMM official synthetic set (100 x 100, 6 endmembers)",
-               "gbm": "GBM mixtures of 4 USGS minerals (MTL chapter, 49 x 49)",
-               "minerals": "NMF-SAE six-mineral scene (64 x 64)"}
-    label = f"{labels[family]} {snr:g} dB"
-    return {f"{family}_snr{snr:g}": SceneSpec(label, sources[family], "synthetic", snr)}
-
-
-SCENES: dict[str, SceneSpec] = {
-    "samson": SceneSpec("Samson", "Samson (95 x 95, 3 endmembers)", "real"),
-    "jasper": SceneSpec("Jasper", "Jasper Ridge (100 x 100, 4 endmembers)", "real"),
-    "urban_crop": SceneSpec("Urban crop", "Urban 34 x 78 crop (4 endmembers)", "real"),
-    "urban": SceneSpec("Urban", "full Urban 307 x 307 (user-supplied)", "real"),
-    **{k: v for family in ("dc1", "dc2", "uadmm", "gbm", "minerals") for snr in (30.0, 20.0)
-       for k, v in _synthetic(family, snr).items()},
-}
-
-
-@functools.cache
-def load_scene(name: str) -> HSI:
-    """The scene ``name`` (a key of :data:`SCENES`), built once per process; raises
-    :class:`MissingImage` for an absent user-supplied image."""
-    spec = SCENES[name]
-    if spec.kind == "real":
-        return load(name)
-    family = scene_family(name)
-    if family in ("dc1", "dc2"):
-        return deepgu.synthetic_scene(family, SCENE_SEED, spec.snr_db).hsi
-    if family == "uadmm":
-        return admm_unfolding.official_scene(spec.snr_db, SCENE_SEED)
-    if family == "gbm":
-        return mtl.synthetic_scene("gbm", 4, spec.snr_db, 7, SCENE_SEED)
-    return nmf_sae.synthetic_scene(spec.snr_db, SCENE_SEED)
 
 
 @functools.cache
@@ -172,13 +122,13 @@ def compute(config: Mapping) -> dict:
 
 def run(methods: Sequence[str], scenes: Sequence[str], inits: Mapping[str, Sequence[int]],
         budget: Mapping[str, int], directory: Path, device: str = "cpu",
-        progress: bool = True, client=None) -> dict[str, dict]:
+        progress: bool = True, executor=None) -> dict[str, dict]:
     """Run (resumably) every configuration of :func:`configs` into ``directory``.
 
     The scenes are loaded before the study starts so that every record carries the checksums of
     the data files it depends on (scenes and starts are cached across records, per process).
-    ``client``: a ``distributed.Client`` whose workers compute the records (one thread each, as
-    in the serial run); this process writes them (:mod:`companion.sharding`)."""
+    ``executor``: a ``concurrent.futures.Executor`` (a Dask ``client.get_executor()``) whose
+    workers compute the records (one thread each, as in the serial run); this process writes them."""
     for scene in scenes:
         try:
             load_scene(scene)
@@ -186,7 +136,7 @@ def run(methods: Sequence[str], scenes: Sequence[str], inits: Mapping[str, Seque
             pass
     todo = configs(methods, scenes, inits, budget, device)
     return run_study(todo, compute, directory, protocol={"matching": MATCHING, "scene_seed": SCENE_SEED},
-                     progress=progress, desc="benchmark", client=client)
+                     progress=progress, desc="benchmark", executor=executor)
 
 
 def table_matrix(records: Mapping[str, Mapping], methods: Sequence[str], scenes: Sequence[str],
@@ -237,11 +187,6 @@ CLAIMS = [
      "deepgu", ("vca_fcls", "elmm"), ("dc1", "dc2")),
 ]
 CLAIM_METRICS = {"sad_mean": "SAD", "rmse_a": "abundance RMSE"}
-
-
-def scene_family(scene: str) -> str:
-    """``dc1_snr30`` -> ``dc1``; a real scene is its own family."""
-    return scene.split("_snr")[0]
 
 
 def _wins(records: Mapping[str, Mapping], ours: str, rivals: Sequence[str],

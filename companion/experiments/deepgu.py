@@ -13,119 +13,21 @@ Pixels are in row-major image order throughout; per-pixel endmembers are ``(N, L
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy.ndimage import gaussian_filter
 
 from .. import metrics
 from ..classic import elmm, fcls, glmm, plmm, unmix_tv, vca
-from ..data import add_noise, deepgu_abundances, load, usgs_library
+from ..data import load
 from ..data.hsi import HSI
+from ..data.scenes import variability_scene
 from ..nets.vae import train_vaes
 from ..runtime import Timer
 
-__all__ = ["SPECTRA", "PRUNE_DEG", "DC1_C", "DC2_HALF_RANGE", "OFFICIAL", "METHODS", "Scene",
-           "borsoi_endmembers", "thouvenin_factors", "smooth_factors", "synthetic_scene", "bundles",
+__all__ = ["OFFICIAL", "METHODS", "bundles",
            "latent_objective", "latent_step", "deepgu", "score", "calibration_point", "method_point",
            "real_point", "deepgu_key", "seed_statistics", "spread_verdicts", "ranking_row"]
-
-# Library handling of Borsoi's ``load_endmembers.m`` (code): USGS 1995 rows sorted by wavelength,
-# all 224 bands, the library pruned so that no two kept spectra are closer than 4.44 degrees, the
-# kept spectra sorted by their smallest angle to another, columns 2..P+1 (1-based) taken and
-# ordered by increasing energy. For P = 3 this gives SPECTRA (checked in the tests).
-PRUNE_DEG = 4.44
-SPECTRA = ["Anorthite HS349.3B", "Jarosite GDS101 Na,Sy 200", "Calcite WS272"]
-# Variability amplitudes, calibrated on FCLS only, never on DeepGU's numbers: the amplitude whose
-# mean eq. 14 RMSE_Y of FCLS (seed std <= 6e-4) is closest to Table III's FCLS RMSE_Y (0.0253 DC1,
-# 0.0255 DC2; an absolute RMSE, see the chapter), checked against FCLS's relative RMSE_A (0.1161,
-# 0.0591), which agrees within its seed spread (see the chapter's calibration table).
-# DC1: Thouvenin's coefficient c (node values uniform in [1 - c/2, 1 + c/2]).
-DC1_C = 0.07
-# DC2: the smooth band-dependent scalings span [1 - h, 1 + h].
-DC2_HALF_RANGE = 0.05
-
-
-@dataclass
-class Scene:
-    """A synthetic image with per-pixel true endmembers ``M_true (N, L, P)``; ``hsi.endmembers``
-    holds their pixel mean."""
-
-    hsi: HSI
-    M_true: np.ndarray
-
-
-def _angles_deg(E: np.ndarray) -> np.ndarray:
-    """Pairwise spectral angles (degrees) between the columns of ``E (L, m)``: ``(m, m)``."""
-    En = E / np.linalg.norm(E, axis=0, keepdims=True)
-    return np.degrees(np.arccos(np.clip(En.T @ En, -1.0, 1.0)))
-
-
-def borsoi_endmembers(library, P: int = 3) -> tuple[np.ndarray, list[str]]:
-    """The P spectra ``load_endmembers.m`` draws from the wavelength-sorted USGS 1995 library
-    (see PRUNE_DEG): ``(E (224, P), names)``, columns by increasing energy."""
-    angles = _angles_deg(library.spectra)
-    removed = np.zeros(len(library.names), dtype=bool)
-    kept = []
-    for i in range(len(library.names)):                  # greedy, in library order (sequential)
-        if not removed[i]:
-            kept.append(i)
-            removed |= angles[i] < PRUNE_DEG
-    kept = np.array(kept)
-    nearest = (_angles_deg(library.spectra[:, kept]) + 1e10 * np.eye(len(kept))).min(0)
-    chosen = kept[np.argsort(nearest, kind="stable")[1:P + 1]]
-    chosen = chosen[np.argsort((library.spectra[:, chosen] ** 2).sum(0), kind="stable")]
-    return library.spectra[:, chosen], [library.names[c] for c in chosen]
-
-
-def thouvenin_factors(rng, n: int, L: int, P: int, c: float) -> np.ndarray:
-    """DC1 (ref. [9]'s generator): for each pixel and endmember a two-segment piecewise-linear
-    factor over the bands, break at ``floor(L/2 + floor(u L/3))`` (u uniform), node values
-    uniform in ``[1 - c/2, 1 + c/2]``: from node 2 at band 1 to node 1 at the break, then from
-    node 1 to node 3 at band L. Returns ``(n, L, P)``."""
-    nodes = rng.uniform(1 - c / 2, 1 + c / 2, size=(3, n, P))
-    brk = np.floor(L / 2 + np.floor(rng.uniform(size=(n, P)) * L / 3)).astype(int)    # (n, P)
-    band = np.arange(L)[None, :, None]                                                   # (1, L, 1)
-    b = brk[:, None, :]
-    first = nodes[1][:, None] + (nodes[0] - nodes[1])[:, None] * band / np.maximum(b - 1, 1)
-    second = nodes[0][:, None] + (nodes[2] - nodes[0])[:, None] * (band - b) / np.maximum(L - b - 1, 1)
-    return np.where(band < b, first, second)
-
-
-def smooth_factors(rng, rows: int, cols: int, L: int, P: int, half_range: float) -> np.ndarray:
-    """DC2 (GLMM-style, ours): band-dependent scalings smooth in space and spectrum: white noise
-    blurred by a Gaussian (std rows/6 pixels in space, L/10 bands in spectrum, periodic), rescaled
-    per endmember to fill ``[1 - half_range, 1 + half_range]``. Returns ``(rows*cols, L, P)``."""
-    field = gaussian_filter(rng.standard_normal((P, rows, cols, L)), (0, rows / 6, cols / 6, L / 10),
-                            mode="wrap")
-    low, high = field.min((1, 2, 3), keepdims=True), field.max((1, 2, 3), keepdims=True)
-    field = 1 - half_range + 2 * half_range * (field - low) / (high - low)
-    return field.reshape(P, rows * cols, L).transpose(1, 2, 0)
-
-
-def synthetic_scene(name: str, seed: int, snr_db: float = 30.0, amplitude: float | None = None) -> Scene:
-    """DC1 (70 x 70 squares, Thouvenin's piecewise-linear factors with ``c = amplitude``, default
-    DC1_C) or DC2 (50 x 50 smooth maps, smooth band-dependent scalings of half-range
-    ``amplitude``, default DC2_HALF_RANGE) on Borsoi's three spectra, white noise at ``snr_db``."""
-    kinds = {"dc1": "squares", "dc2": "spatial"}
-    if name not in kinds:
-        raise ValueError(f"synthetic scene must be one of {sorted(kinds)}, got {name!r}")
-    A, rows, cols, files = deepgu_abundances(kinds[name])
-    library = usgs_library()
-    E, names = borsoi_endmembers(library, A.shape[0])
-    L, P = E.shape
-    rng = np.random.default_rng(seed)
-    if name == "dc1":
-        factors = thouvenin_factors(rng, rows * cols, L, P, DC1_C if amplitude is None else amplitude)
-    else:
-        factors = smooth_factors(rng, rows, cols, L, P, DC2_HALF_RANGE if amplitude is None else amplitude)
-    M_true = E[None] * factors
-    Y = add_noise(np.einsum("nlp,pn->ln", M_true, A), snr_db, seed=seed + 1)
-    hsi = HSI(name.upper(), Y, rows, cols, endmembers=M_true.mean(0), abundances=A, names=names,
-              wavelengths=library.wavelengths, files=files | library.files)
-    return Scene(hsi, M_true)
-
 
 def bundles(Y: np.ndarray, M0: np.ndarray, size: int) -> np.ndarray:
     """The ``size`` pixels of ``Y (L, N)`` closest in spectral angle to each column of ``M0``:
@@ -322,7 +224,7 @@ def _reference(hsi: HSI, seed: int) -> tuple[np.ndarray, np.ndarray]:
 def calibration_point(config: Mapping, protocol: Mapping) -> dict:
     """FCLS (VCA references) on ``config['scene']`` at variability ``config['amplitude']`` and
     scene seed ``config['seed']``: the baseline statistics the amplitudes are calibrated on."""
-    scene = synthetic_scene(config["scene"], config["seed"], protocol["snr_db"], config["amplitude"])
+    scene = variability_scene(config["scene"], config["seed"], protocol["snr_db"], config["amplitude"])
     M0, A0 = _reference(scene.hsi, config["seed"])
     return score(scene.hsi.Y, scene.hsi.abundances, A0, scene.M_true, M0)
 
@@ -366,7 +268,7 @@ def method_point(config: Mapping, protocol: Mapping) -> dict:
     DeepGU at the reference code's lambda_A, and on the whole ``lambda_a_grid`` when
     ``config['grid']``. Abundance maps are kept for the first seed only (Fig. 2)."""
     name, seed = config["scene"], config["seed"]
-    scene = synthetic_scene(name, seed, protocol["snr_db"])
+    scene = variability_scene(name, seed, protocol["snr_db"])
     official = OFFICIAL[name]["deepgu_lambda_a"]
     lam_as = sorted({official, *protocol["lambda_a_grid"]}) if config["grid"] else [official]
     return _unmix_all(scene.hsi, scene.M_true, protocol, seed, OFFICIAL[name], lam_as,

@@ -14,32 +14,20 @@ import numpy as np
 
 from .. import metrics
 from ..classic import fcls, nmf_l1, rnmf
-from ..data import library_endmembers, load, usgs_library
+from ..data import load
 from ..data.hsi import HSI
-from ..data.nonlinear import nonlinear_image
+from ..data.scenes import nonlinear_scene
 from ..nets import mtl, nlaeu
 from .nmf_sae import score_runs
 from .nmf_sae import summary as _summary_with_rmse
 
-__all__ = ["MINERALS", "METHODS", "BASELINES", "synthetic_scene", "score", "unmix_point", "mtl_point",
+__all__ = ["METHODS", "BASELINES", "score", "unmix_point", "mtl_point",
            "real_point", "wins", "claim_row", "sensitivity_row", "summary"]
-
-# Twelve USGS minerals with pairwise spectral angles of at least 5 degrees; P = 4 uses the first four.
-MINERALS = ["Carnallite", "Ammonio-jarosite", "Almandine", "Brucite", "Axinite", "Chlorite",
-            "Kaolinite", "Alunite", "Muscovite", "Calcite", "Hematite", "Buddingtonite"]
 
 # record key -> label
 METHODS = {"mtl": "MTL (ours)", "mtl_alpha0": "MTL, alpha = 0", "vca_fcls": "VCA + FCLS",
            "l1_nmf": "L1-NMF", "rnmf": "rNMF", "nlaeu": "NLAEU"}
 BASELINES = ("vca_fcls", "l1_nmf", "rnmf", "nlaeu")
-
-
-def synthetic_scene(model: str, p: int, snr_db: float, z: int, scene_seed: int) -> HSI:
-    """``model`` mixtures ("linear", "gbm", "ppnm") of the first ``p`` :data:`MINERALS`."""
-    if not 2 <= p <= len(MINERALS):
-        raise ValueError(f"p must be between 2 and {len(MINERALS)}, got {p}")
-    E, names, wavelengths = library_endmembers(usgs_library(), names=MINERALS[:p])
-    return nonlinear_image(model, E, snr_db, z=z, seed=scene_seed, names=names, wavelengths=wavelengths)
 
 
 def score(hsi: HSI, E_runs: np.ndarray, A_runs: np.ndarray) -> dict:
@@ -61,7 +49,7 @@ def summary(scores: Mapping) -> dict:
 
 
 def _scene(config: Mapping, protocol: Mapping) -> HSI:
-    return synthetic_scene(config["model"], config["p"], config["snr_db"], protocol["z"],
+    return nonlinear_scene(config["model"], config["p"], config["snr_db"], protocol["z"],
                            protocol["scene_seed"])
 
 

@@ -18,28 +18,20 @@ import numpy as np
 
 from .. import metrics
 from ..classic import fcls, nmf_l1
-from ..data import library_endmembers, load, patch_blur_image, usgs_library
+from ..data import load
 from ..data.hsi import HSI
+from ..data.scenes import minerals_scene
 from ..initialisation import DETERMINISTIC, INITIALISATIONS, initial_endmembers_runs
 from ..nets.nmf_sae import fit
 from ..runtime import resolve_device
 from . import admm_unfolding
 
-__all__ = ["MINERALS", "UNROLLED_PROTOCOL", "synthetic_scene", "score_runs", "training_size_point",
+__all__ = ["UNROLLED_PROTOCOL", "score_runs", "training_size_point",
            "snr_point", "jasper_point", "fig2_verdict", "fig3_verdict", "summary", "formatted"]
 
-# Sec. 3.2: the six USGS minerals (first library entry of each name).
-MINERALS = ["Carnallite", "Ammonio-jarosite", "Almandine", "Brucite", "Axinite", "Chlorite"]
 # The U-ADMM paper's blind protocol for the unrolled baselines: Adam 1e-4, batch 64, and the
 # official code's depth and best-loss checkpoint.
 UNROLLED_PROTOCOL = {"batch": 64, "lr": 1e-4, "official_depth": True, "keep_best": True}
-
-
-def synthetic_scene(snr_db: float, scene_seed: int) -> HSI:
-    """Sec. 3.2's image: z = 8, beta = 0.8, (z+1)x(z+1) blur, 64 x 64 pixels, noise at SNR."""
-    E, names, wavelengths = library_endmembers(usgs_library(), names=MINERALS)
-    return patch_blur_image(E, z=8, beta=0.8, snr_db=snr_db, seed=scene_seed, names=names,
-                            wavelengths=wavelengths)
 
 
 def score_runs(E_true: np.ndarray, A_true: np.ndarray, E_runs: np.ndarray, A_runs: np.ndarray) -> dict:
@@ -87,7 +79,7 @@ def _vca_fcls_runs(Y: np.ndarray, p: int, seeds: list[int], device) -> tuple[np.
 
 def training_size_point(config: Mapping, protocol: Mapping, device="auto", progress=True) -> dict:
     """Fig. 2: NMF-SAE trained on ``config['n_train']`` random pixels of the 25 dB scene."""
-    hsi = synthetic_scene(protocol["snr_fig2"], protocol["scene_seed"])
+    hsi = minerals_scene(protocol["snr_fig2"], protocol["scene_seed"])
     rng = np.random.default_rng(config["split_seed"])
     train_idx = np.sort(rng.choice(hsi.n_pixels, size=config["n_train"], replace=False))
     result, loss = _nmf_sae_and_init(hsi.Y, hsi.p, train_idx, config["seeds"], protocol, device,
@@ -134,7 +126,7 @@ def _unrolled_baselines(hsi: HSI, seeds: list[int], protocol: Mapping, device) -
 def snr_point(config: Mapping, protocol: Mapping, device="auto", progress=True) -> dict:
     """Fig. 3: NMF-SAE (``protocol['n_train']`` training pixels) against VCA+FCLS, L1-NMF and
     the unrolled networks in ``protocol['unrolled']`` (all on all pixels) at ``config['snr_db']``."""
-    hsi = synthetic_scene(config["snr_db"], protocol["scene_seed"])
+    hsi = minerals_scene(config["snr_db"], protocol["scene_seed"])
     rng = np.random.default_rng(config["split_seed"])
     train_idx = np.sort(rng.choice(hsi.n_pixels, size=protocol["n_train"], replace=False))
     result, loss = _nmf_sae_and_init(hsi.Y, hsi.p, train_idx, config["seeds"], protocol, device,
