@@ -30,6 +30,7 @@ __all__ = [
     "aad",
     "aid",
     "degrees",
+    "finite_or_none",
     "match_endmembers",
     "relative_frobenius_error",
     "rmse_global",
@@ -38,6 +39,7 @@ __all__ = [
     "sad",
     "sam_pixelwise",
     "sam_pixelwise_mean",
+    "score_runs",
     "sre_db",
 ]
 
@@ -213,3 +215,39 @@ def match_endmembers(E_true: np.ndarray, E_est: np.ndarray, method: str = "hunga
 def degrees(radians):
     """Radians to degrees, for display only."""
     return np.degrees(radians)
+
+
+# ------------------------------------------------------------------------------ runs
+def finite_or_none(values) -> list:
+    """A per-run array as a JSON-safe list of floats: non-finite entries become None."""
+    return [float(v) if np.isfinite(v) else None for v in np.asarray(values, dtype=float)]
+
+
+def score_runs(E_true: np.ndarray, A_true: np.ndarray | None, E_runs: np.ndarray, A_runs: np.ndarray,
+               matching: str = "hungarian") -> dict:
+    """Per-run scores of ``E_runs (runs, bands, p)`` and ``A_runs (runs, p, pixels)`` against the
+    truth ``E_true (bands, p)``, ``A_true (p, pixels)``: the one run-scoring function of the book.
+
+    Each run's endmembers are matched to the truth (:func:`match_endmembers`, ``matching``) and
+    its abundances reordered alike. Returns lists over runs:
+
+    * ``sad``: SAD per true endmember, **radians**, in the truth's order (:func:`sad`);
+    * ``sad_mean``: their mean, radians;
+    * ``rmse``: :func:`rmse_per_pixel_mean` of the matched abundances (abundance fractions,
+      unitless); the whole list is None when ``A_true`` is None (a scene without reference
+      abundances);
+    * ``diverged``: True for a run with non-finite estimates, whose metrics are None.
+    """
+    sad_runs, rmse, diverged = [], [], []
+    for E, A in zip(E_runs, A_runs, strict=True):
+        bad = not (np.isfinite(E).all() and np.isfinite(A).all())
+        diverged.append(bad)
+        if bad:
+            sad_runs.append(None)
+            rmse.append(None)
+            continue
+        perm = match_endmembers(E_true, E, method=matching)
+        sad_runs.append(sad(E_true, E[:, perm]).tolist())
+        rmse.append(None if A_true is None else float(rmse_per_pixel_mean(A_true, A[perm])))
+    return {"sad": sad_runs, "sad_mean": [None if s is None else float(np.mean(s)) for s in sad_runs],
+            "rmse": None if A_true is None else rmse, "diverged": diverged}

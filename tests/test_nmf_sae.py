@@ -106,7 +106,8 @@ def test_bad_shapes_fail_fast():
 
 def test_jasper_scores_mark_diverged_runs():
     """A run with non-finite estimates is diverged: metrics None, summary over the finite runs."""
-    from companion.experiments.nmf_sae import formatted, score_runs, summary
+    from companion.experiments.nmf_sae import formatted, summary
+    from companion.metrics import score_runs
 
     rng = np.random.default_rng(0)
     E = rng.random((10, 3))

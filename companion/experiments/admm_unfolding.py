@@ -97,11 +97,6 @@ def _abundance_scores(A_true: np.ndarray, A_runs: np.ndarray) -> dict:
             "diverged": diverged}
 
 
-def _finite(values) -> list:
-    """A per-run array as a JSON-safe list: non-finite entries become None."""
-    return [float(v) if np.isfinite(v) else None for v in np.asarray(values, dtype=float)]
-
-
 def sunsal_abundances(Y: np.ndarray, E: np.ndarray, device="auto") -> np.ndarray:
     """SUnSAL baseline with the reference code's defaults (``lambda = 0``, 1000 iterations) plus
     the ANC of eq. 3, no ASC; then each pixel divided by its sum (as the networks' output)."""
@@ -133,7 +128,7 @@ def _supervised(hsi: HSI, E: np.ndarray, idx: np.ndarray, methods: Sequence[str]
                                seeds=seeds, on_epoch=score, eval_at=eval_at,
                                keep_best=protocol["keep_best"])
         out[name] = {str(e): rec for e, rec in sorted(log.checkpoints.items())}
-        out[name]["loss_last"] = _finite(log.loss[-1])
+        out[name]["loss_last"] = metrics.finite_or_none(log.loss[-1])
         if log.best_epoch is not None:
             out[name]["best_epoch"] = log.best_epoch.tolist()
         if name == keep_example:           # first run's abundances of every pixel, for a map
@@ -210,7 +205,7 @@ def blind_unmix(hsi: HSI, idx: np.ndarray, methods: Sequence[str], protocol, K: 
         log = train_blind(model, Y_train, epochs=epochs, batch=protocol["batch"], lr=protocol["lr"],
                           seeds=seeds, on_epoch=score, eval_at=eval_at, keep_best=protocol["keep_best"])
         out[name] = {str(e): rec for e, rec in sorted(log.checkpoints.items())}
-        out[name]["loss_last"] = _finite(log.loss[-1])
+        out[name]["loss_last"] = metrics.finite_or_none(log.loss[-1])
         if log.best_epoch is not None:
             out[name]["best_epoch"] = log.best_epoch.tolist()
         if keep_example:

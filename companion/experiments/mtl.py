@@ -18,7 +18,6 @@ from ..data import load
 from ..data.hsi import HSI
 from ..data.scenes import nonlinear_scene
 from ..nets import mtl, nlaeu
-from .nmf_sae import score_runs
 from .nmf_sae import summary as _summary_with_rmse
 
 __all__ = ["METHODS", "BASELINES", "score", "unmix_point", "mtl_point",
@@ -34,7 +33,7 @@ def score(hsi: HSI, E_runs: np.ndarray, A_runs: np.ndarray) -> dict:
     """Per-run scores of ``E_runs (runs, bands, p)``, ``A_runs (runs, p, pixels)`` against ``hsi``'s
     truth (``score_runs``); without reference abundances ``rmse`` is None and only SAD is scored."""
     if hsi.abundances is not None:
-        return score_runs(hsi.endmembers, hsi.abundances, E_runs, A_runs)
+        return metrics.score_runs(hsi.endmembers, hsi.abundances, E_runs, A_runs)
     perms = [metrics.match_endmembers(hsi.endmembers, E, method="hungarian") for E in E_runs]
     sad = np.array([metrics.sad(hsi.endmembers, E[:, perm]) for E, perm in zip(E_runs, perms, strict=True)])
     return {"sad": sad.tolist(), "sad_mean": sad.mean(axis=1).tolist(), "rmse": None}

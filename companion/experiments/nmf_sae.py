@@ -26,38 +26,12 @@ from ..nets.nmf_sae import fit
 from ..runtime import resolve_device
 from . import admm_unfolding
 
-__all__ = ["UNROLLED_PROTOCOL", "score_runs", "training_size_point",
+__all__ = ["UNROLLED_PROTOCOL", "training_size_point",
            "snr_point", "jasper_point", "fig2_verdict", "fig3_verdict", "summary", "formatted"]
 
 # The U-ADMM paper's blind protocol for the unrolled baselines: Adam 1e-4, batch 64, and the
 # official code's depth and best-loss checkpoint.
 UNROLLED_PROTOCOL = {"batch": 64, "lr": 1e-4, "official_depth": True, "keep_best": True}
-
-
-def score_runs(E_true: np.ndarray, A_true: np.ndarray, E_runs: np.ndarray, A_runs: np.ndarray) -> dict:
-    """Per-run scores of ``E_runs (runs, bands, p)``, ``A_runs (runs, p, pixels)``.
-
-    Returns lists over runs: ``sad`` (per endmember, rad, in the truth's order), ``sad_mean``
-    (rad), ``rmse`` (``rmse_per_pixel_mean`` of the matched abundances) and ``diverged``; a run
-    with non-finite estimates is diverged and its metrics are None.
-    """
-    sad, rmse, diverged = [], [], []
-    for E, A in zip(E_runs, A_runs, strict=True):
-        bad = not (np.isfinite(E).all() and np.isfinite(A).all())
-        diverged.append(bad)
-        if bad:
-            sad.append(None)
-            rmse.append(None)
-            continue
-        perm = metrics.match_endmembers(E_true, E, method="hungarian")
-        sad.append(metrics.sad(E_true, E[:, perm]).tolist())
-        rmse.append(float(metrics.rmse_per_pixel_mean(A_true, A[perm])))
-    return {"sad": sad, "sad_mean": [None if s is None else float(np.mean(s)) for s in sad],
-            "rmse": rmse, "diverged": diverged}
-
-
-def _finite(values) -> list:
-    return [float(v) if np.isfinite(v) else None for v in np.asarray(values, dtype=float)]
 
 
 def _nmf_sae_and_init(Y, p, train_idx, seeds, protocol, device, progress, A0=None) -> tuple[dict, dict]:
@@ -67,7 +41,8 @@ def _nmf_sae_and_init(Y, p, train_idx, seeds, protocol, device, progress, A0=Non
     result = fit(Y, train_idx, A0, K=protocol["K"], iterations=protocol["iterations"],
                  lr_encoder=protocol["lr_encoder"], lr_decoder=protocol["lr_decoder"],
                  device=device, progress=progress)
-    return result, {"loss_first": _finite(result.loss[0]), "loss_last": _finite(result.loss[-1])}
+    return result, {"loss_first": metrics.finite_or_none(result.loss[0]),
+                    "loss_last": metrics.finite_or_none(result.loss[-1])}
 
 
 def _vca_fcls_runs(Y: np.ndarray, p: int, seeds: list[int], device) -> tuple[np.ndarray, np.ndarray]:
@@ -89,11 +64,11 @@ def training_size_point(config: Mapping, protocol: Mapping, device="auto", progr
     split = {}
     if held_out.size:  # encoder abundances of pixels it never saw, against those it trained on
         for name, idx in [("train", train_idx), ("held_out", held_out)]:
-            split[f"rmse_{name}"] = score_runs(hsi.endmembers, hsi.abundances[:, idx],
+            split[f"rmse_{name}"] = metrics.score_runs(hsi.endmembers, hsi.abundances[:, idx],
                                                result.endmembers, result.abundances[:, :, idx])["rmse"]
     return {
-        "nmf_sae": score_runs(hsi.endmembers, hsi.abundances, result.endmembers, result.abundances),
-        "vca_fcls_on_training": score_runs(hsi.endmembers, hsi.abundances,
+        "nmf_sae": metrics.score_runs(hsi.endmembers, hsi.abundances, result.endmembers, result.abundances),
+        "vca_fcls_on_training": metrics.score_runs(hsi.endmembers, hsi.abundances,
                                            result.initial_endmembers, init_A),
         **split,
         **loss,
@@ -136,9 +111,9 @@ def snr_point(config: Mapping, protocol: Mapping, device="auto", progress=True) 
                 n_iter=protocol["iterations"], device=device)
     l1_abundances = l1.abundances / np.maximum(l1.abundances.sum(axis=1, keepdims=True), 1e-12)
     return {
-        "nmf_sae": score_runs(hsi.endmembers, hsi.abundances, result.endmembers, result.abundances),
-        "vca_fcls": score_runs(hsi.endmembers, hsi.abundances, E0, A0),
-        "l1_nmf": score_runs(hsi.endmembers, hsi.abundances, l1.endmembers, l1_abundances),
+        "nmf_sae": metrics.score_runs(hsi.endmembers, hsi.abundances, result.endmembers, result.abundances),
+        "vca_fcls": metrics.score_runs(hsi.endmembers, hsi.abundances, E0, A0),
+        "l1_nmf": metrics.score_runs(hsi.endmembers, hsi.abundances, l1.endmembers, l1_abundances),
         **_unrolled_baselines(hsi, config["seeds"], protocol, device),
         **loss,
     }
@@ -163,8 +138,8 @@ def jasper_point(config: Mapping, protocol: Mapping, device="auto", progress=Tru
     result, loss = _nmf_sae_and_init(hsi.Y, hsi.p, train_idx, seeds, jasper_protocol, device,
                                      progress, A0=A0)
     start_A = np.stack([fcls(hsi.Y, E, device=device) for E in A0])
-    trained = score_runs(hsi.endmembers, hsi.abundances, result.endmembers, result.abundances)
-    start = score_runs(hsi.endmembers, hsi.abundances, A0, start_A)
+    trained = metrics.score_runs(hsi.endmembers, hsi.abundances, result.endmembers, result.abundances)
+    start = metrics.score_runs(hsi.endmembers, hsi.abundances, A0, start_A)
     bounds = np.cumsum([0, *counts])
     part = lambda rec, i: {k: v[bounds[i]:bounds[i + 1]] for k, v in rec.items()}  # noqa: E731
     record = {init: {"nmf_sae": part(trained, i), "start": part(start, i),
