@@ -19,7 +19,7 @@ from .data.hsi import HSI
 
 __all__ = [
     "abundance_maps", "curves", "endmember_spectra", "false_colour", "figure_html", "fit_width",
-    "show", "show_false_colour", "significance_heatmap", "significance_legend", "use_book_style",
+    "show", "significance_heatmap", "significance_legend", "use_book_style",
 ]
 
 # Width of the book's text column (sphinx-book-theme at a 1400 px window: about 770 px), in inches
@@ -199,24 +199,6 @@ def false_colour(
     low = np.percentile(rgb, 2, axis=(0, 1))
     high = np.percentile(rgb, 98, axis=(0, 1))
     return np.clip((rgb - low) / np.maximum(high - low, 1e-12), 0.0, 1.0)
-
-
-def show_false_colour(
-    hsi: HSI,
-    rgb_nm: tuple[float, float, float] = (800.0, 650.0, 550.0),
-    rgb_bands: tuple[int, int, int] | None = None,
-    ax=None,
-) -> plt.Axes:
-    """Draw :func:`false_colour` on ``ax`` (a new figure when None), titled with its bands."""
-    if ax is None:
-        _, ax = plt.subplots(figsize=(3.2 * hsi.cols / hsi.rows, 3.2))
-    ax.imshow(false_colour(hsi, rgb_nm, rgb_bands), interpolation="nearest")
-    bands = (f"bands {rgb_bands}" if rgb_bands is not None
-             else ", ".join(f"{nm:.0f}" for nm in rgb_nm) + " nm")
-    ax.set_title(f"{hsi.name}: R,G,B = {bands}")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    return ax
 
 
 def curves(

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import platform
-import random
 import time
 from dataclasses import dataclass, field
 from typing import Self
 
-import numpy as np
 import torch
 
-__all__ = ["Timer", "classic_dtype", "device_name", "resolve_device", "seed_everything"]
+__all__ = ["Timer", "classic_dtype", "device_name", "resolve_device", "torch_threads"]
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -43,15 +42,20 @@ def classic_dtype(device: torch.device) -> torch.dtype:
     return torch.float64 if device.type == "cpu" else torch.float32
 
 
-def seed_everything(seed: int) -> torch.Generator:
-    """Seed python, numpy and torch (CPU and CUDA); return a CPU ``torch.Generator`` with that seed.
+@contextlib.contextmanager
+def torch_threads(n: int | None):
+    """Run the block with ``n`` torch CPU threads (None: leave the setting), then restore it.
 
-    Library code takes explicit generators; this exists for notebooks that call third-party code.
-    """
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-    return torch.Generator().manual_seed(seed)
+    A compute function that must give the same bits wherever it runs (the notebook, the command
+    line, a Dask worker, :func:`companion.pipeline.verify`) fixes its thread count with this:
+    CPU reductions split over another number of threads round differently."""
+    before = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def device_name(device: torch.device) -> str:
