@@ -5,6 +5,8 @@ or list chapters and scales.
     python -m companion run CHAPTER [--scale S] [-p name=value ...] [--output DIR]
     python -m companion study CHAPTER [--scale S] [-p name=value ...] [--experiments E ...]
                               [--time-limit SECONDS] [--archive OUT.tar.gz] [--scheduler ADDRESS]
+    python -m companion report CHAPTER [--scale S] [-p name=value ...]
+    python -m companion verify CHAPTER [--scale S] [-p name=value ...]
 
 ``run`` validates the parameters against the chapter's schema (types and ranges) and checks that
 the output folder and the results folder are writable *before* any kernel starts (exit code 2
@@ -14,27 +16,34 @@ notebook to ``DIR/<chapter>-<scale>.ipynb`` (default ``_build/runs``). The chapt
 its results under ``results/<chapter>/<scale>/``. When ``HU_DATA_DIR`` is unset and
 ``../shared/data`` exists next to the checkout, it is used (as ``make book`` does).
 
-``study`` computes the study records of a chapter that defines its study in the package
-(:data:`STUDIES`) into ``results/<chapter>/<scale>/runs/``, the records its notebook reuses:
-it needs torch, numpy, scipy, the package and the data, no Jupyter. ``--time-limit`` stops
+``study`` computes every study record of a chapter's plan (:func:`companion.pipeline.plan`)
+into ``results/<chapter>/<scale>/``, the records its notebook reuses: it needs torch, numpy,
+scipy, the package and the data, no Jupyter. ``--time-limit`` stops
 before starting a record that would end after the limit (judged by the longest record so far,
 stored ones included; :data:`ARCHIVE_RESERVE_S` are kept for the archive), so a sequence of
 short commands (e.g. 10 minutes each on a lent GPU) completes a long study; a single record
 must fit one command. ``--archive`` packs every record of the
 study and this command's provenance (device, commit, versions, parameters, wall time, seconds
 per record) into one ``.tar.gz`` whose paths are relative to the repository root.
-``--scheduler`` runs the records on a Dask cluster (:mod:`companion.sharding`).
+``--scheduler`` runs the records on a Dask cluster (its ``client.get_executor()``).
+
+``report`` computes nothing: it reads the stored records of the plan and writes the chapter's
+summary (``results/<chapter>/<scale>/summary.json``) with the report code of this checkout.
+``verify`` recomputes a sample of the stored records at this checkout (the three cheapest and the
+most expensive) and re-stamps them all with the current code hash only when the results are
+identical (:func:`companion.pipeline.verify`); it refuses a modified checkout. Both take the
+parameters of the existing summary at that scale unless ``-p`` is given.
 
 Exit codes: 0 done; 1 a cell (``run``) or a record (``study``) raised or the kernel died
-(finished study records are kept, so rerunning the same command resumes); 2 bad input;
-3 (``study``) stopped at the time limit with records left: rerunning resumes.
+(finished study records are kept, so rerunning the same command resumes), or ``verify`` found a
+difference; 2 bad input; 3 (``study``) stopped at the time limit with records left: rerunning
+resumes.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
-import importlib
 import json
 import os
 import sys
@@ -44,14 +53,13 @@ import time
 import traceback
 from pathlib import Path
 
+from companion import pipeline
 from companion.chapters import SCALES, available, describe, get_chapter, resolve_parameters
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO_ROOT / "notebooks"
 DEFAULT_OUTPUT = REPO_ROOT / "_build" / "runs"
 STAGED_DATA = REPO_ROOT.parent / "shared" / "data"
-# Chapters whose study is defined in the package: module with ``build(P) -> StudyDefinition``.
-STUDIES = {"stability": "companion.experiments.stability_study"}
 ARCHIVE_RESERVE_S = 10.0
 EXIT_TIME_LIMIT = 3
 
@@ -94,8 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_OUTPUT,
         help=f"folder for the executed notebook (default {DEFAULT_OUTPUT})",
     )
+    with_study = [name for name in available() if pipeline.has_pipeline(name)]
     study = commands.add_parser("study", help="compute a chapter's study records without Jupyter")
-    study.add_argument("chapter", choices=sorted(STUDIES), help="chapter whose study to run")
+    study.add_argument("chapter", choices=with_study, help="chapter whose study to run")
     study.add_argument("--scale", choices=SCALES, help="default: $HU_SCALE, else 'book'")
     study.add_argument("-p", "--param", dest="params", action="append", default=[], type=parse_assignment,
                        metavar="NAME=VALUE", help="override one parameter (repeatable)")
@@ -107,6 +116,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="pack the study's records and their provenance into this file")
     study.add_argument("--scheduler", metavar="ADDRESS",
                        help="Dask scheduler address (tcp://host:8786): run the records on its workers")
+    for name, text in (("report", "write a chapter's summary from its stored records (no computation)"),
+                       ("verify", "recompute a sample of stored records; re-stamp them all if identical")):
+        command = commands.add_parser(name, help=text)
+        command.add_argument("chapter", choices=with_study, help="chapter")
+        command.add_argument("--scale", choices=SCALES, help="default: $HU_SCALE, else 'book'")
+        command.add_argument("-p", "--param", dest="params", action="append", default=[],
+                             type=parse_assignment, metavar="NAME=VALUE",
+                             help="override one parameter (default: the parameters of the existing summary)")
     return parser
 
 
@@ -196,42 +213,60 @@ def use_staged_data() -> None:
         print(f"using staged data in {STAGED_DATA} (HU_DATA_DIR was unset)", flush=True)
 
 
-def archive_study(directory: Path, keys: list[str], archive: Path, provenance: dict) -> int:
-    """Write the records ``<key>.json`` of ``directory`` that exist to the gzip tar ``archive``
-    (atomically), in ``results/<chapter>/<scale>/runs/`` (the last three parts of ``directory``)
-    so that extracting it at the repository root puts them in place, with ``provenance`` as
-    ``results/<chapter>/<scale>/study-provenance/<UTC start>.json`` (one file per command, so
-    the commands of a resumed study keep theirs). Returns the number of records."""
-    records = [directory / f"{key}.json" for key in keys if (directory / f"{key}.json").is_file()]
-    folder = Path("results", *directory.parts[-3:])
+def archive_study(paths: list[Path], archive: Path, provenance: dict) -> int:
+    """Write the records among ``paths`` that exist to the gzip tar ``archive`` (atomically), each
+    under ``results/<chapter>/<scale>/<folder>/`` (its path from the results root) so that
+    extracting it at the repository root puts them in place, with ``provenance`` as
+    ``results/<chapter>/<scale>/study-provenance/<UTC start>.json`` (one file per command, so the
+    commands of a resumed study keep theirs). Returns the number of records."""
+    from companion.results import results_root
+
+    root = results_root()
+    records = [path for path in paths if path.is_file()]
+    chapter_scale = Path(provenance["chapter"], provenance["scale"])
     stamp = provenance["started"].replace(":", "").replace("+0000", "Z")
     archive.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=archive.parent) as tmp:
         partial = Path(tmp) / archive.name
         with tarfile.open(partial, "w:gz") as tar:
             for path in records:
-                tar.add(path, arcname=str(folder / path.name))
+                tar.add(path, arcname=str(Path("results") / path.relative_to(root)))
             note = Path(tmp) / "provenance.json"
             note.write_text(json.dumps(provenance, indent=1, sort_keys=True), encoding="utf-8")
-            tar.add(note, arcname=str(folder.parent / "study-provenance" / f"{stamp}.json"))
+            tar.add(note, arcname=str(Path("results") / chapter_scale / "study-provenance" / f"{stamp}.json"))
         os.replace(partial, archive)
     return len(records)
 
 
+def study_data(studies: dict) -> dict[str, str]:
+    """Load the data of every study (so that every record lists their checksums); ``{file: sha256}``."""
+    files = {}
+    for definition in studies.values():
+        files |= definition.load_data()
+    return files
+
+
+def missing_records(studies: dict) -> list[str]:
+    """Keys of the studies' configurations without a stored record, in plan order."""
+    return [key for d in studies.values() for key in d.configs
+            if not (d.directory() / f"{key}.json").is_file()]
+
+
 def run_chapter_study(args, params: dict) -> int:
-    """The ``study`` command after validation: load the data, run the study (serially or on the
-    Dask scheduler), archive; return the exit code."""
+    """The ``study`` command after validation: load the data, run every study of the chapter's plan
+    (serially or on the Dask scheduler's executor), archive; return the exit code."""
     from companion import data
     from companion.results import Provenance
     from companion.runtime import resolve_device
-    from companion.study import TimeLimitReached, run_study
+    from companion.study import TimeLimitReached
 
     started = time.monotonic()
     deadline = None if args.time_limit is None else started + args.time_limit - ARCHIVE_RESERVE_S
-    definition = importlib.import_module(STUDIES[args.chapter]).build(params)
-    directory = definition.directory()
+    studies = pipeline.plan(args.chapter, params)
+    keys = {name: list(d.configs) for name, d in studies.items()}
+    total = sum(map(len, keys.values()))
     try:
-        files = definition.load_data()
+        files = study_data(studies)
     except (data.MissingImage, data.DataError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -242,38 +277,89 @@ def run_chapter_study(args, params: dict) -> int:
 
         client = Client(args.scheduler)
         provenance.device += f"; Dask workers of {args.scheduler}"
-    print(f"{definition.desc}: {len(definition.configs)} records in {directory} "
-          f"on {provenance.device}", flush=True)
+    folders = ", ".join(sorted({str(d.directory()) for d in studies.values()}))
+    print(f"{args.chapter}: {total} records in {folders} on {provenance.device}", flush=True)
     code, left = 0, []
     try:
-        run_study(definition.configs, definition.compute, directory, definition.protocol,
-                  desc=definition.desc, client=client, deadline=deadline)
-    except TimeLimitReached as stop:
-        code, left = EXIT_TIME_LIMIT, stop.left
-        print(f"{stop}: {', '.join(stop.left)}", file=sys.stderr)
+        pipeline.run(args.chapter, params, executor=client.get_executor() if client else None,
+                     progress=True, deadline=deadline)
+    except TimeLimitReached:
+        code = EXIT_TIME_LIMIT
+        left = missing_records(studies)
+        print(f"stopped at the time limit with {total - len(left)} of {total} records done, "
+              f"{len(left)} left; rerunning resumes: {', '.join(left)}", file=sys.stderr)
     except Exception as err:  # noqa: BLE001 (reported with its type; finished records are kept)
         code = 1
         traceback.print_exc()
         print(f"error: a record raised {type(err).__name__}: {err}", file=sys.stderr)
-        print(f"Finished records are kept in {directory}; rerunning the same command resumes.",
-              file=sys.stderr)
+        print("Finished records are kept; rerunning the same command resumes.", file=sys.stderr)
     finally:
         if client is not None:
             client.close()
+    if code == 1:
+        left = missing_records(studies)
     provenance.finish()
-    print(f"{len(definition.configs) - len(left)} of {len(definition.configs)} records done; "
-          f"this command: {provenance.wall_time_s:.1f} s", flush=True)
+    print(f"{total - len(left)} of {total} records done; this command: {provenance.wall_time_s:.1f} s",
+          flush=True)
     if args.archive:
-        seconds = {}
-        for key in definition.configs:
-            path = directory / f"{key}.json"
-            if path.is_file():
-                seconds[key] = json.loads(path.read_text(encoding="utf-8")).get("seconds")
-        note = provenance.to_dict() | {"records_left": left, "seconds_per_record": seconds,
-                                       "exit_code": code}
-        count = archive_study(directory, list(definition.configs), args.archive, note)
+        paths = [d.directory() / f"{key}.json" for d in studies.values() for key in d.configs]
+        seconds = {f"{p.parent.name}/{p.stem}": json.loads(p.read_text(encoding="utf-8")).get("seconds")
+                   for p in paths if p.is_file()}
+        note = provenance.to_dict() | {"records_left": left, "seconds_per_record": seconds, "exit_code": code}
+        count = archive_study(paths, args.archive, note)
         print(f"archive: {args.archive} ({count} records)")
     return code
+
+
+def summary_parameters(chapter: str, scale: str, overrides: dict) -> dict:
+    """The parameters of ``report`` and ``verify``: those of the existing summary at ``scale`` when
+    no ``-p`` is given (so a committed summary is regenerated as it was made), else the preset
+    with the overrides."""
+    from companion.results import read_result
+
+    summary = read_result(chapter, scale, "summary")
+    if summary is not None and not overrides:
+        print(f"using the parameters of {chapter}/{scale}/summary.json", flush=True)
+        return dict(summary["provenance"]["params"])
+    return resolve_parameters(chapter, scale, **overrides)
+
+
+def report_command(chapter: str, params: dict) -> int:
+    """``report``: the chapter's summary from its stored records, no computation."""
+    from companion.results import Provenance
+
+    try:
+        records = pipeline.load_records(chapter, params)
+    except FileNotFoundError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    files = study_data(pipeline.plan(chapter, params))
+    provenance = Provenance.start(chapter, params, "report only (no computation)", checksums=files)
+    result = pipeline.report(chapter, params, records)
+    path = pipeline.write_summary(chapter, params, result, provenance.finish())
+    status, detail = pipeline.staleness(chapter, json.loads(path.read_text(encoding="utf-8")))
+    print(f"summary: {path} ({len(result.comparison)} comparison rows; records {status}: {detail})")
+    return 0
+
+
+def verify_command(chapter: str, params: dict) -> int:
+    """``verify``: recompute a sample of the stored records; re-stamp them all when identical."""
+    from companion.results import git_commit
+
+    commit = git_commit()
+    if commit.endswith("+dirty") or commit == "unknown":
+        print(f"error: verify re-stamps records with the commit that checked them, and this checkout is "
+              f"{'modified' if commit != 'unknown' else 'not a git checkout'} ({commit}).\nFix: commit "
+              "your changes first, then rerun.", file=sys.stderr)
+        return 2
+    try:
+        outcome = pipeline.verify(chapter, params, commit=commit)
+    except pipeline.VerificationError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"verified at {commit[:10]}: {len(outcome['sample'])} recomputed records identical "
+          f"({', '.join(outcome['sample'])}); {outcome['restamped']} records re-stamped")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -286,6 +372,8 @@ def main(argv: list[str] | None = None) -> int:
         overrides["experiments"] = args.experiments
     try:
         params = resolve_parameters(args.chapter, args.scale, **overrides)
+        if args.command in ("report", "verify"):
+            params = summary_parameters(args.chapter, params["scale"], overrides)
     except (ValueError, TypeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -298,13 +386,16 @@ def main(argv: list[str] | None = None) -> int:
     folders = [(results, "results folder ($HU_RESULTS_DIR or results/)")]
     if args.command == "run":
         folders.insert(0, (args.output, "output folder (--output)"))
-    elif args.archive:
+    elif getattr(args, "archive", None):
         folders.append((args.archive.parent, "archive folder (--archive)"))
     for folder, what in folders:
         problem = writable_folder_problem(folder, what)
         if problem:
             print(f"error: {problem}", file=sys.stderr)
             return 2
+    if args.command in ("report", "verify"):
+        use_staged_data()
+        return (report_command if args.command == "report" else verify_command)(args.chapter, params)
     if args.command == "study" and args.time_limit is not None and args.time_limit <= ARCHIVE_RESERVE_S:
         print(f"error: --time-limit must exceed {ARCHIVE_RESERVE_S:g} s (kept for the archive)",
               file=sys.stderr)

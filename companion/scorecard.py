@@ -1,75 +1,67 @@
-"""The reproduction scorecard: one row per distinct paper target, a summary per chapter.
+"""The reproduction scorecard: one row per declared target, a summary per chapter.
 
-Each chapter's targets come from its results records (:mod:`companion.results`): the committed
-``paper``-scale record (the best committed scale) and the live record at the scale the book was
-built with. A target appears **once**, with both values beside each other::
+Each chapter's targets and claims are declared in ``companion/chapters/<name>.py``
+(:func:`companion.chapters.targets`); the values come from its results summaries: the committed
+``paper``-scale summary and the live summary at the scale the book was built with. Every verdict
+is **recomputed** from ``ours`` and the declared target by :mod:`companion.verdicts`, never read
+from the file: a stored verdict that disagrees, a non-finite or non-numeric value, or a malformed
+summary raises :class:`companion.verdicts.SummaryError` naming the file and the fix. A target
+appears **once**, with both values beside each other::
 
-    {"chapter", "title", "key", "quantity", "source", "unit", "paper",
+    {"chapter", "title", "key", "kind", "quantity", "source", "unit", "paper", "direction",
      "committed", "committed_verdict", "committed_label", "live", "live_verdict", "live_scale",
      "verdict", "reason", "vs_paper", "stale"}
 
-``verdict`` and ``reason`` are the committed record's when there is one, else the live run's.
-``vs_paper`` is "better" / "worse" for an error metric (lower is better, :func:`is_error_metric`)
-and None otherwise. ``stale`` is the committed record's :func:`staleness`.
+``verdict`` and ``reason`` (``{"class", "evidence"}`` or None) are the committed summary's when
+there is one, else the live run's. ``vs_paper`` is "better" / "worse" / "equal" by the target's
+declared direction, None for claims and direction "none". ``stale`` is the committed summary's
+:func:`companion.pipeline.staleness` (the book's one staleness rule: the records' code hash
+against the current compute closure).
 """
 
 from __future__ import annotations
 
 import html
-import json
 import os
-import subprocess
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from companion.chapters import available, get_chapter
-from companion.results import REPO_ROOT, VERDICTS, compare, format_number, list_results, results_root
+from companion import pipeline
+from companion.chapters import available, get_chapter, targets
+from companion.results import format_number, read_result, results_root
+from companion.verdicts import VERDICTS, SummaryError, Target, check_rows, is_miss
 
 __all__ = [
     "Scorecard",
-    "computing_files",
+    "checked_summary",
     "duplicate_targets",
     "format_value",
-    "is_error_metric",
     "key_results",
     "overview",
     "preset_differences",
+    "run_label",
     "scorecard",
-    "staleness",
-    "verified_commit",
     "vs_paper",
 ]
 
 # Badge colours per verdict (background); text is dark on light colours.
 VERDICT_COLOURS = {
     "reproduced": "#1a7f37", "supported": "#1a7f37", "partly": "#bf8700",
-    "not reproduced": "#cf222e", "not supported": "#cf222e", "diverged": "#8250df",
-    "not attempted": "#6e7781",
+    "not reproduced": "#cf222e", "not reproduced — ours better": "#0969da", "not supported": "#cf222e",
+    "diverged": "#8250df", "not attempted": "#6e7781",
 }
-# Modules that keep records, render pages or drive runs: they do not compute any number.
-BOOKKEEPING = ("study", "jsonio", "results", "scorecard", "plots", "runtime", "cli", "sharding",
-               "chapters")
-ERROR_WORDS = ("rmse", "sad", "aad", "aid", "sam", "sid", "error")
 
 
-def is_error_metric(row: dict) -> bool:
-    """True when the target is a numeric error (lower is better): its quantity names RMSE, SAD,
-    AAD, AID, SAM, SID or an error. Claims (text in ``paper``) and correlations are not."""
-    if not isinstance(row.get("paper"), (int, float)) or isinstance(row.get("paper"), bool):
-        return False
-    words = row["quantity"].lower().replace("_", " ").replace("(", " ").replace(",", " ").split()
-    return "spearman" not in row["quantity"].lower() and any(w in ERROR_WORDS for w in words)
-
-
-def vs_paper(row: dict, ours: float | None) -> str | None:
-    """"better" or "worse" than the paper for an error metric (lower is better), None for other
-    targets and for missing values; "equal" when the two agree exactly."""
-    if ours is None or not is_error_metric(row):
+def vs_paper(target, ours) -> str | None:
+    """"better", "worse" or "equal" than the paper by ``target``'s declared direction; None for a
+    claim, direction "none" or a missing value."""
+    if ours is None or not isinstance(target, Target) or target.direction == "none":
         return None
-    if ours == row["paper"]:
+    if ours == target.value:
         return "equal"
-    return "better" if ours < row["paper"] else "worse"
+    lower = ours < target.value
+    return "better" if lower == (target.direction == "lower") else "worse"
 
 
 def format_value(value, unit: str = "") -> str:
@@ -98,64 +90,11 @@ def preset_differences(chapter: str, params: dict, limit: int = 3) -> list[str]:
     return diffs[:limit] + ([f"{len(diffs) - limit} more"] if len(diffs) > limit else [])
 
 
-def _git(*args: str, repo: Path = REPO_ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=False)
-
-
-def computing_files(chapter: str) -> list[str]:
-    """Repository paths of the modules that compute chapter ``chapter``'s numbers: the static
-    import closure of ``companion.experiments.<chapter>`` without the bookkeeping modules
-    (:data:`BOOKKEEPING`) and the package's ``__init__``. Empty when the chapter has no experiments module."""
-    from companion.study import _closure  # read-only use of the study's import-closure walk
-
-    root = f"companion.experiments.{chapter}"
-    files = _closure([root])
-    if root not in files:
-        return []
-    keep = {name: path for name, path in files.items()
-            if "." in name and name.split(".")[1] not in BOOKKEEPING}  # the package root computes nothing
-    return sorted(str(path.relative_to(REPO_ROOT)) for path in keep.values())
-
-
-def verified_commit(chapter: str, record_commit: str, root: Path | None = None) -> str | None:
-    """The commit at which chapter ``chapter``'s committed record (made at ``record_commit``) was
-    checked to be computed by unchanged code, or None. Read from ``<results>/verified.json``
-    (``{chapter: {"commit": checked at, "record": record's commit}}``, written by hand after such
-    a check, see ``results/README.md``); an entry for another record does not apply."""
-    path = (root or results_root()) / "verified.json"
-    if not path.exists():
-        return None
-    entry = json.loads(path.read_text(encoding="utf-8")).get(chapter, {})
-    applies = entry.get("record") and record_commit.startswith(entry["record"])
-    return entry.get("commit") if applies else None
-
-
-def staleness(chapter: str, commit: str, repo: Path = REPO_ROOT, verified: str | None = None
-              ) -> tuple[str, str]:
-    """``(status, detail)`` of a committed record made at ``commit``: *current* when no file of
-    :func:`computing_files` differs between the base and ``HEAD``, *stale* (detail: the changed
-    files) otherwise, *not checked* when git, the commit or an experiments module is missing
-    (never a guess). The base is ``verified`` (a later commit at which the record's code was
-    checked unchanged, :func:`verified_commit`) when given, else ``commit``."""
-    files = computing_files(chapter)
-    if not files:
-        return "not checked", f"chapter {chapter!r} has no experiments module"
-    if commit.endswith("+dirty") and not verified:
-        return "not checked", f"record made from a modified checkout of {commit[:7]}"
-    base = verified or commit
-    try:
-        if _git("cat-file", "-e", f"{base}^{{commit}}", repo=repo).returncode != 0:
-            return "not checked", f"commit {base[:7]} is not in this repository's history"
-        changed = _git("diff", "--name-only", base, "HEAD", "--", *files, repo=repo)
-    except OSError:
-        return "not checked", "git is not available"
-    if changed.returncode != 0:
-        return "not checked", f"git diff failed: {changed.stderr.strip()[:120]}"
-    names = changed.stdout.split()
-    since = f"{commit[:7]}, checked unchanged at {base[:7]}" if verified else base[:7]
-    if names:
-        return "stale", f"changed since {since}: {', '.join(names)}"
-    return "current", f"computing code unchanged since {since}"
+def run_label(chapter: str, params: dict) -> str:
+    """"paper protocol" for a committed run with the paper preset, else "paper protocol, reduced:
+    <what differs>" (a reduced run is never called "paper")."""
+    diffs = preset_differences(chapter, params)
+    return "paper protocol" + (f", reduced: {'; '.join(diffs)}" if diffs else "")
 
 
 def duplicate_targets(rows: list[dict]) -> list[tuple[str, str]]:
@@ -164,39 +103,59 @@ def duplicate_targets(rows: list[dict]) -> list[tuple[str, str]]:
     return [pair for pair, n in counts.items() if n > 1]
 
 
+def checked_summary(chapter: str, scale: str, root: Path | None = None) -> dict | None:
+    """The summary of ``chapter`` at ``scale`` with every comparison row checked and its verdict
+    recomputed (:func:`companion.verdicts.check_rows`), or None when there is none. Raises
+    :class:`~companion.verdicts.SummaryError` (or :class:`~companion.results.DamagedResultError`)
+    naming the file."""
+    summary = read_result(chapter, scale, "summary", root)
+    if summary is None:
+        return None
+    path = (root or results_root()) / chapter / scale / "summary.json"
+    if not isinstance(summary.get("provenance"), dict) or not isinstance(summary["provenance"].get("params"),
+                                                                          dict):
+        raise SummaryError(f"{path}: no provenance parameters.\nFix: regenerate it with `python -m companion "
+                           f"report {chapter} --scale {scale}`, or restore the file with git.")
+    summary["comparison"] = check_rows(summary["comparison"], targets(chapter), path, chapter)
+    return summary
+
+
 def _chapter_rows(name: str, scale: str, root: Path | None) -> list[dict]:
     module = get_chapter(name)
-    committed = {r["name"]: r for r in list_results(name, "paper", root)} if scale != "paper" else {}
-    live = {r["name"]: r for r in list_results(name, scale, root)}
-    if not live and module.PAPER_TARGETS and not committed:
-        hint = f"no results at scale {scale!r}; run: python -m companion run {name}"
-        live = {"(none)": {"scale": scale, "comparison": compare(
-            module.PAPER_TARGETS, {}, {t.key: hint for t in module.PAPER_TARGETS})}}
+    declared = targets(name)
+    committed = checked_summary(name, "paper", root) if scale != "paper" else None
+    live = checked_summary(name, scale, root)
     rows: dict[str, dict] = {}
-    for source, records in (("committed", committed), ("live", live)):
-        for record in records.values():
-            if source == "committed":   # one label and one git check per record
-                prov = record["provenance"]
-                diffs = preset_differences(name, prov.get("params", {}))
-                label = "paper" + (f" (reduced: {'; '.join(diffs)})" if diffs else "")
-                made = prov.get("git_commit", "unknown")
-                stale = staleness(name, made, verified=verified_commit(name, made, root))
-            for cmp in record["comparison"]:
-                row = rows.setdefault(cmp["key"], {
-                    "chapter": name, "title": module.TITLE, "key": cmp["key"],
-                    "quantity": cmp["quantity"], "source": cmp["source"], "unit": cmp.get("unit", ""),
-                    "paper": cmp["paper"], "committed": None, "committed_verdict": None,
-                    "committed_label": None, "live": None, "live_verdict": None, "live_scale": scale,
-                    "verdict": cmp["verdict"], "reason": cmp["reason"], "vs_paper": None,
-                    "stale": None})
-                row[source] = cmp["ours"]
-                row[f"{source}_verdict"] = cmp["verdict"]
-                if source == "committed":
-                    row["committed_label"], row["stale"] = label, stale
-                elif row["committed_verdict"] is None:
-                    row["verdict"], row["reason"] = cmp["verdict"], cmp["reason"]
+    for target in declared:
+        rows[target.key] = {
+            "chapter": name, "title": module.TITLE, "key": target.key,
+            "kind": "numeric" if isinstance(target, Target) else "claim",
+            "quantity": target.quantity, "source": target.source,
+            "unit": getattr(target, "unit", ""),
+            "paper": target.value if isinstance(target, Target) else target.paper,
+            "direction": getattr(target, "direction", None), "committed": None, "committed_verdict": None,
+            "committed_label": None, "live": None, "live_verdict": None, "live_scale": scale,
+            "verdict": "not attempted", "reason": {"class": "not attempted", "evidence": (
+                f"no results at scale {scale!r}; run: python -m companion run {name}")},
+            "vs_paper": None, "stale": None, "_target": target}
+    for source, summary in (("committed", committed), ("live", live)):
+        if summary is None:
+            continue
+        label = run_label(name, summary["provenance"]["params"]) if source == "committed" else None
+        stale = pipeline.staleness(name, summary) if source == "committed" and pipeline.has_pipeline(name) \
+            else None
+        for cmp in summary["comparison"]:
+            if cmp["kind"] == "sensitivity":
+                continue
+            row = rows[cmp["key"]]
+            row[source], row[f"{source}_verdict"] = cmp["ours"], cmp["verdict"]
+            if source == "committed":
+                row["committed_label"], row["stale"] = label, stale
+            if source == "committed" or row["committed_verdict"] is None:
+                row["verdict"], row["reason"] = cmp["verdict"], cmp.get("reason")
     for row in rows.values():
-        row["vs_paper"] = vs_paper(row, row["committed"] if row["committed_verdict"] else row["live"])
+        target = row.pop("_target")
+        row["vs_paper"] = vs_paper(target, row["committed"] if row["committed_verdict"] else row["live"])
     return list(rows.values())
 
 
@@ -213,16 +172,20 @@ class Scorecard:
         """Verdict counts over the rows (of one chapter when given)."""
         return Counter(r["verdict"] for r in self.rows if chapter in (None, r["chapter"]))
 
+    def reason_counts(self, chapter: str | None = None) -> Counter:
+        """Classes of the reasons of the misses (of one chapter when given)."""
+        return Counter(_reason_class(r["reason"]) for r in self.rows
+                       if chapter in (None, r["chapter"]) and is_miss(r["verdict"]))
+
     def summary_html(self) -> str:
-        """Per chapter: targets, badges with counts per verdict, better-than-paper errors."""
+        """Per chapter: targets, badges with counts per verdict, the classes of the misses' reasons."""
         lines = []
         for name, title, note in self.chapters:
             counts = self.counts(name)
-            better = sum(r["vs_paper"] == "better" and r["verdict"] == "not reproduced"
-                         for r in self.rows if r["chapter"] == name)
             badges = " ".join(_badge(v, counts[v]) for v in VERDICTS if counts[v]) or html.escape(note)
-            extra = f"<br><small>{better} of the misses are errors <i>lower</i> than the paper's</small>" \
-                if better else ""
+            reasons = self.reason_counts(name)
+            listed = ", ".join(f"{html.escape(cls)} {n}" for cls, n in sorted(reasons.items()))
+            extra = f"<br><small>misses by reason: {listed}</small>" if reasons else ""
             lines.append(f'<tr><td><a href="#sc-{name}">{html.escape(title)}</a></td>'
                          f"<td>{sum(counts.values())}</td><td>{badges}{extra}</td></tr>")
         total = self.counts()
@@ -282,28 +245,41 @@ def _stale_html(stale: tuple[str, str] | None) -> str:
     return f'<span title="{html.escape(detail)}">{mark[status]}</span> <small>({html.escape(detail)})</small>'
 
 
+def _reason_class(reason) -> str:
+    return reason.get("class", "unexplained") if isinstance(reason, dict) else "unexplained"
+
+
+def reason_text(reason) -> str:
+    """A structured reason in words: ``"class: evidence"``; an em dash when there is none."""
+    if not isinstance(reason, dict):
+        return "—"
+    evidence = reason.get("evidence") or ""
+    return f"{reason.get('class', 'unexplained')}: {evidence}" if evidence else reason.get("class", "—")
+
+
 def _row_html(r: dict) -> str:
     unit = r["unit"] or ""
     live = format_value(r["live"], unit)
     if r["live_verdict"] and r["committed_verdict"]:
         live += f" <small>({html.escape(r['live_verdict'])})</small>"
-    sign = {"better": "lower ✓", "worse": "higher", "equal": "equal"}.get(r["vs_paper"], "")
+    marks = {"better": {"lower": "lower ✓", "higher": "higher ✓"},
+             "worse": {"lower": "higher", "higher": "lower"}, "equal": {"lower": "equal", "higher": "equal"}}
+    sign = marks.get(r["vs_paper"], {}).get(r["direction"], "")
+    why = (f"<details><summary>why</summary>{html.escape(reason_text(r['reason']))}</details>"
+           if r["reason"] else "")
     return (
         f"<tr><td>{html.escape(r['quantity'])}<br><small>{html.escape(r['source'])}</small></td>"
         f"<td>{html.escape(format_value(r['paper'], unit))}</td>"
         f"<td>{format_value(r['committed'], unit) if r['committed_verdict'] else '—'}</td>"
-        f"<td>{live}</td><td>{sign}</td>"
-        f"<td>{_badge(r['verdict'])}<details><summary>why</summary>{html.escape(r['reason'])}</details></td></tr>"
+        f"<td>{live}</td><td>{sign}</td><td>{_badge(r['verdict'])}{why}</td></tr>"
     )
 
 
 def _verdict_line(label: str, comparison: list[dict]) -> str:
-    counts = Counter(row["verdict"] for row in comparison)
-    better = sum(row["verdict"] == "not reproduced" and vs_paper(row, row["ours"]) == "better"
-                 for row in comparison)
+    judged = [row for row in comparison if row.get("kind") != "sensitivity"]
+    counts = Counter(row["verdict"] for row in judged)
     badges = " ".join(_badge(v, counts[v]) for v in VERDICTS if counts[v])
-    extra = f"; {better} of the misses are errors lower (better) than the paper's" if better else ""
-    return f"<b>{label}</b> ({len(comparison)} targets): {badges}{extra}"
+    return f"<b>{label}</b> ({len(judged)} targets): {badges}"
 
 
 def key_results(chapter: str, live: list[dict] | None = None, scale: str | None = None,
@@ -314,23 +290,21 @@ def key_results(chapter: str, live: list[dict] | None = None, scale: str | None 
     it at the end (``display_id``)."""
     scale = scale or os.environ.get("HU_SCALE") or "book"
     lines = []
-    if live is not None:
+    if live:
         lines.append(f"<li>{_verdict_line(f'This run (scale {html.escape(scale)})', live)}</li>" if live
                      else "<li>This run has no paper targets.</li>")
     else:
         lines.append("<li><b>This run</b>: the verdicts appear here when the chapter has run "
                      "(see <i>Paper versus ours</i>).</li>")
-    committed = ([r for r in list_results(chapter, "paper", root) if r["comparison"]]
-                 if scale != "paper" else [])
-    for record in committed:
-        prov = record["provenance"]
-        diffs = preset_differences(chapter, prov.get("params", {}))
-        made = prov.get("git_commit", "unknown")
-        stale = staleness(chapter, made, verified=verified_commit(chapter, made, root))
-        label = "Committed paper-scale run" + (f", reduced ({'; '.join(diffs)})" if diffs else "")
-        lines.append(f"<li>{_verdict_line(html.escape(label), record['comparison'])}; "
+    if live is not None:   # this run's rows are checked as a committed file's are
+        live = check_rows(live, targets(chapter), f"this run of {chapter}", chapter)
+    committed = checked_summary(chapter, "paper", root) if scale != "paper" else None
+    if committed is not None and committed["comparison"]:
+        label = f"Committed run ({run_label(chapter, committed['provenance']['params'])})"
+        stale = pipeline.staleness(chapter, committed) if pipeline.has_pipeline(chapter) else None
+        lines.append(f"<li>{_verdict_line(html.escape(label), committed['comparison'])}; "
                      f"{_stale_html(stale)}</li>")
-    if not committed and scale != "paper":
+    elif scale != "paper":
         lines.append("<li>No committed paper-scale run for this chapter.</li>")
     body = "".join(lines)
     return HTML(STYLE + '<div class="admonition tip"><p class="admonition-title">Key results</p>'
@@ -356,16 +330,14 @@ def overview(claims: dict[str, str], root: Path | None = None) -> HTML:
     card = scorecard("paper", root)
     rows = []
     for name, title, _ in card.chapters:
-        records = [r for r in list_results(name, "paper", root) if r["comparison"]]
+        summary = checked_summary(name, "paper", root)
         counts = card.counts(name)
-        if records:
-            record = records[0]["provenance"]
-            diffs = preset_differences(name, record.get("params", {}))
-            made = record.get("git_commit", "unknown")
-            status = staleness(name, made, verified=verified_commit(name, made, root))[0]
+        if summary is not None and summary["comparison"]:
+            reduced = preset_differences(name, summary["provenance"]["params"])
+            status = pipeline.staleness(name, summary)[0] if pipeline.has_pipeline(name) else None
             held = (" ".join(_badge(v, counts[v]) for v in VERDICTS if counts[v])
                     + f"<br><small>{sum(counts.values())} targets, paper protocol"
-                    + (", reduced" if diffs else "") + ("; ⚠ stale" if status == "stale" else "")
+                    + (", reduced" if reduced else "") + ("; ⚠ stale" if status == "stale" else "")
                     + "</small>")
         else:
             held = "<small>no committed paper-scale run with targets or claims: see the chapter</small>"
@@ -377,13 +349,13 @@ def overview(claims: dict[str, str], root: Path | None = None) -> HTML:
 
 
 def scorecard(scale: str | None = None, root: Path | None = None) -> Scorecard:
-    """Every chapter's targets, once each, from its committed ``paper`` record and its live record
-    at ``scale`` (default ``$HU_SCALE`` or ``"book"``). A chapter with targets but no record gets
-    *not attempted* rows; a chapter without targets or claims is listed with a note."""
+    """Every chapter's declared targets, once each, from its committed ``paper`` summary and its live
+    summary at ``scale`` (default ``$HU_SCALE`` or ``"book"``), every verdict recomputed. A target
+    without a value gets *not attempted*; a chapter without targets or claims is listed with a note."""
     scale = scale or os.environ.get("HU_SCALE") or "book"
     rows, chapters = [], []
     for name in available():
-        chapter_rows = _chapter_rows(name, scale, root)
+        chapter_rows = _chapter_rows(name, scale, root) if targets(name) else []
         note = "" if chapter_rows else "reference chapter: no paper targets"
         rows += chapter_rows
         chapters.append((name, get_chapter(name).TITLE, note))

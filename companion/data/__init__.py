@@ -1,16 +1,15 @@
 """Real hyperspectral datasets (checksummed), spectral libraries and synthetic generators."""
 
+from .catalog import DATASETS, load
 from .diagnostics import fit_endmember_scales
 from .hsi import HSI, from_column_major
 from .loaders import (
-    DATASETS,
     ReferenceEndmembers,
     SpectralLibrary,
     aviris_wavelengths,
     cuprite_endmembers,
     deepgu_abundances,
     houston_endmembers,
-    load,
     load_uadmm_synthetic,
     usgs_library,
 )

@@ -4,7 +4,7 @@ Every loader verifies its files (see :mod:`companion.data.registry`), checks sha
 converts MATLAB's column-major pixel order to row-major once, and scales the image as the papers
 use it: Samson as stored (already in [0, 1]); Jasper Ridge ``Y / maxValue``; Urban ``Y / 1000``.
 Images that cannot be staged (full Urban, Cuprite, Houston, DeepGU's DC1) are loaded and verified
-by content in :mod:`companion.data.user_images`.
+by content in :mod:`companion.data.user_images`; :mod:`companion.data.catalog` loads any of them by name.
 """
 
 from __future__ import annotations
@@ -16,19 +16,16 @@ from pathlib import Path
 import numpy as np
 import scipy.io
 
-from . import user_images
 from .hsi import HSI, check_finite, from_column_major
 from .registry import FILES, DataError, fetch
 
 __all__ = [
-    "DATASETS",
     "ReferenceEndmembers",
     "SpectralLibrary",
     "aviris_wavelengths",
     "cuprite_endmembers",
     "deepgu_abundances",
     "houston_endmembers",
-    "load",
     "load_jasper",
     "load_samson",
     "load_uadmm_synthetic",
@@ -38,6 +35,9 @@ __all__ = [
 
 # Samson: 156 channels from 401 to 889 nm (nominal, not stored in the file).
 SAMSON_WAVELENGTHS_NM = np.linspace(401.0, 889.0, 156)
+
+URBAN_CROP_ROWS = slice(223, 257)  # where the staged 34 x 78 crop sits in full Urban (0-based, row-major)
+URBAN_CROP_COLS = slice(149, 227)
 
 
 def _read_mat(relative_path: str, required: dict[str, int]) -> tuple[dict, dict[str, str]]:
@@ -174,7 +174,7 @@ def load_urban_crop() -> HSI:
     cube, files = _urban_crop_cube()
     truth, more = _urban_truth()
     maps = from_column_major(truth["A"], 307, 307).reshape(4, 307, 307)
-    maps = maps[:, user_images.URBAN_CROP_ROWS, user_images.URBAN_CROP_COLS]
+    maps = maps[:, URBAN_CROP_ROWS, URBAN_CROP_COLS]
     rows, cols = maps.shape[1:]
     return HSI(
         name="urban_crop",
@@ -368,29 +368,3 @@ def load_uadmm_synthetic() -> HSI:
         notes="Noiseless Y = E A rebuilt from the published endmembers and abundances "
         "(the published noisy cube is not available).",
     )
-
-
-DATASETS = {
-    "samson": load_samson,
-    "jasper": load_jasper,
-    "urban": user_images.load_urban,
-    "urban_crop": load_urban_crop,
-    "uadmm_synthetic": load_uadmm_synthetic,
-    "cuprite": user_images.load_cuprite,
-    "houston": user_images.load_houston,
-    "deepgu_dc1": user_images.load_deepgu_dc1,
-}
-
-
-def load(name: str) -> HSI:
-    """Load a dataset with its ground truth by name: one of :data:`DATASETS`.
-
-    ``urban``, ``cuprite``, ``houston`` and ``deepgu_dc1`` are user-supplied images (see
-    :mod:`companion.data.user_images`): they raise :class:`~companion.data.user_images.MissingImage`
-    when the file is not in ``HU_DATA_DIR`` and :class:`DataError` when it fails verification.
-    """
-    try:
-        loader = DATASETS[name]
-    except KeyError:
-        raise ValueError(f"unknown dataset {name!r}; choose one of {sorted(DATASETS)}") from None
-    return loader()

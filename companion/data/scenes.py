@@ -25,8 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
+from .catalog import load
 from .hsi import HSI
-from .loaders import deepgu_abundances, load, usgs_library
+from .loaders import deepgu_abundances, usgs_library
 from .nonlinear import nonlinear_image
 from .synthetic import add_noise, library_endmembers, patch_blur_image
 

@@ -39,6 +39,18 @@ from pathlib import Path
 import numpy as np
 
 from .hsi import HSI, from_column_major
+from .loaders import (
+    URBAN_CROP_COLS,
+    URBAN_CROP_ROWS,
+    URBAN_NOTE,
+    _names,
+    _parse_mat,
+    _urban_crop_cube,
+    _urban_truth,
+    cuprite_endmembers,
+    deepgu_abundances,
+    houston_endmembers,
+)
 from .registry import DATA_DIR_ENV, DataError, data_dir, note_loaded, sha256_of
 
 __all__ = [
@@ -87,8 +99,6 @@ DEEPGU_DC1 = UserImage("deepgu/data_ex1.mat", "DeepGU's synthetic data cube DC1 
                        f"{_BORSOI_USV}/data_ex1.mat")
 USER_IMAGES = (URBAN, CUPRITE, HOUSTON, DEEPGU_DC1)
 
-URBAN_CROP_ROWS = slice(223, 257)  # where the staged 34 x 78 crop sits (0-based, row-major)
-URBAN_CROP_COLS = slice(149, 227)
 URBAN_CROP_ATOL = 1e-6
 CUPRITE_SHAPE = (250, 190)
 CUPRITE_MAX_ANGLE = 0.25  # rad
@@ -122,7 +132,6 @@ def _locate(image: UserImage) -> Path:
 
 def _read(image: UserImage, required: dict[str, int]) -> tuple[dict, dict[str, str]]:
     """Read and check the variables of a located user file; return them and ``{path: sha256}``."""
-    from .loaders import _parse_mat  # noqa: PLC0415 (loaders imports this module)
 
     path = _locate(image)
     variables = _parse_mat(path, image.path, required)
@@ -160,7 +169,6 @@ def load_urban() -> HSI:
     ``Y`` is the stored image divided by 1000 (the ground truth's scale), verified against the
     checksummed 34 x 78 crop at its known location.
     """
-    from .loaders import URBAN_NOTE, _names, _urban_crop_cube, _urban_truth  # noqa: PLC0415
 
     image, files = _read(URBAN, {"Y": 2})
     if image["Y"].shape != (162, 307 * 307):
@@ -186,7 +194,6 @@ def load_cuprite() -> HSI:
     There are no reference abundances (``abundances`` is None): score endmembers only. ``Y`` is
     the stored image divided by its global maximum (as public scripts using this file do; C).
     """
-    from .loaders import cuprite_endmembers  # noqa: PLC0415
 
     image, files = _read(CUPRITE, {"Y": 2})
     rows = int(np.ravel(image["nRow"])[0]) if "nRow" in image else CUPRITE_SHAPE[0]
@@ -209,7 +216,6 @@ def load_houston() -> HSI:
     """Drumetz's Houston crop (DFC 2013), 144 bands, with his 4 reference endmembers (vegetation,
     red roofs, concrete, asphalt). ``Y`` is rescaled to [0, 1] (global min and max), as in his
     demo (C); no reference abundances."""
-    from .loaders import houston_endmembers  # noqa: PLC0415
 
     image, files = _read(HOUSTON, {})
     key = next((k for k in ("data", "r_cube") if k in image), None)
@@ -232,7 +238,6 @@ def load_deepgu_dc1() -> HSI:
     """DeepGU's DC1 (``data_ex1.mat``): 70 x 70 pixels, 224 bands, 3 endmembers with spectral
     variability; ``endmembers`` are the file's reference ``M``, ``abundances`` its ``alphas_cube``
     (verified equal to the staged ``abundance_squares_3em.mat``)."""
-    from .loaders import deepgu_abundances  # noqa: PLC0415
 
     image, files = _read(DEEPGU_DC1, {"r_cube": 3, "alphas_cube": 3, "M": 2})
     cube, alphas = image["r_cube"].astype(np.float64), image["alphas_cube"].astype(np.float64)
