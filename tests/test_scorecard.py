@@ -21,7 +21,8 @@ from companion.scorecard import (
 )
 from companion.verdicts import Claim, Reason, SummaryError, Target, claim_row, numeric_row
 
-RMSE = Target("rmse", "Samson RMSE", 0.10, 2, "", "Table 2", "metrics.rmse_per_pixel_mean", "C: code", "lower")
+RMSE = Target("rmse", "Samson RMSE", 0.10, 2, "", "Table 2", "metrics.rmse_per_pixel_mean", "C: code",
+              "lower")
 CORR = Target("rho", "Spearman(dead, RMSE)", 0.8, 1, "", "Sec. 2", "scipy.stats.spearmanr", "P: text", "none")
 BEATS = Claim("beats", "A beats B", "Fig. 3", "A is better than B", "seeds x scenes")
 
