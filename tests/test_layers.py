@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from companion import pipeline, study
-from companion.chapters import available
+from companion.chapters import available, resolve_parameters
 
 PACKAGE = Path(study.__file__).resolve().parent
 # lower layers first; a module may import only its own layer or lower ones
@@ -82,6 +82,12 @@ def test_layers_point_one_way():
 
 @pytest.mark.parametrize("chapter", [name for name in available() if pipeline.has_pipeline(name)])
 def test_records_hash_compute_code_only(chapter):
-    closure = study._closure([f"companion.experiments.{chapter}"])
-    assert f"companion.experiments.{chapter}" in closure
+    """The records of every study of a chapter carry the hash of ``companion.experiments.<chapter>``
+    and its imports (the hash the staleness rule compares), and that closure holds no reporting."""
+    root = f"companion.experiments.{chapter}"
+    closure = study._closure([root])
+    assert root in closure
     assert [m for m in closure if m.startswith(REPORTING)] == []
+    P = resolve_parameters(chapter, "smoke")
+    for name, definition in pipeline.plan(chapter, P).items():
+        assert study.code_roots(definition.compute) == [root], name
