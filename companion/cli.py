@@ -62,6 +62,10 @@ DEFAULT_OUTPUT = REPO_ROOT / "_build" / "runs"
 STAGED_DATA = REPO_ROOT.parent / "shared" / "data"
 ARCHIVE_RESERVE_S = 10.0
 EXIT_TIME_LIMIT = 3
+# Paths the package reads from the environment. The kernel of ``run`` works in notebooks/, so a
+# relative value is made absolute once, here, against the folder the user ran the command from.
+ENV_PATHS = ("HU_RESULTS_DIR", "HU_DATA_DIR", "HU_CACHE_DIR")
+MAX_VALUE_CHARS = 100_000
 
 
 def parse_assignment(text: str) -> tuple[str, object]:
@@ -72,9 +76,12 @@ def parse_assignment(text: str) -> tuple[str, object]:
     name, sep, raw = text.partition("=")
     if not sep or not name.strip():
         raise argparse.ArgumentTypeError(f"expected name=value, got {text!r}")
+    if len(raw) > MAX_VALUE_CHARS:
+        raise argparse.ArgumentTypeError(f"the value of {name.strip()!r} has {len(raw):,} characters "
+                                         f"(at most {MAX_VALUE_CHARS:,}); pass fewer items")
     try:
         value = ast.literal_eval(raw)
-    except (ValueError, SyntaxError):
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
         value = raw
     return name.strip(), value
 
@@ -306,7 +313,13 @@ def run_chapter_study(args, params: dict) -> int:
         seconds = {f"{p.parent.name}/{p.stem}": json.loads(p.read_text(encoding="utf-8")).get("seconds")
                    for p in paths if p.is_file()}
         note = provenance.to_dict() | {"records_left": left, "seconds_per_record": seconds, "exit_code": code}
-        count = archive_study(paths, args.archive, note)
+        try:
+            count = archive_study(paths, args.archive, note)
+        except OSError as err:
+            print(f"error: could not write the archive {args.archive}: {err.strerror or err}. The records "
+                  "are kept in the results folder; free space there and rerun the same command.",
+                  file=sys.stderr)
+            return code or 1
         print(f"archive: {args.archive} ({count} records)")
     return code
 
@@ -362,12 +375,65 @@ def verify_command(chapter: str, params: dict) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.command == "list":
-        list_chapters()
-        return 0
+class Refused(Exception):
+    """Bad input found before any work starts: ``main`` prints the message and exits with 2."""
+
+
+
+
+def absolute_environment() -> None:
+    """Make every :data:`ENV_PATHS` variable that is set absolute (``~`` expanded), relative to the
+    current folder, so the notebook kernel, the study and every worker read the folder meant."""
+    for name in ENV_PATHS:
+        value = os.environ.get(name)
+        if value:
+            os.environ[name] = os.path.abspath(os.path.expanduser(value))
+
+
+def study_folders(chapter: str, params: dict) -> list[tuple[Path, str]]:
+    """The folders the chapter's studies write (none for a chapter without a plan)."""
+    if not pipeline.has_pipeline(chapter):
+        return []
+    return [(d.directory(), f"study records folder of {name!r}")
+            for name, d in pipeline.plan(chapter, params).items()]
+
+
+def preflight(args, params: dict) -> None:
+    """Every check that needs no computation, before any kernel or study starts: the notebook, the
+    device, the writable folders (output, results, every study's records, the archive) and the
+    time limit. Raises :class:`Refused` with the fix."""
+    from companion.results import results_root
+    from companion.runtime import resolve_device
+
+    if args.command == "run" and not (NOTEBOOKS / f"{args.chapter}.md").is_file():
+        raise Refused(f"chapter {args.chapter!r} has no notebook in {NOTEBOOKS}")
+    if args.command in ("run", "study", "verify") and "device" in params:
+        try:
+            resolve_device(params["device"])
+        except (RuntimeError, ValueError) as err:
+            raise Refused(str(err)) from None
+    folders = [(results_root() / args.chapter / params["scale"],
+                "results folder ($HU_RESULTS_DIR or results/)")]
+    if args.command == "run":
+        folders.insert(0, (args.output, "output folder (--output)"))
+    if args.command in ("run", "study", "verify"):
+        folders += study_folders(args.chapter, params)
+    if getattr(args, "archive", None):
+        folders.append((args.archive.parent, "archive folder (--archive)"))
+    for folder, what in folders:
+        problem = writable_folder_problem(folder, what)
+        if problem:
+            raise Refused(problem)
+    if args.command == "study" and args.time_limit is not None and args.time_limit <= ARCHIVE_RESERVE_S:
+        raise Refused(f"--time-limit must exceed {ARCHIVE_RESERVE_S:g} s (kept for the archive)")
+
+
+def resolved(args) -> dict:
+    """The validated parameters of ``args`` (:class:`Refused` with the fix otherwise)."""
     overrides = dict(args.params)
+    if "scale" in overrides:
+        raise Refused(f"the scale is not a parameter: use --scale {overrides['scale']} "
+                      "instead of -p scale=...")
     if getattr(args, "experiments", None):
         overrides["experiments"] = args.experiments
     try:
@@ -375,50 +441,65 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("report", "verify"):
             params = summary_parameters(args.chapter, params["scale"], overrides)
     except (ValueError, TypeError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    if args.command == "run" and not (NOTEBOOKS / f"{args.chapter}.md").is_file():
-        print(f"error: chapter {args.chapter!r} has no notebook in {NOTEBOOKS}", file=sys.stderr)
-        return 2
-    from companion.results import results_root
+        raise Refused(str(err)) from None
+    return params
 
-    results = results_root() / args.chapter / params["scale"]
-    folders = [(results, "results folder ($HU_RESULTS_DIR or results/)")]
-    if args.command == "run":
-        folders.insert(0, (args.output, "output folder (--output)"))
-    elif getattr(args, "archive", None):
-        folders.append((args.archive.parent, "archive folder (--archive)"))
-    for folder, what in folders:
-        problem = writable_folder_problem(folder, what)
-        if problem:
-            print(f"error: {problem}", file=sys.stderr)
-            return 2
-    if args.command in ("report", "verify"):
-        use_staged_data()
-        return (report_command if args.command == "report" else verify_command)(args.chapter, params)
-    if args.command == "study" and args.time_limit is not None and args.time_limit <= ARCHIVE_RESERVE_S:
-        print(f"error: --time-limit must exceed {ARCHIVE_RESERVE_S:g} s (kept for the archive)",
-              file=sys.stderr)
-        return 2
-    use_staged_data()
-    if args.command == "study":
-        return run_chapter_study(args, params)
+
+def resume_note(chapter: str, params: dict) -> str:
+    """What a rerun keeps, for a chapter with studies; empty for one without."""
+    folders = sorted({str(folder) for folder, _ in study_folders(chapter, params)})
+    if not folders:
+        return ""
+    return (f"Finished study records are kept in {', '.join(folders)}; rerunning the same command "
+            "resumes from them.")
+
+
+def run_command(args, params: dict) -> int:
+    """``run`` after the checks: execute the notebook; one or two lines for each way it can fail."""
     from nbclient.exceptions import DeadKernelError
     from papermill import PapermillExecutionError
 
-    resume = (f"Finished study records are kept in {results}/runs; rerunning the same command "
-              "resumes from them.")
+    resume = resume_note(args.chapter, params)
+    executed = args.output / f"{args.chapter}-{params['scale']}.ipynb"
     try:
-        run_chapter(args.chapter, params, overrides, args.output)
+        run_chapter(args.chapter, params, dict(args.params), args.output)
     except PapermillExecutionError as err:
         print(f"error: cell {err.exec_count} raised {err.ename}: {err.evalue}", file=sys.stderr)
         print(f"the executed notebook with the traceback is in {args.output}", file=sys.stderr)
-        print(resume, file=sys.stderr)
-        return 1
     except DeadKernelError:
         print(f"error: the kernel running {args.chapter} died (killed from outside, most often by "
               "the out-of-memory killer: check `dmesg` or free memory, or use a smaller scale or "
               "fewer runs).", file=sys.stderr)
+    except OSError as err:
+        if executed.is_file() and executed.stat().st_size == 0:
+            executed.unlink()
+        print(f"error: could not write {err.filename or executed}: {err.strerror or err}. Fix: free space "
+              "there or choose another --output.", file=sys.stderr)
+    else:
+        return 0
+    if resume:
         print(resume, file=sys.stderr)
-        return 1
-    return 0
+    return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    absolute_environment()
+    args = build_parser().parse_args(argv)
+    if args.command == "list":
+        list_chapters()
+        return 0
+    try:
+        params = resolved(args)
+        preflight(args, params)
+    except Refused as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    use_staged_data()
+    commands = {"run": run_command, "study": run_chapter_study,
+                "report": lambda a, p: report_command(a.chapter, p),
+                "verify": lambda a, p: verify_command(a.chapter, p)}
+    try:
+        return commands[args.command](args, params)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted. {resume_note(args.chapter, params) or 'Nothing was kept.'}", file=sys.stderr)
+        return 130

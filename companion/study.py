@@ -17,6 +17,11 @@ these still hold:
   started or while computing it (tracked by :mod:`companion.data.registry`), still has the
   sha256 stored in the record.
 
+Two runs of the same study at once (two terminals, a notebook and the command line) share the
+work: a run claims each record it computes with ``<key>.json.lock`` (its host and process id), and
+a record claimed by another live run is waited for and then read, not computed again; the lock
+of a run that died is taken over.
+
 A record whose ``status`` is ``"not run"`` (a configuration its ``compute`` declined, e.g. for a
 user-supplied image that was absent) is asked again on every run, since what stopped it may be
 gone; while the answer stays the same, its file is left as it is.
@@ -43,7 +48,9 @@ import ast
 import functools
 import hashlib
 import json
+import os
 import re
+import socket
 import sys
 import time
 import warnings
@@ -234,6 +241,60 @@ def _reusable(stored: dict, stamp: str, code: str) -> str | None:
     return f"data changed: {', '.join(changed)}" if changed else None
 
 
+LOCK_SUFFIX = ".lock"
+LOCK_POLL_S = 0.5
+LOCK_UNREADABLE_STALE_S = 60.0
+
+
+def _lock_path(path: Path) -> Path:
+    return path.with_name(path.name + LOCK_SUFFIX)
+
+
+def _holder_alive(lock: Path) -> bool:
+    """Whether the run that wrote ``lock`` (``"<host> <pid>"``) may still be computing: a live
+    process of this host, or any process of another host (which cannot be asked). A lock that
+    cannot be read is held while younger than :data:`LOCK_UNREADABLE_STALE_S`."""
+    try:
+        host, pid = lock.read_text(encoding="utf-8").split()
+    except (OSError, ValueError):
+        try:
+            return time.time() - lock.stat().st_mtime < LOCK_UNREADABLE_STALE_S
+        except FileNotFoundError:
+            return False
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError):
+        return True
+    return True
+
+
+def _lock(path: Path) -> bool:
+    """Claim the record ``path`` for this run: create ``<key>.json.lock`` exclusively, holding this
+    host and process. False while another live run holds it; a lock left by a run that died
+    (its process is gone) is taken over."""
+    lock = _lock_path(path)
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            if _holder_alive(lock):
+                return False
+            lock.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(f"{socket.gethostname()} {os.getpid()}\n")
+        return True
+    return False
+
+
+def _unlock(path: Path) -> None:
+    _lock_path(path).unlink(missing_ok=True)
+
+
 class TimeLimitReached(RuntimeError):
     """A study stopped before its deadline with configurations left; rerunning resumes.
 
@@ -389,14 +450,20 @@ def run_study(
         write_json_atomically(path, {"key": key, "fingerprint": stamp, "code": code, "code_roots": roots,
                                      "data": dict(sorted((before | used).items())),
                                      "seconds": round(seconds, 3), "config": dict(config), "record": record})
+        _unlock(path)
         results[key] = restore_non_finite(clean, non_finite)
 
+    claimed = [item for item in todo if _lock(item[3])]
+    waiting = [item for item in todo if item not in claimed]
+    if waiting:
+        print(f"{desc}: {len(waiting)} record(s) are being computed by another run of this study; "
+              "waiting for them")
     bar = tqdm(total=len(todo), desc=desc, disable=not progress or not todo, mininterval=5.0)
     try:
-        if executor is not None and todo:
-            _run_on_executor(executor, compute, todo, roots, store, retries, deadline, bar)
+        if executor is not None and claimed:
+            _run_on_executor(executor, compute, claimed, roots, store, retries, deadline, bar)
         else:
-            for item in todo:
+            for item in claimed:
                 if deadline is not None and time.monotonic() + longest > deadline:
                     break
                 bar.set_postfix_str(item[0])
@@ -404,8 +471,29 @@ def run_study(
                 store(item, *computed(compute, item[1], roots))
                 longest = max(longest, time.monotonic() - started)
                 bar.update()
+        while waiting and (deadline is None or time.monotonic() < deadline):
+            for item in list(waiting):
+                key, config, stamp, path = item
+                stored = _read_record(path) if path.exists() else None
+                if stored is not None and _reusable(stored, stamp, code) is None:
+                    results[key] = stored["record"]
+                elif _lock(path):  # the other run stopped without it, or its record is not reusable
+                    stored = _read_record(path) if path.exists() else None
+                    if stored is not None and _reusable(stored, stamp, code) is None:
+                        results[key] = stored["record"]
+                        _unlock(path)
+                    else:
+                        store(item, *computed(compute, config, roots))
+                else:
+                    continue
+                waiting.remove(item)
+                bar.update()
+            if waiting:
+                time.sleep(LOCK_POLL_S)
     finally:
         bar.close()
+        for item in claimed:
+            _unlock(item[3])
     left = [key for key in configs if key not in results]
     if left:
         raise TimeLimitReached([key for key in configs if key in results], left)

@@ -315,3 +315,53 @@ def test_kill_9_of_a_running_study_resumes_without_loss_or_duplication(tmp_path)
     assert max(starts.count(str(x)) for x in range(8)) <= 2          # only the one in flight twice
     records = {p.stem: json.loads(p.read_text())["record"] for p in runs.glob("*.json")}
     assert records == {f"c{x}": {"y": x * x} for x in range(8)}
+
+
+def test_two_runs_of_one_study_at_once_compute_each_record_once(tmp_path):
+    """A second run waits for the records the first has claimed instead of computing them again."""
+    import threading
+
+    calls = []
+
+    def slow(config):
+        calls.append(config["x"])
+        time.sleep(0.3)
+        return {"y": config["x"] * 2}
+
+    configs = {f"c{i}": {"x": i} for i in range(4)}
+    outcomes = {}
+
+    def one(name):
+        outcomes[name] = study.run_study(configs, slow, tmp_path, {"v": 1}, progress=False)
+
+    threads = [threading.Thread(target=one, args=(n,)) for n in ("a", "b")]
+    for t in threads:
+        t.start()
+        time.sleep(0.1)  # b starts while a holds c0
+    for t in threads:
+        t.join()
+    assert sorted(calls) == [0, 1, 2, 3]                      # none computed twice
+    assert outcomes["a"] == outcomes["b"] == {f"c{i}": {"y": 2 * i} for i in range(4)}
+    assert not list(tmp_path.glob("*.lock"))
+
+
+def test_a_lock_left_by_a_dead_run_is_taken_over(tmp_path):
+    import socket
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    (tmp_path / "c0.json.lock").write_text(f"{socket.gethostname()} {dead}\n")
+    assert study.run_study({"c0": {"x": 1}}, lambda c: {"y": c["x"]}, tmp_path, {}, progress=False) == {
+        "c0": {"y": 1}}
+    assert not (tmp_path / "c0.json.lock").exists()
+
+
+def test_waiting_for_another_run_stops_at_the_deadline(tmp_path):
+    import socket
+
+    (tmp_path / "c0.json.lock").write_text(f"{socket.gethostname()} {os.getpid()}\n")  # a live holder
+    with pytest.raises(study.TimeLimitReached) as stop:
+        study.run_study({"c0": {"x": 1}, "c1": {"x": 2}}, lambda c: {"y": c["x"]}, tmp_path, {},
+                        progress=False, deadline=time.monotonic() + 1.0)
+    assert stop.value.left == ["c0"] and stop.value.done == ["c1"]
+    assert (tmp_path / "c0.json.lock").exists()               # the other run's lock is left alone
