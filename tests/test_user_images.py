@@ -34,9 +34,14 @@ def to_column_major(cube: np.ndarray) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def urban_dn():
-    """A 307 x 307 x 162 DN cube (int16, zeros) with the staged crop x 1000 at its location."""
-    crop = scipy.io.loadmat(Path(os.environ["HU_DATA_DIR"]) / "urban/subimage_Urban_R162.mat")["im"]
-    cube = np.zeros((307, 307, 162), dtype=np.int16)
+    """A 307 x 307 x 162 DN cube (int16): the staged crop x 1000 at its location, elsewhere the
+    staged ground truth's reconstruction M A x 1000 (a stand-in the check cannot tell from the
+    original, as its docstring says)."""
+    root = Path(os.environ["HU_DATA_DIR"])
+    crop = scipy.io.loadmat(root / "urban/subimage_Urban_R162.mat")["im"]
+    truth = scipy.io.loadmat(root / "urban/end4_groundTruth.mat")
+    mixed = (truth["M"] @ truth["A"]).reshape(162, 307, 307).transpose(2, 1, 0)  # MATLAB order -> cube
+    cube = np.round(mixed * 1000).astype(np.int16)
     cube[223:257, 149:227] = np.round(crop * 1000).astype(np.int16)
     return cube
 
@@ -80,6 +85,22 @@ def test_urban_stand_ins_that_are_not_the_image_fail(data_dir, urban_dn, variant
     else:
         Y = to_column_major(urban_dn[:, :, :161])
     write_urban(data_dir, Y)
+    with pytest.raises(DataError, match=message) as err:
+        data.load("urban")
+    assert "urban/Urban_R162.mat" in str(err.value) and "Fix:" in str(err.value)
+
+
+@pytest.mark.parametrize(("outside", "message"), [
+    ("nan", "non-finite values"), ("random", "do not follow the staged 4-endmember ground truth"),
+    ("zeros", "do not follow the staged 4-endmember ground truth")])
+def test_urban_stand_ins_that_match_only_the_crop_fail_naming_the_file(data_dir, urban_dn, outside, message):
+    cube = urban_dn.astype(np.float64)
+    inside = cube[223:257, 149:227].copy()
+    cube[:] = {"nan": np.nan, "zeros": 0.0}.get(outside, 0.0)
+    if outside == "random":
+        cube[:] = np.random.default_rng(0).uniform(0, 600, cube.shape)
+    cube[223:257, 149:227] = inside
+    write_urban(data_dir, to_column_major(cube))
     with pytest.raises(DataError, match=message) as err:
         data.load("urban")
     assert "urban/Urban_R162.mat" in str(err.value) and "Fix:" in str(err.value)
