@@ -109,7 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_OUTPUT,
         help=f"folder for the executed notebook (default {DEFAULT_OUTPUT})",
     )
-    with_study = [name for name in available() if pipeline.has_pipeline(name)]
+    # chapters with an experiments module (their plan is checked before work; no import here)
+    with_study = [name for name in available()
+                  if (REPO_ROOT / "companion" / "experiments" / f"{name}.py").is_file()]
     study = commands.add_parser("study", help="compute a chapter's study records without Jupyter")
     study.add_argument("chapter", choices=with_study, help="chapter whose study to run")
     study.add_argument("--scale", choices=SCALES, help="default: $HU_SCALE, else 'book'")
@@ -483,6 +485,14 @@ def run_command(args, params: dict) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:   # before a command started (its own handler says what is kept)
+        print("\ninterrupted before any work started; nothing to resume.", file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
     absolute_environment()
     args = build_parser().parse_args(argv)
     if args.command == "list":
@@ -490,6 +500,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         params = resolved(args)
+        if args.command in ("study", "report", "verify") and not pipeline.has_pipeline(args.chapter):
+            raise Refused(f"chapter {args.chapter!r} has no study plan "
+                          f"(companion.experiments.{args.chapter}.plan)")
         preflight(args, params)
     except Refused as err:
         print(f"error: {err}", file=sys.stderr)
