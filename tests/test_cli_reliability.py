@@ -24,7 +24,7 @@ def toy_plan(tmp_path, calls):
 
 @pytest.fixture
 def toy(tmp_path, monkeypatch):
-    """``datasets`` given a toy study plan (records under tmp_path/results)."""
+    """Every chapter given a toy study plan (records under tmp_path/results)."""
     calls = []
     monkeypatch.setenv("HU_RESULTS_DIR", str(tmp_path / "results"))
     monkeypatch.setattr(pipeline, "has_pipeline", lambda chapter: True)
@@ -50,8 +50,8 @@ def test_relative_environment_paths_reach_the_kernel_absolute(tmp_path, monkeypa
 def test_relative_results_dir_puts_study_records_where_the_user_meant(tmp_path, monkeypatch, toy):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HU_RESULTS_DIR", "rel")
-    assert cli.main(["study", "datasets", "--scale", "smoke"]) == 0
-    assert sorted(p.name for p in (tmp_path / "rel" / "datasets" / "smoke" / "runs").glob("*.json")) == [
+    assert cli.main(["study", "mtl", "--scale", "smoke"]) == 0
+    assert sorted(p.name for p in (tmp_path / "rel" / "mtl" / "smoke" / "runs").glob("*.json")) == [
         "c0.json", "c1.json"]
 
 
@@ -64,7 +64,7 @@ def test_scale_given_as_a_parameter_says_use_scale(capsys):
 @pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without CUDA")
 @pytest.mark.parametrize("command", ["run", "study"])
 def test_cuda_without_a_gpu_is_one_line_before_any_work(command, toy, capsys):
-    assert cli.main([command, "datasets", "--scale", "smoke", "-p", "device=cuda"]) == 2
+    assert cli.main([command, "mtl", "--scale", "smoke", "-p", "device=cuda"]) == 2
     err = capsys.readouterr().err
     assert len(_lines(err)) == 1 and "no CUDA GPU" in err and toy == []
 
@@ -76,10 +76,10 @@ def test_a_huge_value_is_refused_by_the_parser(capsys):
 
 
 def test_an_unwritable_study_folder_is_found_before_any_record(tmp_path, toy, capsys):
-    runs = tmp_path / "results" / "datasets" / "smoke" / "runs"
+    runs = tmp_path / "results" / "mtl" / "smoke" / "runs"
     runs.parent.mkdir(parents=True)
     runs.write_text("a file where the records folder should be")
-    assert cli.main(["study", "datasets", "--scale", "smoke"]) == 2
+    assert cli.main(["study", "mtl", "--scale", "smoke"]) == 2
     err = capsys.readouterr().err
     assert "study records folder" in err and str(runs) in err and toy == [] and len(_lines(err)) == 1
 
@@ -105,7 +105,7 @@ def test_a_full_disk_for_the_archive_keeps_the_time_limit_exit_code(tmp_path, mo
     monkeypatch.setattr(pipeline, "run", stop)
     monkeypatch.setattr(cli, "archive_study", lambda *a: (_ for _ in ()).throw(
         OSError(errno.ENOSPC, "No space left on device")))
-    code = cli.main(["study", "datasets", "--scale", "smoke", "--time-limit", "60",
+    code = cli.main(["study", "mtl", "--scale", "smoke", "--time-limit", "60",
                      "--archive", str(tmp_path / "a.tar.gz")])
     err = capsys.readouterr().err
     assert code == cli.EXIT_TIME_LIMIT and "Traceback" not in err
