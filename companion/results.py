@@ -1,16 +1,17 @@
-"""Chapter results: provenance, atomic JSON records and paper-vs-ours verdicts.
+"""Chapter results: provenance, atomic JSON records and the book's tables.
 
 A chapter writes ``results/<chapter>/<scale>/<name>.json`` holding the numbers its tables show,
 its comparison with the paper and the provenance of the run::
 
     {"chapter": ..., "scale": ..., "name": ..., "provenance": {...}, "data": {...},
-     "comparison": [{"key", "quantity", "source", "unit", "paper", "ours", "difference",
-                     "verdict", "reason"}, ...],
+     "code": <the records' compute-closure hash>,
+     "comparison": [<rows of companion.verdicts>, ...],
      "non_finite": {"/data/...": "nan", ...}}     # only when some value was NaN/inf
 
 The files are strict JSON (:mod:`companion.jsonio`): a NaN or infinite value is stored as
 ``null`` and flagged under ``"non_finite"``. A diverged run is never shown as a number: its
-verdict is *diverged* and tables print "diverged" for non-finite values.
+verdict is *diverged* (:mod:`companion.verdicts`) and tables print "diverged" for NaN; an
+infinity (e.g. a log p-value that underflows) is printed as ``-∞`` / ``∞``.
 
 Paper-scale records are small and committed, so a book built at ``book`` scale can show them
 beside its live run. The root is ``$HU_RESULTS_DIR`` when set, else ``results/`` in the repository.
@@ -34,15 +35,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from companion.chapters import Target
 from companion.jsonio import write_json_atomically
 
 __all__ = [
-    "VERDICTS",
     "DamagedResultError",
     "Provenance",
     "Table",
-    "compare",
     "finite_mean_std",
     "format_mean_std",
     "format_number",
@@ -51,14 +49,10 @@ __all__ = [
     "list_results",
     "read_result",
     "results_root",
-    "verdict",
     "write_result",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-# "supported" / "not supported" judge the qualitative claims of a chapter without paper numbers.
-VERDICTS = ("reproduced", "supported", "partly", "not reproduced", "not supported", "diverged",
-            "not attempted")
 
 
 def results_root() -> Path:
@@ -284,64 +278,6 @@ def format_mean_std(values: Sequence[float | None], fmt: str = ".4f") -> str:
     return text if n == len(values) else f"{text} ({len(values) - n} of {len(values)} diverged)"
 
 
-def verdict(
-    target: Target, ours: float | None, reason: str | None = None, diverged: bool = False
-) -> tuple[str, str]:
-    """Verdict on ``ours`` against ``target`` and the reason, in words.
-
-    *reproduced*: ``|ours - paper| <= tolerance``; *partly*: within ``partly_factor`` tolerances;
-    *not reproduced*: further off; *diverged*: ``ours`` is NaN/inf or the run is flagged
-    ``diverged`` (never compared as a number); *not attempted*: ``ours`` is None and not
-    flagged (``reason`` says why).
-    """
-    if diverged or is_diverged(ours):
-        why = "training diverged (non-finite values); no number to compare"
-        return "diverged", f"{why}: {reason}" if reason else why
-    if ours is None:
-        return "not attempted", reason or "not run"
-    gap = abs(ours - target.value)
-    text = f"|diff| {gap:.3g} {target.unit}"
-    if gap <= target.tolerance:
-        return "reproduced", f"{text} <= tolerance {target.tolerance:g}"
-    if gap <= target.partly_factor * target.tolerance:
-        return "partly", f"{text} <= {target.partly_factor:g} x tolerance {target.tolerance:g}"
-    return "not reproduced", f"{text} > {target.partly_factor:g} x tolerance {target.tolerance:g}"
-
-
-def compare(
-    targets: Iterable[Target],
-    ours: Mapping[str, float],
-    reasons: Mapping[str, str] | None = None,
-    diverged: Iterable[str] = (),
-) -> list[dict]:
-    """Paper-vs-ours rows: one per target, with difference (ours - paper) and verdict.
-
-    ``ours`` maps target keys to our values (a missing key means not attempted); ``reasons`` maps
-    keys to an explanation (e.g. "Urban image not staged"); ``diverged`` lists keys whose runs
-    diverged. A diverged or non-finite value gives the verdict *diverged* and ``ours = None``.
-    """
-    rows, flagged = [], set(diverged)
-    for target in targets:
-        value = ours.get(target.key)
-        outcome, why = verdict(target, value, (reasons or {}).get(target.key), target.key in flagged)
-        if outcome == "diverged":
-            value = None
-        rows.append(
-            {
-                "key": target.key,
-                "quantity": target.quantity,
-                "source": target.source,
-                "unit": target.unit,
-                "paper": target.value,
-                "ours": value,
-                "difference": None if value is None else value - target.value,
-                "verdict": outcome,
-                "reason": why,
-            }
-        )
-    return rows
-
-
 NOTE_MIN_CHARS, NOTE_MIN_REPEATS = 40, 3   # a text this long, repeated this often, becomes a note
 NOTE_WIDTH = 6                              # "note N"
 # Characters that fit across the book's text column (about 770 px) at its table type size.
@@ -402,9 +338,10 @@ class Table:
     """A list of row dicts rendered as an HTML table (notebooks, book) or markdown (terminal).
 
     ``columns`` maps row keys to headers (default: every key of the first row); floats are shown
-    with ``floatfmt`` (default: :func:`format_number`); NaN and inf as "diverged"; None as an em
-    dash. In HTML, ``**text**`` is bold, ``mean ± std`` stays on one line, and a long text
-    repeated down a column (e.g. the same reason on every row of a scene that was not run) is
+    with ``floatfmt`` (default: :func:`format_number`); NaN as "diverged", infinities as "−∞" /
+    "∞" (an underflowing log p-value is not a diverged run); None as an em dash. In HTML,
+    ``**text**`` is bold, ``mean ± std`` stays on one line, and a long text repeated down a column
+    (e.g. the same reason on every row of a scene that was not run) is
     printed once, as a note under the table, with "note N" in its cells.
     """
 
@@ -420,8 +357,10 @@ class Table:
         if value is None:
             return "—"
         if isinstance(value, float):
-            if is_diverged(value):
+            if math.isnan(value):
                 return "diverged"
+            if math.isinf(value):   # e.g. a log p-value that underflows: shown as such
+                return "−∞" if value < 0 else "∞"
             return format(value, self.floatfmt) if self.floatfmt else format_number(value)
         return str(value)
 

@@ -77,7 +77,6 @@ __all__ = [
     "fingerprint",
     "loaded_modules",
     "run_study",
-    "source_fingerprint",
 ]
 
 _SAFE_KEY = re.compile(r"^[A-Za-z0-9_.=+-]+$")
@@ -98,14 +97,6 @@ def fingerprint(*parts: Any) -> str:
     """Short stable hash of JSON-serialisable ``parts`` (protocol, config, code version ...)."""
     text = json.dumps(parts, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def source_fingerprint(*modules) -> str:
-    """Hash of the source code of ``modules``: put it in a study's protocol so that records
-    computed by older code are recomputed rather than reused."""
-    import inspect
-
-    return fingerprint(*[inspect.getsource(module) for module in modules])
 
 
 # ----------------------------------------------------------------------------- code closure

@@ -1,4 +1,4 @@
-"""Results records: atomic writing, provenance, verdicts and comparison tables."""
+"""Results records: atomic writing, provenance and the book's tables (verdicts: test_verdicts.py)."""
 
 import json
 import os
@@ -7,21 +7,19 @@ import re
 import pytest
 import torch
 
-from companion.chapters import Target, resolve_parameters
+from companion.chapters import resolve_parameters
 from companion.results import (
-    VERDICTS,
     DamagedResultError,
     Provenance,
     Table,
-    compare,
     finite_mean_std,
     format_mean_std,
     read_result,
-    verdict,
     write_result,
 )
+from companion.verdicts import Target, numeric_row
 
-TARGET = Target("sad", "mean SAD on Samson", 3.0, "deg", "Table 2", tolerance=0.5)
+TARGET = Target("sad", "mean SAD on Samson", 3.0, 1, "deg", "Table 2", "metrics.sad", "P: text", "lower")
 
 
 @pytest.fixture
@@ -70,36 +68,6 @@ def test_failed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path, prov):
     assert os.listdir(path.parent) == ["r.json"]
 
 
-@pytest.mark.parametrize(
-    ("ours", "expected"),
-    [
-        (3.2, "reproduced"),
-        (2.5, "reproduced"),
-        (3.9, "partly"),
-        (1.6, "partly"),
-        (4.6, "not reproduced"),
-        (float("nan"), "diverged"),
-        (float("inf"), "diverged"),
-        (None, "not attempted"),
-    ],
-)
-def test_verdict_thresholds(ours, expected):
-    outcome, reason = verdict(TARGET, ours, None)
-    assert outcome == expected and outcome in VERDICTS and reason
-
-
-def test_not_attempted_keeps_the_reason():
-    assert verdict(TARGET, None, "Urban image not staged") == ("not attempted", "Urban image not staged")
-
-
-def test_compare_builds_difference_and_verdict_rows():
-    other = Target("rmse", "RMSE", 0.1, "", "Fig. 3", tolerance=0.01)
-    rows = compare([TARGET, other], {"sad": 3.3}, {"rmse": "not run at this scale"})
-    assert rows[0]["difference"] == pytest.approx(0.3) and rows[0]["verdict"] == "reproduced"
-    assert rows[1]["ours"] is None and rows[1]["verdict"] == "not attempted"
-    assert rows[1]["reason"] == "not run at this scale"
-
-
 def test_table_renders_markdown_and_escaped_html():
     table = Table([{"a": 1.23456789, "b": None, "c": "x|<y>"}], caption="cap")
     md = table.to_markdown()
@@ -108,20 +76,10 @@ def test_table_renders_markdown_and_escaped_html():
 
 
 # ------------------------------------------------------------------ divergence
-def test_diverged_values_and_flags_never_read_as_numbers():
-    assert verdict(TARGET, float("nan"))[0] == "diverged"
-    assert verdict(TARGET, 3.0, diverged=True)[0] == "diverged"  # flagged: the number is not used
-    rows = compare([TARGET], {"sad": float("nan")})
-    assert rows[0]["verdict"] == "diverged" and rows[0]["ours"] is None and rows[0]["difference"] is None
-    assert "diverged" in rows[0]["reason"]
-    rows = compare([TARGET], {"sad": 3.1}, diverged=["sad"])
-    assert rows[0]["verdict"] == "diverged" and rows[0]["ours"] is None
-
-
-def test_tables_show_diverged_for_non_finite_values():
-    table = Table([{"a": float("nan"), "b": float("inf"), "c": 0.5}])
-    assert "| diverged | diverged | 0.5 |" in table.to_markdown()
-    assert "nan" not in table.to_html()
+def test_tables_show_diverged_for_nan_and_an_underflow_as_minus_infinity():
+    table = Table([{"a": float("nan"), "b": float("-inf"), "c": 0.5, "d": float("inf")}])
+    assert "| diverged | −∞ | 0.5 | ∞ |" in table.to_markdown()
+    assert "nan" not in table.to_html() and "diverged" not in table.to_markdown().split("|")[2]
 
 
 def test_finite_mean_std_and_its_text_leave_diverged_runs_out():
@@ -133,7 +91,7 @@ def test_finite_mean_std_and_its_text_leave_diverged_runs_out():
 
 
 def test_summary_json_is_strict_with_a_list_of_non_finite_fields(tmp_path, prov):
-    comparison = compare([TARGET], {"sad": float("nan")})
+    comparison = [numeric_row(TARGET, float("nan"))]
     path = write_result("datasets", "summary", {"loss": [0.5, float("nan")], "best": float("-inf")},
                         prov.finish(), comparison=comparison, root=tmp_path)
     text = path.read_text()

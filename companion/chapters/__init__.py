@@ -44,7 +44,6 @@ from typing import Any
 __all__ = [
     "SCALES",
     "Param",
-    "Target",
     "available",
     "describe",
     "device_param",
@@ -179,24 +178,6 @@ def seed_param(help: str) -> Param:
 def device_param(help: str = "torch device: 'auto', 'cpu', 'cuda' or 'cuda:N'") -> Param:
     """The ``device`` parameter every chapter shares (``gpu`` or ``cuda0`` fail validation)."""
     return Param(str, help, pattern=DEVICE_PATTERN)
-
-
-@dataclass(frozen=True)
-class Target:
-    """One number a paper reports, to compare ours against.
-
-    ``key`` names the quantity in a chapter's results (``results["ours"][key]``); ``value`` is in
-    ``unit``; ``source`` cites the table/figure; ``tolerance`` (same unit) is the absolute
-    difference still called *reproduced* (up to ``partly_factor * tolerance``: *partly*).
-    """
-
-    key: str
-    quantity: str
-    value: float
-    unit: str
-    source: str
-    tolerance: float
-    partly_factor: float = 3.0
 
 
 def targets(chapter: str | ModuleType) -> list:
