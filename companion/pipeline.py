@@ -179,14 +179,18 @@ class VerificationError(RuntimeError):
     """A recomputed record differs from the stored one: the records keep their old stamp."""
 
 
-def same_numbers(a: Any, b: Any, atol: float = 0.0, where: str = "") -> str | None:
+def same_numbers(a: Any, b: Any, atol: float = 0.0, where: str = "", ignore: frozenset = frozenset()
+                 ) -> str | None:
     """Where ``a`` and ``b`` (JSON-like) differ beyond ``atol`` (0: bit for bit), or None.
-    NaN equals NaN; ints and floats compare as numbers."""
+    NaN equals NaN; ints and floats compare as numbers; the values of dict keys in ``ignore``
+    (e.g. wall-clock times a record keeps beside its results) are not compared."""
     if isinstance(a, Mapping) and isinstance(b, Mapping):
         if set(a) != set(b):
             return f"{where or '/'}: keys differ ({sorted(set(a) ^ set(b))[:4]})"
         for key in a:
-            found = same_numbers(a[key], b[key], atol, f"{where}/{key}")
+            if key in ignore:
+                continue
+            found = same_numbers(a[key], b[key], atol, f"{where}/{key}", ignore)
             if found:
                 return found
         return None
@@ -194,7 +198,7 @@ def same_numbers(a: Any, b: Any, atol: float = 0.0, where: str = "") -> str | No
         if len(a) != len(b):
             return f"{where}: lengths {len(a)} and {len(b)}"
         for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            found = same_numbers(x, y, atol, f"{where}/{i}")
+            found = same_numbers(x, y, atol, f"{where}/{i}", ignore)
             if found:
                 return found
         return None
@@ -217,7 +221,8 @@ def sample_keys(stored: Mapping[tuple[str, str], Mapping], cost: Callable[[Mappi
                 cheapest: int = 3) -> list[tuple[str, str]]:
     """The ``cheapest`` cheapest ``(study, key)`` pairs and the most expensive one, by the stored
     ``seconds`` or, for records without them, by ``cost(config)`` (the experiments module's
-    estimate, in any unit); ValueError when a record has neither."""
+    estimate, in any unit); ValueError when a record has neither. Records that did not run
+    (``status`` "not run") prove nothing and are left out."""
     def price(item):
         seconds = stored[item].get("seconds")
         if seconds is not None:
@@ -226,7 +231,8 @@ def sample_keys(stored: Mapping[tuple[str, str], Mapping], cost: Callable[[Mappi
             raise ValueError(f"record {item[0]}/{item[1]} stores no 'seconds' and the experiments module "
                              "defines no cost(config) to rank it")
         return float(cost(stored[item]["config"]))
-    ordered = sorted(stored, key=lambda item: (price(item), item))
+    ran = [item for item in stored if stored[item].get("record", {}).get("status") != "not run"]
+    ordered = sorted(ran, key=lambda item: (price(item), item))
     return list(dict.fromkeys(ordered[:cheapest] + ordered[-1:]))
 
 
@@ -236,12 +242,14 @@ def verify(chapter: str, P: Mapping, *, commit: str, log: Callable[[str], None] 
     studies: the ``cheapest`` cheapest and the most expensive, :func:`sample_keys`); if every one
     equals its stored record (``VERIFY_ATOL`` of the experiments module: 0, the default, is bit
     for bit), re-stamp every stored record of the plan with the current fingerprint, code hash
-    and data checksums and a ``verified`` note naming ``commit`` and the sample; otherwise raise
+    and data checksums and a ``verified`` note naming ``commit`` and the sample (``VERIFY_IGNORE``:
+    record keys left out of the comparison, such as wall-clock times); otherwise raise
     :class:`VerificationError` and change nothing. A stored record whose configuration differs
     from the plan's cannot be verified (also an error). Returns ``{"sample", "restamped",
     "seconds"}``."""
     module = experiments_module(chapter)
     atol = getattr(module, "VERIFY_ATOL", 0.0)
+    ignore = frozenset(getattr(module, "VERIFY_IGNORE", ()))
     studies = plan(chapter, P)
     code = code_hash(chapter)
     stored, files = {}, {}
@@ -259,12 +267,14 @@ def verify(chapter: str, P: Mapping, *, commit: str, log: Callable[[str], None] 
         started = time.perf_counter()
         record = definition.compute(definition.configs[key])
         seconds[f"{name}/{key}"] = round(time.perf_counter() - started, 3)
-        problem = same_numbers(_normalised(record), _normalised(stored[name, key]["record"]), atol)
+        problem = same_numbers(_normalised(record), _normalised(stored[name, key]["record"]), atol,
+                               ignore=ignore)
         if problem:
             raise VerificationError(f"{chapter}: {name}/{key} differs from its stored record at {problem}; "
                                     "no record was re-stamped (rerun them)")
         log(f"  identical ({seconds[f'{name}/{key}']:.1f} s)")
-    note = {"commit": commit, "sample": [f"{n}/{k}" for n, k in sample], "atol": atol}
+    note = {"commit": commit, "sample": [f"{n}/{k}" for n, k in sample], "atol": atol,
+            "ignored": sorted(ignore)}
     restamped = 0
     for (name, key), doc in stored.items():
         definition = studies[name]

@@ -96,11 +96,16 @@ def test_same_numbers_is_bit_for_bit_unless_told_otherwise():
     assert pipeline.same_numbers({"a": [1.0]}, {"a": [1.0 + 2e-16]}, atol=1e-12) is None
     assert "keys differ" in pipeline.same_numbers({"a": 1}, {"b": 1})
     assert pipeline.same_numbers({"s": "x"}, {"s": "y"}) == "/s: 'x' != 'y'"
+    # declared wall-clock keys are left out, anywhere in the record
+    assert pipeline.same_numbers({"r": [{"time_s": 1.0, "sad": 2.0}]}, {"r": [{"time_s": 9.0, "sad": 2.0}]},
+                                 ignore=frozenset({"time_s"})) is None
 
 
 def test_the_sample_is_the_three_cheapest_and_the_most_expensive():
-    stored = {("s", f"k{i}"): {"seconds": float(i), "config": {}} for i in range(10)}
+    stored = {("s", f"k{i}"): {"seconds": float(i), "config": {}, "record": {}} for i in range(10)}
     assert pipeline.sample_keys(stored, None) == [("s", "k0"), ("s", "k1"), ("s", "k2"), ("s", "k9")]
+    stored["s", "k0"]["record"] = {"status": "not run", "reason": "image absent"}   # proves nothing
+    assert pipeline.sample_keys(stored, None) == [("s", "k1"), ("s", "k2"), ("s", "k3"), ("s", "k9")]
     unpriced = {("s", "a"): {"config": {"n": 5}}, ("s", "b"): {"config": {"n": 1}}}
     assert pipeline.sample_keys(unpriced, lambda c: c["n"], cheapest=1) == [("s", "b"), ("s", "a")]
     with pytest.raises(ValueError, match="cost"):
