@@ -103,8 +103,9 @@ PAPER_TARGETS = [
 # seed share DeepGU's value, so the comparisons are not independent).
 CLAIMS = [
     Claim(f"{scene}_ranking", f"{scene.upper()}: DeepGU has the lowest RMSE_A (relative)", "Table III",
-          f"DeepGU has the lowest RMSE_A of the five methods on {scene.upper()} ({_TABLE3[scene]['deepgu'][0]:.4f} "
-          f"against at best {min(v[0] for m, v in _TABLE3[scene].items() if m != 'deepgu'):.4f})",
+          f"DeepGU has the lowest RMSE_A of the five methods on {scene.upper()} "
+          f"({_TABLE3[scene]['deepgu'][0]:.4f} against at best "
+          f"{min(v[0] for m, v in _TABLE3[scene].items() if m != 'deepgu'):.4f})",
           "DeepGU's relative RMSE_A against each rival's (FCLS and the baselines run) on the same scene "
           "seed: scene seeds x rivals")
     for scene in ("dc1", "dc2")

@@ -185,7 +185,8 @@ def plan(P: Mapping) -> dict[str, StudyDefinition]:
         "synthetic": _SceneStudy("deepgu", scale, synthetic, protocol,
                                  functools.partial(method_point, protocol=protocol), [],
                                  desc="Table III", scenes=scenes),
-        "real": StudyDefinition("deepgu", scale, real, protocol, functools.partial(real_point, protocol=protocol),
+        "real": StudyDefinition("deepgu", scale, real, protocol,
+                                functools.partial(real_point, protocol=protocol),
                                 [name for name in P["real"] if name not in USER_SUPPLIED], desc="Table IV"),
     }
 

@@ -80,7 +80,8 @@ def calibration_statistics(P: Mapping, records: Mapping) -> dict[str, dict[float
         for a in P["calibration_amplitudes"]:
             recs = [records["calibration"][f"cal_{name}_{a:g}_{s}"] for s in range(P["calibration_seeds"])]
             rel_a = np.array([r["rel_a"] for r in recs])
-            out[name][a] = {"rel_a": (float(rel_a.mean()), float(rel_a.std(ddof=1)) if len(rel_a) > 1 else 0.0),
+            std = float(rel_a.std(ddof=1)) if len(rel_a) > 1 else 0.0
+            out[name][a] = {"rel_a": (float(rel_a.mean()), std),
                             "rmse_y": float(np.mean([r["rmse_y"] for r in recs]))}
     return out
 
@@ -107,7 +108,8 @@ def _calibration_evidence(P: Mapping, records: Mapping, scene: str) -> str:
             f"(paper {paper[0]:.4f}) over {P['calibration_seeds']} seeds")
 
 
-def numeric_reason(target, values: list[float], other: float | None, P: Mapping, records: Mapping) -> verdicts.Reason:
+def numeric_reason(target, values: list[float], other: float | None, P: Mapping,
+                   records: Mapping) -> verdicts.Reason:
     """The reason of a missed Table III target (only called for a miss), by priority: the seed
     spread (``sample size``); for RMSE_Y, the paper's column in eq. 14's absolute convention
     (``open protocol choice``, when that value is reproduced by the rule; the verdict stays the
@@ -121,9 +123,10 @@ def numeric_reason(target, values: list[float], other: float | None, P: Mapping,
     mean = float(np.mean(values))
     if metric == "rel_y" and other is not None:
         floor = 10 ** (-P["snr_db"] / 20)
-        text = (f"Table III sensitivity row {target.key}@{chapter.SENSITIVITY[metric][1]}: eq. 14's absolute "
-                f"RMSE_Y is {other:.4f} against the paper's {target.value:.4f} (ours relative {mean:.4f}); the "
-                f"paper's FCLS values (0.0253, 0.0255) lie below the relative noise floor {floor:.4f} at "
+        text = (f"Table III sensitivity row {target.key}@{chapter.SENSITIVITY[metric][1]}: eq. 14's "
+                f"absolute RMSE_Y is {other:.4f} against the paper's {target.value:.4f} (ours relative "
+                f"{mean:.4f}); the paper's FCLS values (0.0253, 0.0255) lie below the relative noise floor "
+                f"{floor:.4f} at "
                 f"{P['snr_db']:g} dB, so Table III's Y column cannot be relative errors throughout")
         if verdicts.judge_numeric(target, other) == "reproduced":
             return verdicts.Reason("open protocol choice: RMSE_Y convention of Table III", text)
@@ -166,10 +169,11 @@ def _claim_row(claim, P: Mapping, records: Mapping) -> dict:
     if not verdicts.judge_claim(wins, losses) == "supported":
         means = {m: float(np.mean(v)) for m, v in values.items()}
         evidence = (f"Table III: DeepGU wins {wins}, loses {losses}; mean relative RMSE_A DeepGU "
-                    f"{np.mean(ours):.4f}, " + ", ".join(f"{chapter.LABELS[m]} {v:.4f}" for m, v in means.items()))
+                    f"{np.mean(ours):.4f}, "
+                    + ", ".join(f"{chapter.LABELS[m]} {v:.4f}" for m, v in means.items()))
         if scene == "dc2":
-            reason = verdicts.Reason("data we lack", evidence + "; DC2's generator is not public and ours is our "
-                                     "own (assumption 3); " + _calibration_evidence(P, records, scene))
+            reason = verdicts.Reason("data we lack", evidence + "; DC2's generator is not public and ours is "
+                                     "our own (assumption 3); " + _calibration_evidence(P, records, scene))
         else:
             reason = verdicts.Reason("unexplained", evidence)
     return verdicts.claim_row(claim, wins, losses, text, ties=ties, reason=reason)
@@ -211,7 +215,8 @@ def report(P: Mapping, records: Mapping) -> Report:
             for method, (mean, std) in seed_statistics(recs, name, metric).items():
                 if any(t.key == f"{name}_{method}_{metric}" for t in chapter.PAPER_TARGETS):
                     ours[f"{name}_{method}_{metric}"], stds[f"{name}_{method}_{metric}"] = mean, std
-    data = {"synthetic": {k: {m: v for m, v in rec.items() if m != "maps"} for k, rec in records["synthetic"].items()},
+    data = {"synthetic": {k: {m: v for m, v in rec.items() if m != "maps"}
+                          for k, rec in records["synthetic"].items()},
             "calibration": dict(records["calibration"]), "real": dict(records["real"]),
             "ours": ours, "std": stds}
     return Report(comparison_rows(P, records), data)
@@ -254,11 +259,11 @@ def official_table(P: Mapping, records: Mapping, scene: str, device: str) -> Tab
         if method in stats["rel_a"]:
             rows.append({"method": f"{label} (ours)", **{m: _cell(stats[m], method) for m in OFFICIAL_COLS}})
     return Table(rows, {"method": "method", **OFFICIAL_COLS}, floatfmt=".4f",
-                 caption=f"{scene.upper()}, the reference code's conventions (the verdicts'): relative errors "
-                         "‖X − X*‖_F/‖X*‖_F and SAM mean over pixels and endmembers (rad); ours mean ± std "
-                         f"over {len(recs)} scene seed(s), endmembers in the true order (Hungarian on SAD); "
-                         "FCLS scores M0 at every pixel (the paper leaves its RMSE_M, SAM_M blank) and its "
-                         f"time includes VCA; times on {device}")
+                 caption=f"{scene.upper()}, the reference code's conventions (the verdicts'): relative "
+                         "errors ‖X − X*‖_F/‖X*‖_F and SAM mean over pixels and endmembers (rad); ours mean "
+                         f"± std over {len(recs)} scene seed(s), endmembers in the true order (Hungarian on "
+                         "SAD); FCLS scores M0 at every pixel (the paper leaves its RMSE_M, SAM_M blank) and "
+                         f"its time includes VCA; times on {device}")
 
 
 def literal_table(P: Mapping, records: Mapping, scene: str) -> Table:
@@ -268,8 +273,8 @@ def literal_table(P: Mapping, records: Mapping, scene: str) -> Table:
     rows = [{"method": f"{chapter.LABELS[m]} (ours)", **{k: _cell(stats[k], m) for k in LITERAL}}
             for m in METHODS if m in stats["rmse_a"]]
     return Table(rows, {"method": "method", **LITERAL}, floatfmt=".4f",
-                 caption=f"{scene.upper()}, the paper's eqs. 14-15 taken literally (sensitivity only): absolute "
-                         "RMSE and SAM summed over endmembers (rad); mean ± std over scene seeds")
+                 caption=f"{scene.upper()}, the paper's eqs. 14-15 taken literally (sensitivity only): "
+                         "absolute RMSE and SAM summed over endmembers (rad); mean ± std over scene seeds")
 
 
 def gain_table(P: Mapping, records: Mapping) -> Table:
@@ -282,8 +287,10 @@ def gain_table(P: Mapping, records: Mapping) -> Table:
             ratios = np.array([r[key]["rel_a"] / r["fcls"]["rel_a"] for r in recs if key in r])
             if ratios.size:
                 label = chapter.LABELS[method]
-                rows.append({"scene": name.upper(), "method": label, "paper": paper[label][0] / paper["FCLS"][0],
-                             "ours": f"{ratios.mean():.3f} ± {ratios.std(ddof=1) if ratios.size > 1 else 0:.3f}"})
+                std = ratios.std(ddof=1) if ratios.size > 1 else 0
+                rows.append({"scene": name.upper(), "method": label,
+                             "paper": paper[label][0] / paper["FCLS"][0],
+                             "ours": f"{ratios.mean():.3f} ± {std:.3f}"})
     return Table(rows, {"scene": "scene", "method": "method", "paper": "paper", "ours": "ours, mean ± std"},
                  floatfmt=".3f", caption="RMSE_A of each method divided by FCLS's on the same scene draw "
                                          "(below 1: better than FCLS); ours over scene seeds")
@@ -314,13 +321,15 @@ def real_table(P: Mapping, records: Mapping) -> Table:
             for s in ("Houston", "Cuprite") for m, v in chapter.QUOTED_TABLE4.items()]
     for name, rec in records["real"].items():
         if rec.get("status") == "not run":
-            rows.append({"scene": name.capitalize(), "method": "all", "note": f"not attempted: {rec['reason']}"})
+            rows.append({"scene": name.capitalize(), "method": "all",
+                         "note": f"not attempted: {rec['reason']}"})
             continue
         for key in [*(m for m in METHODS if m != "deepgu"), f"deepgu_{P['real_lambda_a']:g}"]:
             if key in rec:
                 r = rec[key]
-                rows.append({"scene": name, "method": chapter.LABELS.get(key, "DeepGU"), "rmse_y": r["rmse_y"],
-                             "mse_y": r["rmse_y"] ** 2, "rmse_a": r.get("rmse_a"), "time": r["time"],
+                rows.append({"scene": name, "method": chapter.LABELS.get(key, "DeepGU"),
+                             "rmse_y": r["rmse_y"], "mse_y": r["rmse_y"] ** 2, "rmse_a": r.get("rmse_a"),
+                             "time": r["time"],
                              "note": "ours" if "rmse_a" in r else "ours; no reference abundances"})
     return Table(rows, {"scene": "scene", "method": "method", "rmse_y": "RMSE_Y", "mse_y": "MSE_Y",
                         "rmse_a": "RMSE_A", "time": "time (s)", "note": "note"}, floatfmt=".4g",
@@ -342,7 +351,7 @@ def time_table(P: Mapping, records: Mapping, device: str) -> Table:
                      "outer": f"{min(outer)}-{max(outer)}"})
     return Table(rows, {"scene": "scene", "paper": "paper (s)", "ours": "ours (s), mean ± std",
                         "vae": "of which VAEs (s)", "outer": "outer iterations"}, floatfmt=".1f",
-                 caption=f"DeepGU wall time per scene, ours on {device} (one torch thread); the paper's "
+                 caption=f"DeepGU wall time per scene, ours on {device}; the paper's "
                          "machine is different: indicative only")
 
 
@@ -370,7 +379,8 @@ def comparison_table(rows: list[dict], caption: str) -> Table:
 def sensitivity_table(rows: list[dict], caption: str) -> Table:
     """The sensitivity rows of a comparison (the paper's eqs. 14-15; no verdict)."""
     return Table([_shown(r) for r in rows if r["kind"] == "sensitivity"],
-                 {"quantity": "quantity", "convention": "convention", "paper": "paper", "ours": "ours"},
+                 {"quantity": "target (judged in C above)", "convention": "computed as", "paper": "paper",
+                  "ours": "ours"},
                  floatfmt=".4f", caption=caption)
 
 
@@ -396,6 +406,7 @@ def learned(P: Mapping, records: Mapping) -> str:
         metric = "rmse_a" if "rmse_a" in rec["fcls"] else "rmse_y"
         dg = rec[f"deepgu_{P['real_lambda_a']:g}"]
         lines.append(f"- **{name}.** {metric.upper()} (eq. 14): FCLS {rec['fcls'][metric]:.4f}, "
-                     + ", ".join(f"{chapter.LABELS[m]} {rec[m][metric]:.4f}" for m in P["baselines"] if m in rec)
+                     + ", ".join(f"{chapter.LABELS[m]} {rec[m][metric]:.4f}"
+                                 for m in P["baselines"] if m in rec)
                      + f", DeepGU {dg[metric]:.4f}.")
     return "In this run:\n\n" + "\n".join(lines)
