@@ -4,7 +4,7 @@ Usage: ``HU_DATA_DIR=../shared/data OMP_NUM_THREADS=1 python benchmarks/deepgu_l
 On DC1 (4900 pixels, P = 3, K = 2) with VAEs trained as in the chapter, from the FCLS abundances
 and ``Z_n = Z0``:
 
-* batched: ``experiments.deepgu.latent_step`` on every pixel at once (tolerance 1e-3, Sec. VII),
+* batched: ``nets.deepgu.latent_step`` on every pixel at once (tolerance 1e-3, Sec. VII),
   in float32 as in the chapter;
 * reference: ``scipy.optimize.minimize(method="L-BFGS-B")`` called once per pixel with the same
   objective and its autograd gradient, the way the reference code calls its L-BFGS per pixel.
@@ -25,6 +25,7 @@ from scipy.optimize import minimize
 
 from companion.data.scenes import variability_scene
 from companion.experiments import deepgu as exp
+from companion.nets import deepgu as net
 from companion.nets.vae import train_vaes
 
 SUBSET = 200
@@ -35,7 +36,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     hsi = variability_scene("dc1", seed=0).hsi
     M0, A0 = exp._reference(hsi, seed=0)
-    data = torch.as_tensor(np.clip(exp.bundles(hsi.Y, M0, 100), 0, 1), dtype=torch.float32)
+    data = torch.as_tensor(np.clip(net.bundles(hsi.Y, M0, 100), 0, 1), dtype=torch.float32)
     vae32 = train_vaes(data, [0, 1, 2])[0]
     with torch.no_grad():
         Z0_32 = vae32.encode(torch.as_tensor(M0.T[:, None, :], dtype=torch.float32))[0][:, 0]
@@ -43,7 +44,7 @@ def main() -> None:
     N, (P, K) = Y32.shape[0], Z0_32.shape
 
     start = time.perf_counter()
-    Z, info = exp.latent_step(vae32.decode, Y32, A32, Z0_32.expand(N, P, K).clone(), Z0_32, LAM_Z,
+    Z, info = net.latent_step(vae32.decode, Y32, A32, Z0_32.expand(N, P, K).clone(), Z0_32, LAM_Z,
                               max_iter=50, tol=1e-3)
     t_batched = time.perf_counter() - start
 
@@ -51,12 +52,12 @@ def main() -> None:
     Y, A = torch.as_tensor(hsi.Y.T), torch.as_tensor(A0.T)
     Z_init = Z0.expand(N, P, K).clone()
     with torch.no_grad():
-        f_batched = exp.latent_objective(vae.decode, Y, A, Z.double().reshape(N, -1), Z0, LAM_Z).numpy()
+        f_batched = net.latent_objective(vae.decode, Y, A, Z.double().reshape(N, -1), Z0, LAM_Z).numpy()
     start = time.perf_counter()
-    Z64, info64 = exp.latent_step(vae.decode, Y, A, Z_init, Z0, LAM_Z, max_iter=50, tol=1e-3)
+    Z64, info64 = net.latent_step(vae.decode, Y, A, Z_init, Z0, LAM_Z, max_iter=50, tol=1e-3)
     t_batched64 = time.perf_counter() - start
     with torch.no_grad():
-        f_batched64 = exp.latent_objective(vae.decode, Y, A, Z64.reshape(N, -1), Z0, LAM_Z).numpy()
+        f_batched64 = net.latent_objective(vae.decode, Y, A, Z64.reshape(N, -1), Z0, LAM_Z).numpy()
 
     subset = np.sort(np.random.default_rng(0).choice(N, SUBSET, replace=False))
     f_scipy = np.empty(SUBSET)
@@ -64,13 +65,13 @@ def main() -> None:
     for j, n in enumerate(subset):
         def fun(z, n=n):
             zt = torch.as_tensor(z).reshape(1, -1).requires_grad_(True)
-            value = exp.latent_objective(vae.decode, Y[n:n + 1], A[n:n + 1], zt, Z0, LAM_Z).sum()
+            value = net.latent_objective(vae.decode, Y[n:n + 1], A[n:n + 1], zt, Z0, LAM_Z).sum()
             value.backward()
             return value.item(), zt.grad.numpy().ravel()
         f_scipy[j] = minimize(fun, Z0.numpy().ravel(), jac=True, method="L-BFGS-B").fun
     t_loop = (time.perf_counter() - start) * N / SUBSET
 
-    f_start = exp.latent_objective(vae.decode, Y[subset], A[subset], Z_init[subset].reshape(SUBSET, -1),
+    f_start = net.latent_objective(vae.decode, Y[subset], A[subset], Z_init[subset].reshape(SUBSET, -1),
                                    Z0, LAM_Z).detach().numpy()
     fb = f_batched[subset]
     print(f"DC1: {N} pixels, D = P*K = {P * K} unknowns per pixel, lambda_Z = {LAM_Z}")

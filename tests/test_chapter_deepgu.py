@@ -1,21 +1,35 @@
-"""The DeepGU chapter runs end to end at smoke scale, writes its verdicts and resumes."""
+"""The DeepGU chapter runs end to end at smoke scale, equals its pipeline, writes its verdicts and
+resumes."""
+
+import json
 
 from conftest import run_chapter_smoke
 
+from companion import pipeline
 
-def test_deepgu_smoke_run_writes_results_and_resumes(tmp_path):
+
+def test_deepgu_smoke_run_equals_the_pipeline_and_resumes(tmp_path, monkeypatch):
     outputs, record = run_chapter_smoke("deepgu", tmp_path)
     assert sum("image/png" in o.get("data", {}) for o in outputs) >= 3
-    verdicts = {row["quantity"]: row["verdict"] for row in record["comparison"]}
-    assert verdicts["DC1 DeepGU RMSE_A (rel.)"] == "not attempted"     # smoke runs DC2 only
-    for method in ("DeepGU", "FCLS", "ELMM"):
-        assert verdicts[f"DC2 {method} RMSE_A (rel.)"] != "not attempted"
-    assert verdicts["DC2 GLMM RMSE_A (rel.)"] == "not attempted"       # smoke runs ELMM only
-    assert "DC2: DeepGU has the lowest RMSE_A (relative)" in verdicts
+    verdicts = {row["key"]: row["verdict"] for row in record["comparison"]}
+    assert verdicts["dc1_deepgu_rel_a"] == "not attempted"                  # smoke runs DC2 only
+    for method in ("deepgu", "fcls", "elmm"):
+        assert verdicts[f"dc2_{method}_rel_a"] != "not attempted"
+    assert verdicts["dc2_glmm_rel_a"] == "not attempted"                    # smoke runs ELMM only
+    assert verdicts["dc1_ranking"] == "not attempted" and verdicts["dc2_ranking"] != "not attempted"
+    claim = next(r for r in record["comparison"] if r["key"] == "dc2_ranking")
+    assert claim["wins"] + claim["losses"] + claim["ties"] == 2              # 1 seed x 2 rivals
+    assert all(r["verdict"] is None for r in record["comparison"] if r["kind"] == "sensitivity")
     assert record["data"]["real"] == {}
     runs = tmp_path / "results/deepgu/smoke/runs"
     assert sorted(p.name for p in runs.iterdir()) == ["cal_dc2_0.05_0.json", "dc2_seed0.json"]
     stamp = (runs / "dc2_seed0.json").stat().st_mtime_ns
+    # plan -> compute -> report here gives the notebook's numbers, reusing its records
+    monkeypatch.setenv("HU_RESULTS_DIR", str(tmp_path / "results"))
+    P = record["provenance"]["params"]
+    result = pipeline.report("deepgu", P, pipeline.run("deepgu", P))
+    assert json.loads(json.dumps(result.comparison)) == record["comparison"]
+    assert json.loads(json.dumps(result.data["ours"])) == record["data"]["ours"]
     run_chapter_smoke("deepgu", tmp_path)
     assert (runs / "dc2_seed0.json").stat().st_mtime_ns == stamp       # reused, not recomputed
 

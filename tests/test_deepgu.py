@@ -1,4 +1,8 @@
-"""DeepGU (Borsoi et al.): batched latent solver, TV-ADMM abundance step, batched VAEs, data, metrics."""
+"""DeepGU (Borsoi et al.): batched latent solver, TV-ADMM abundance step, batched VAEs, data, metrics;
+the pipeline (plan, cost, import closure) and the report (reasons, claims, committed summary)."""
+
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -6,12 +10,16 @@ import scipy.io
 import torch
 from scipy.optimize import minimize
 
-from companion import metrics
+from companion import metrics, pipeline, study, verdicts
+from companion.chapters import deepgu as chapter
+from companion.chapters import targets
 from companion.classic import fcls, tv_objective, unmix_tv
 from companion.data import scenes, usgs_library
 from companion.data.registry import fetch
 from companion.experiments import deepgu as exp
+from companion.nets import deepgu as net
 from companion.nets.vae import EndmemberVAE, hidden_sizes, train_vaes
+from companion.reports import deepgu as rep
 
 
 def _latent_problem(n=6, L=20, P=3, K=2, seed=0):
@@ -31,14 +39,14 @@ def test_batched_latent_step_reaches_scipy_lbfgsb_minimum():
     model, Y, A, Z0 = _latent_problem()
     n, P, K = Y.shape[0], A.shape[1], Z0.shape[1]
     Z_init = Z0.expand(n, P, K).clone()
-    Z, info = exp.latent_step(model.decode, Y, A, Z_init, Z0, lam_z=0.1, max_iter=500, tol=1e-10,
+    Z, info = net.latent_step(model.decode, Y, A, Z_init, Z0, lam_z=0.1, max_iter=500, tol=1e-10,
                               ftol=0.0, gtol=1e-9)
     with torch.no_grad():
-        ours = exp.latent_objective(model.decode, Y, A, Z.reshape(n, -1), Z0, 0.1).numpy()
+        ours = net.latent_objective(model.decode, Y, A, Z.reshape(n, -1), Z0, 0.1).numpy()
     for i in range(n):
         def fun(z, i=i):
             zt = torch.as_tensor(z).reshape(1, -1).requires_grad_(True)
-            value = exp.latent_objective(model.decode, Y[i:i + 1], A[i:i + 1], zt, Z0, 0.1).sum()
+            value = net.latent_objective(model.decode, Y[i:i + 1], A[i:i + 1], zt, Z0, 0.1).sum()
             value.backward()
             return value.item(), zt.grad.numpy().ravel()
         res = minimize(fun, np.zeros(P * K), jac=True, method="L-BFGS-B",
@@ -115,7 +123,7 @@ def test_bundles_are_the_pixels_closest_in_angle():
     M0 = np.eye(4)[:, :2] + 0.1
     Y = np.concatenate([np.outer(M0[:, 0], [1, 2, 3]), np.outer(M0[:, 1], [1, 0.5]),
                         np.ones((4, 3))], axis=1)
-    B = exp.bundles(Y, M0, size=2)
+    B = net.bundles(Y, M0, size=2)
     assert B.shape == (2, 2, 4)
     for p in range(2):                                      # scaled copies: angle zero
         assert np.allclose(metrics.sad(B[p].T, np.repeat(M0[:, [p]], 2, axis=1)), 0, atol=1e-7)
@@ -167,17 +175,6 @@ def test_smooth_factors_fill_their_range_per_endmember():
     assert np.abs(np.diff(f, axis=1)).max() < 0.02                # smooth along the bands
 
 
-def test_seed_statistics_and_ranking_verdicts():
-    def record(dg, fc):
-        return {"deepgu_0.05": {"rel_a": dg}, "fcls": {"rel_a": fc}, "elmm": {"rel_a": fc + 0.01}}
-    records = [record(0.02, 0.10), record(0.04, 0.12)]
-    stats = exp.seed_statistics(records, "dc1", "rel_a")
-    assert stats["deepgu"] == pytest.approx((0.03, np.std([0.02, 0.04], ddof=1)))
-    assert exp.ranking_row(records, "dc1")["verdict"] == "reproduced"
-    assert exp.ranking_row([record(0.2, 0.1)], "dc1")["verdict"] == "not reproduced"
-    assert exp.ranking_row([record(0.05, 0.1), record(0.12, 0.1)], "dc1")["verdict"] == "within seed spread"
-
-
 def test_deepgu_metrics_known_values():
     M = np.zeros((2, 3, 2))
     M[:, 0, :] = 1.0
@@ -188,9 +185,114 @@ def test_deepgu_metrics_known_values():
     assert metrics.rmse_global(R, M) == pytest.approx(np.sqrt(2 / 12))
 
 
-def test_spread_verdicts_use_the_seed_spread_only_with_enough_seeds():
-    row = {"key": "k", "ours": 0.10, "difference": 0.05, "verdict": "not reproduced", "reason": "r"}
-    assert exp.spread_verdicts([row], {"k": 0.03}, 5)[0]["verdict"] == "partly"      # 0.05 <= 2 * 0.03
-    assert exp.spread_verdicts([row], {"k": 0.02}, 5)[0]["verdict"] == "not reproduced"
-    assert exp.spread_verdicts([row], {"k": 0.03}, 2)[0]["verdict"] == "not reproduced"
-    assert "0.1000 ± 0.0300" in exp.spread_verdicts([row], {"k": 0.03}, 2)[0]["reason"]
+# ----------------------------------------------------------------------------- pipeline
+REPO = Path(__file__).resolve().parents[1]
+SUMMARY = REPO / "results/deepgu/paper/summary.json"
+
+
+def _committed_params() -> dict:
+    return json.loads(SUMMARY.read_text())["provenance"]["params"]
+
+
+def test_experiments_closure_holds_no_reporting_module():
+    closure = study._closure(["companion.experiments.deepgu"])
+    assert "companion.nets.deepgu" in closure                       # the algorithm is part of the hash
+    banned = ("companion.reports", "companion.results", "companion.scorecard", "companion.plots",
+              "companion.verdicts")
+    assert not [m for m in closure if m.startswith(banned)]
+
+
+def test_methods_keep_importing_the_algorithm_from_the_experiments_module():
+    from companion.experiments.deepgu import OFFICIAL, deepgu
+    assert deepgu is net.deepgu and OFFICIAL["dc1"]["deepgu_lambda_a"] == 0.05
+
+
+def test_plan_reproduces_every_committed_configuration():
+    P = _committed_params()
+    studies = pipeline.plan("deepgu", P)
+    assert [len(d.configs) for d in studies.values()] == [50, 10, 2]
+    for definition in studies.values():
+        assert "code" not in definition.protocol                     # the record's code hash replaces it
+        stored = pipeline._stored(definition)
+        assert set(stored) == set(definition.configs)
+        for key, doc in stored.items():
+            assert doc["config"] == dict(definition.configs[key]), key
+
+
+def test_cost_ranks_calibration_cheapest_and_jasper_dearest():
+    configs = {(n, k): {"config": c} for n, d in pipeline.plan("deepgu", _committed_params()).items()
+               for k, c in d.configs.items()}
+    sample = pipeline.sample_keys(configs, exp.cost)
+    assert [n for n, _ in sample[:3]] == ["calibration"] * 3 and sample[-1] == ("real", "jasper")
+    grid, single = ({"scene": "dc1", "seed": s, "grid": g} for s, g in ((0, True), (1, False)))
+    assert exp.cost(grid) > exp.cost(single)
+
+
+def test_committed_summary_passes_the_rule_and_equals_its_records_report():
+    summary = json.loads(SUMMARY.read_text())
+    checked = verdicts.check_rows(summary["comparison"], targets(chapter), SUMMARY, "deepgu")
+    assert len([r for r in checked if r["kind"] == "numeric"]) == len(chapter.PAPER_TARGETS) == 36
+    P = summary["provenance"]["params"]
+    result = pipeline.report("deepgu", P, pipeline.load_records("deepgu", P))
+    assert json.loads(json.dumps(result.comparison)) == summary["comparison"]
+    assert json.loads(json.dumps(result.data["ours"])) == summary["data"]["ours"]
+
+
+# ----------------------------------------------------------------------------- report
+_P = {"snr_db": 30.0, "scenes": ["dc1", "dc2"], "seeds": [0, 1, 2, 3, 4], "baselines": [],
+      "calibration_amplitudes": [0.07, 0.05], "calibration_seeds": 1}
+_CAL = {"calibration": {"cal_dc1_0.07_0": {"rel_a": 0.12, "rmse_y": 0.0255},
+                        "cal_dc1_0.05_0": {"rel_a": 0.10, "rmse_y": 0.0240},
+                        "cal_dc2_0.07_0": {"rel_a": 0.09, "rmse_y": 0.0270},
+                        "cal_dc2_0.05_0": {"rel_a": 0.08, "rmse_y": 0.0253}}}
+
+
+def _target(key):
+    return next(t for t in chapter.PAPER_TARGETS if t.key == key)
+
+
+def test_sample_size_reason_only_when_the_paper_is_inside_the_seed_interval():
+    target = _target("dc2_fcls_rel_a")                                # paper 0.0591
+    wide = [0.03, 0.05, 0.09, 0.12, 0.13]
+    assert rep.numeric_reason(target, wide, None, _P, _CAL).cls == "sample size"
+    tight = [0.0800, 0.0801, 0.0802, 0.0803, 0.0804]
+    assert rep.numeric_reason(target, tight, None, _P, _CAL).cls == "data we lack"      # our DC2
+
+
+def test_rmse_y_reason_names_the_convention_only_when_eq14_is_reproduced():
+    target = _target("dc1_elmm_rel_y")                                # paper 0.0232
+    values = [0.0301, 0.0302, 0.0303, 0.0302, 0.0301]
+    inside, outside = 0.0232 * 1.0999, 0.0232 * 1.1001                # the rule's 10 % edge
+    reason = rep.numeric_reason(target, values, inside, _P, _CAL)
+    assert reason.cls == "open protocol choice: RMSE_Y convention of Table III"
+    assert f"{inside:.4f}" in reason.evidence and "0.0316" in reason.evidence     # the noise floor
+    assert rep.numeric_reason(target, values, outside, _P, _CAL).cls == "unexplained"
+
+
+def test_endmember_errors_below_the_paper_are_unexplained_with_their_numbers():
+    reason = rep.numeric_reason(_target("dc1_deepgu_rel_m"), [0.021, 0.022, 0.022, 0.021, 0.023], None,
+                                _P, _CAL)
+    assert reason.cls == "unexplained" and "0.0218" in reason.evidence and "calibration" in reason.evidence
+    # above the paper on DC2: our own cube
+    assert rep.numeric_reason(_target("dc2_deepgu_rel_m"), [0.038, 0.039, 0.040, 0.039, 0.038], None,
+                              _P, _CAL).cls == "data we lack"
+
+
+def _synthetic(scene, deepgu, fcls):
+    key = rep.deepgu_key(scene)
+    return {f"{scene}_seed{s}": {key: {"rel_a": d}, "fcls": {"rel_a": f}}
+            for s, (d, f) in enumerate(zip(deepgu, fcls, strict=True))}
+
+
+def test_ranking_claim_is_a_sign_test_over_seeds_and_rivals():
+    claim = next(c for c in chapter.CLAIMS if c.key == "dc1_ranking")
+    P = _P | {"scenes": ["dc1"]}
+    row = rep._claim_row(claim, P, {"synthetic": _synthetic("dc1", [0.02] * 5, [0.1] * 5)} | _CAL)
+    assert (row["wins"], row["losses"], row["verdict"]) == (5, 0, "supported")      # p = 1/32
+    row = rep._claim_row(claim, P, {"synthetic": _synthetic("dc1", [0.02] * 4 + [0.2], [0.1] * 5)} | _CAL)
+    assert (row["wins"], row["losses"], row["verdict"]) == (4, 1, "partly")          # p = 6/32
+    assert row["reason"]["class"] == "unexplained" and "wins 4, loses 1" in row["reason"]["evidence"]
+    mixed = _synthetic("dc1", [0.1, 0.2, 0.02, 0.1, 0.3], [0.1] * 5)
+    row = rep._claim_row(claim, P, {"synthetic": mixed} | _CAL)
+    assert (row["wins"], row["losses"], row["ties"], row["verdict"]) == (1, 2, 2, "not supported")
+    assert rep._claim_row(claim, _P | {"scenes": ["dc2"]}, _CAL)["verdict"] == "not attempted"

@@ -1,182 +1,36 @@
-"""DeepGU (Borsoi, Imbiriba, Bermudez, IEEE TCI 2019): data, the unmixing algorithm and scoring.
+"""DeepGU (Borsoi, Imbiriba, Bermudez, IEEE TCI 2019): the chapter's studies and their compute.
 
-Algorithm 1: reference endmembers ``M0`` by VCA, abundances by FCLS, one bundle of the 100 pixels
-closest in spectral angle to each reference, one VAE per bundle (trained together), then
-alternate the latent step (eq. 12, batched BFGS over all pixels) and the abundance step (eq. 13,
-ADMM with the '1,1' TV penalty the reference code uses for eq. 8) until A and Z change by less
-than ``tol`` or ``outer`` steps. The synthetic cubes DC1 and DC2, the baselines' reference-code
-settings and the seed statistics of Table III are here too.
+``plan(P)`` gives three studies, all stored in ``results/deepgu/<scale>/runs``: ``calibration``
+(FCLS on the synthetic cubes against the variability amplitude), ``synthetic`` (Table III: every
+method on DC1 and DC2 per scene seed, DeepGU on the lambda_A grid for the first seed) and
+``real`` (Table IV-style: Samson, Jasper Ridge and a user-supplied Houston image). The compute
+functions (:func:`calibration_point`, :func:`method_point`, :func:`real_point`) run with one
+torch thread, as the committed records were computed. The algorithm itself is in
+:mod:`companion.nets.deepgu`; verdicts and tables in :mod:`companion.reports.deepgu`.
 
 Pixels are in row-major image order throughout; per-pixel endmembers are ``(N, L, P)``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
-import torch
 
-from .. import metrics
-from ..classic import elmm, fcls, glmm, plmm, unmix_tv, vca
+from .. import data, metrics
+from ..classic import elmm, fcls, glmm, plmm, vca
 from ..data import load
 from ..data.hsi import HSI
+from ..data.loaders import deepgu_abundances, usgs_library
 from ..data.scenes import variability_scene
-from ..nets.vae import train_vaes
-from ..runtime import Timer
+from ..nets.deepgu import deepgu
+from ..runtime import Timer, torch_threads
+from ..study import StudyDefinition
 
-__all__ = ["OFFICIAL", "METHODS", "bundles",
-           "latent_objective", "latent_step", "deepgu", "score", "calibration_point", "method_point",
-           "real_point", "deepgu_key", "seed_statistics", "spread_verdicts", "ranking_row"]
-
-def bundles(Y: np.ndarray, M0: np.ndarray, size: int) -> np.ndarray:
-    """The ``size`` pixels of ``Y (L, N)`` closest in spectral angle to each column of ``M0``:
-    ``(P, size, L)``."""
-    Yn = Y / np.linalg.norm(Y, axis=0, keepdims=True)
-    Mn = M0 / np.linalg.norm(M0, axis=0, keepdims=True)
-    closest = np.argsort(-(Mn.T @ Yn), axis=1)[:, :size]                  # (P, size)
-    return Y.T[closest]
-
-
-def latent_objective(decode: Callable, Y: torch.Tensor, A: torch.Tensor, z: torch.Tensor,
-                     Z0: torch.Tensor, lam_z: float) -> torch.Tensor:
-    """Eq. 12 per pixel (without the 1/2): ``||y_n - G(Z_n) a_n||^2 + lam_z ||Z_n - Z0||_F^2``.
-
-    ``Y (n, L)``, ``A (n, P)``, ``z (n, P*K)``, ``Z0 (P, K)``, ``decode: (P, n, K) -> (P, n, L)``.
-    Returns ``(n,)``.
-    """
-    n, P = A.shape
-    Z = z.reshape(n, P, -1)
-    spectra = decode(Z.transpose(0, 1))                                   # (P, n, L)
-    residual = Y - torch.einsum("pnl,np->nl", spectra, A)
-    return (residual**2).sum(1) + lam_z * ((Z - Z0) ** 2).sum((1, 2))
-
-
-def _value_and_grad(fun, z):
-    z = z.detach().requires_grad_(True)
-    value = fun(z)
-    (grad,) = torch.autograd.grad(value.sum(), z)
-    return value.detach(), grad
-
-
-def latent_step(decode: Callable, Y: torch.Tensor, A: torch.Tensor, Z_init: torch.Tensor,
-                Z0: torch.Tensor, lam_z: float, max_iter: int = 50, tol: float = 1e-3,
-                ftol: float = 1e-6, gtol: float = 1e-6, max_halvings: int = 20) -> tuple[torch.Tensor, dict]:
-    """Minimise eq. 12 for every pixel at once by BFGS (Algorithm 2) with autograd gradients.
-
-    ``Y (N, L)``, ``A (N, P)``, ``Z_init (N, P, K)``. Each pixel keeps its own inverse-Hessian
-    estimate ``(D, D)``, ``D = P K``, and its own backtracking (Armijo) line search; a pixel stops
-    when its full quasi-Newton step would change z by less than ``tol`` relative to ``max(||z||, 1)``,
-    when a step lowers its objective by less than ``ftol`` relative (the decoders' ReLU kinks
-    leave minima with non-zero gradient, where steps shrink without end), when its gradient
-    norm is below ``gtol``, or when even a steepest-descent step finds no
-    decrease (a failed quasi-Newton step first resets its estimate to the identity); only
-    unfinished pixels are evaluated. Returns ``(Z (N, P, K), info)``
-    with ``info`` the iterations run and the number of objective evaluations (pixel-batches).
-    """
-    N, P, K = Z_init.shape
-    D = P * K
-    z = Z_init.reshape(N, D).clone()
-    eye = torch.eye(D, dtype=z.dtype, device=z.device)
-    H = eye.expand(N, D, D).clone()
-    reset = torch.zeros(N, dtype=torch.bool, device=z.device)     # last step failed, H = I
-    active = torch.arange(N, device=z.device)
-
-    def fun_on(idx):
-        return lambda x: latent_objective(decode, Y[idx], A[idx], x, Z0, lam_z)
-
-    f, g = _value_and_grad(fun_on(active), z)
-    evaluations, it = 1, 0
-    for it in range(1, max_iter + 1):
-        if active.numel() == 0:
-            break
-        za, fa, ga, Ha = z[active], f, g, H[active]
-        direction = -(Ha @ ga.unsqueeze(-1)).squeeze(-1)
-        slope = (direction * ga).sum(1)
-        bad = slope >= 0                                  # not a descent direction: reset to -g
-        direction[bad], slope[bad] = -ga[bad], -(ga[bad] ** 2).sum(1)
-        Ha[bad] = eye
-        step = torch.ones(len(active), dtype=z.dtype, device=z.device)
-        pending = torch.arange(len(active), device=z.device)
-        for _ in range(max_halvings):                      # per-pixel Armijo backtracking
-            x = za[pending] + step[pending, None] * direction[pending]
-            value = latent_objective(decode, Y[active[pending]], A[active[pending]], x, Z0,
-                                     lam_z).detach()
-            evaluations += 1
-            ok = value <= fa[pending] + 1e-4 * step[pending] * slope[pending]
-            pending = pending[~ok]
-            if pending.numel() == 0:
-                break
-            step[pending] /= 2
-        failed = torch.zeros(len(active), dtype=torch.bool, device=z.device)
-        failed[pending] = True                             # no decrease found: stay put
-        step[failed] = 0.0
-        s = step[:, None] * direction
-        z_new = za + s
-        f_new, g_new = _value_and_grad(fun_on(active), z_new)
-        evaluations += 1
-        u = g_new - ga
-        su = (s * u).sum(1)
-        update = su > 1e-12
-        if it == 1:                                        # scale the initial inverse Hessian
-            gamma = torch.where(update, su / (u * u).sum(1).clamp(min=1e-30), torch.ones_like(su))
-            Ha = Ha * gamma[:, None, None]
-        r = torch.where(update, 1 / su.clamp(min=1e-30), torch.zeros_like(su))[:, None, None]
-        V = eye - r * s.unsqueeze(2) * u.unsqueeze(1)
-        updated = V @ Ha @ V.transpose(1, 2) + r * s.unsqueeze(2) * s.unsqueeze(1)
-        Ha = torch.where(update[:, None, None], updated, Ha)
-        Ha[failed] = eye                                   # retry once along -gradient
-        gave_up = failed & (reset[active] | bad)
-        z[active], H[active], reset[active] = z_new, Ha, failed
-        small = direction.norm(dim=1) <= tol * z_new.norm(dim=1).clamp(min=1.0)
-        stalled = ~failed & (fa - f_new <= ftol * fa.abs())
-        done = small | stalled | (g_new.norm(dim=1) <= gtol) | gave_up
-        active, f, g = active[~done], f_new[~done], g_new[~done]
-    return z.reshape(N, P, K), {"iterations": it, "evaluations": evaluations}
-
-
-def deepgu(Y: np.ndarray, rows: int, cols: int, M0: np.ndarray, A0: np.ndarray, lam_a: float,
-           lam_z: float, seed: int, epochs: int = 50, bundle_size: int = 100, outer: int = 8,
-           tol: float = 1e-3, latent_iter: int = 50, admm_iter: int = 100, final_admm_iter: int = 300,
-           norm: str = "1,1", device="cpu", vae=None) -> dict:
-    """Algorithm 1 from ``M0 (L, P)`` and ``A0 (P, N)``; ``vae`` reuses trained VAEs.
-
-    As the reference code (``DeepGenU_als_vae.m``): latent codes start at 0 and are pulled towards
-    ``Z0``, the encodings of ``M0``; at most ``outer`` (8) latent/abundance alternations, stopped
-    when A and Z both change by less than ``tol`` relative; then one more abundance solve with the
-    final endmembers at a tighter ADMM budget (``final_admm_iter``); '1,1' TV.
-
-    Returns abundances ``(P, N)``, per-pixel endmembers ``(N, L, P)``, the trained ``vae``, the
-    outer iterations run and the time of each phase (s).
-    """
-    timings = {}
-    with Timer() as t:
-        if vae is None:
-            data = torch.as_tensor(np.clip(bundles(Y, M0, bundle_size), 0, 1), dtype=torch.float32,
-                                   device=device)
-            vae, _ = train_vaes(data, [seed + p for p in range(M0.shape[1])], epochs=epochs)
-    timings["vae"] = t.seconds
-    dtype = next(vae.parameters()).dtype
-    with Timer() as t, torch.no_grad():
-        Z0 = vae.encode(torch.as_tensor(M0.T[:, None, :], dtype=dtype, device=device))[0][:, 0]
-        Yt = torch.as_tensor(Y.T, dtype=dtype, device=device)
-        Z = torch.zeros(Yt.shape[0], *Z0.shape, dtype=dtype, device=device)
-        A = A0
-        for it in range(1, outer + 1):
-            run = it
-            with torch.enable_grad():
-                At = torch.as_tensor(A.T, dtype=dtype, device=device)
-                Z_new, _ = latent_step(vae.decode, Yt, At, Z, Z0, lam_z, max_iter=latent_iter)
-            M = vae.decode(Z_new.transpose(0, 1)).permute(1, 2, 0).double().cpu().numpy()
-            A_new = unmix_tv(Y, M, rows, cols, lam_a, A0=A, iterations=admm_iter, device=device, norm=norm)
-            change_z = float((Z_new - Z).norm() / Z.norm().clamp(min=1e-12))
-            change_a = np.linalg.norm(A_new - A) / np.linalg.norm(A)
-            A, Z = A_new, Z_new
-            if max(change_a, change_z) < tol:
-                break
-        A = unmix_tv(Y, M, rows, cols, lam_a, A0=A, iterations=final_admm_iter, device=device, norm=norm)
-    timings["unmixing"] = t.seconds
-    return {"abundances": A, "endmembers": M, "vae": vae, "outer_iterations": run, "timings": timings}
+__all__ = ["OFFICIAL", "METHODS", "PROTOCOL_KEYS", "VERIFY_ATOL", "deepgu", "score", "calibration_point",
+           "method_point", "real_point", "plan", "cost"]
 
 
 def score(Y: np.ndarray, A_true: np.ndarray, A: np.ndarray, M_true: np.ndarray | None,
@@ -224,9 +78,10 @@ def _reference(hsi: HSI, seed: int) -> tuple[np.ndarray, np.ndarray]:
 def calibration_point(config: Mapping, protocol: Mapping) -> dict:
     """FCLS (VCA references) on ``config['scene']`` at variability ``config['amplitude']`` and
     scene seed ``config['seed']``: the baseline statistics the amplitudes are calibrated on."""
-    scene = variability_scene(config["scene"], config["seed"], protocol["snr_db"], config["amplitude"])
-    M0, A0 = _reference(scene.hsi, config["seed"])
-    return score(scene.hsi.Y, scene.hsi.abundances, A0, scene.M_true, M0)
+    with torch_threads(1):
+        scene = variability_scene(config["scene"], config["seed"], protocol["snr_db"], config["amplitude"])
+        M0, A0 = _reference(scene.hsi, config["seed"])
+        return score(scene.hsi.Y, scene.hsi.abundances, A0, scene.M_true, M0)
 
 
 def _unmix_all(hsi: HSI, M_true, protocol: Mapping, seed: int, settings: Mapping, lam_as: list[float],
@@ -268,73 +123,92 @@ def method_point(config: Mapping, protocol: Mapping) -> dict:
     DeepGU at the reference code's lambda_A, and on the whole ``lambda_a_grid`` when
     ``config['grid']``. Abundance maps are kept for the first seed only (Fig. 2)."""
     name, seed = config["scene"], config["seed"]
-    scene = variability_scene(name, seed, protocol["snr_db"])
-    official = OFFICIAL[name]["deepgu_lambda_a"]
-    lam_as = sorted({official, *protocol["lambda_a_grid"]}) if config["grid"] else [official]
-    return _unmix_all(scene.hsi, scene.M_true, protocol, seed, OFFICIAL[name], lam_as,
-                      keep_maps=config["grid"])
+    with torch_threads(1):
+        scene = variability_scene(name, seed, protocol["snr_db"])
+        official = OFFICIAL[name]["deepgu_lambda_a"]
+        lam_as = sorted({official, *protocol["lambda_a_grid"]}) if config["grid"] else [official]
+        return _unmix_all(scene.hsi, scene.M_true, protocol, seed, OFFICIAL[name], lam_as,
+                          keep_maps=config["grid"])
 
 
 def real_point(config: Mapping, protocol: Mapping) -> dict:
     """Table IV-style: FCLS, the baselines (example-1 settings) and DeepGU on Samson or Jasper
     Ridge (``config['scene']``) at ``config['lambda_a']`` and seed ``config['seed']`` (VCA, VAEs),
-    RMSE_A against the published maps."""
-    hsi = load(config["scene"])
-    return _unmix_all(hsi, None, protocol, config["seed"], OFFICIAL["dc1"], [config["lambda_a"]],
-                      keep_maps=False)
+    RMSE_A against the published maps. A user-supplied image that is absent (Houston) gives a
+    ``{"status": "not run", "reason": ...}`` record, asked again on every run."""
+    try:
+        hsi = load(config["scene"])
+    except data.MissingImage as err:   # present but failing its content check: the error stands
+        return {"status": "not run", "reason": str(err).splitlines()[0]}
+    with torch_threads(1):
+        return _unmix_all(hsi, None, protocol, config["seed"], OFFICIAL["dc1"], [config["lambda_a"]],
+                          keep_maps=False)
 
 
-def deepgu_key(scene: str) -> str:
-    """Record key of DeepGU at the reference code's lambda_A for ``scene``."""
-    return f"deepgu_{OFFICIAL[scene]['deepgu_lambda_a']:g}"
+# ----------------------------------------------------------------------------- the plan
+# The committed records differ from a recomputation on another machine in the last bits of the
+# numpy/OpenBLAS part (VCA, FCLS scores: |diff| 1e-17 on cal_dc1_0.02_0, with the code before this
+# module was split as well as after it), so the float comparison allows 1e-12. Records that store
+# wall times ('time', 'time_vae', different on every run) or pass through the float32 VAEs (1e-6
+# on dc2_seed2) cannot match at such a tolerance.
+VERIFY_ATOL = 1e-12
+PROTOCOL_KEYS = ("snr_db", "epochs", "bundle_size", "outer", "latent_iter", "lambda_z", "lambda_a_grid",
+                 "baselines")
+USER_SUPPLIED = ("houston",)   # real scenes a reader supplies; absent ones give "not run" records
 
 
-def seed_statistics(records: list[Mapping], scene: str, metric: str) -> dict[str, tuple[float, float]]:
-    """Mean and standard deviation (ddof 1; 0 for one seed) over scene seeds of ``metric`` for
-    every method present, DeepGU at the reference lambda_A."""
-    keys = {m: (deepgu_key(scene) if m == "deepgu" else m) for m in METHODS}
-    out = {}
-    for method, key in keys.items():
-        values = [r[key][metric] for r in records if key in r and metric in r[key]]
-        if values:
-            out[method] = (float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0)
-    return out
+@dataclass(frozen=True)
+class _SceneStudy(StudyDefinition):
+    """A study on DeepGU's synthetic cubes: besides :attr:`datasets`, :meth:`load_data` reads the
+    files the cubes are built from (abundance maps, USGS library), so that every record, a
+    re-stamped one included, lists their checksums."""
+
+    scenes: tuple[str, ...] = ()
+
+    def load_data(self) -> dict[str, str]:
+        files = super().load_data()
+        kinds = {"dc1": "squares", "dc2": "spatial"}
+        for name in self.scenes:
+            files |= deepgu_abundances(kinds[name])[3]
+        return files | (usgs_library().files if self.scenes else {})
 
 
-MIN_SEEDS_FOR_SPREAD = 5
+def plan(P: Mapping) -> dict[str, StudyDefinition]:
+    """The chapter's studies for resolved parameters ``P``: ``calibration``, ``synthetic`` (Table
+    III, Fig. 2, the lambda_A grid on the first seed) and ``real`` (Table IV-style)."""
+    protocol = {k: P[k] for k in PROTOCOL_KEYS}
+    scale, seeds, scenes = P["scale"], P["seeds"], tuple(P["scenes"])
+    calibration = {f"cal_{name}_{a:g}_{s}": {"scene": name, "amplitude": a, "seed": s}
+                   for name in scenes for a in P["calibration_amplitudes"]
+                   for s in range(P["calibration_seeds"])}
+    synthetic = {f"{name}_seed{s}": {"scene": name, "seed": s, "grid": i == 0}
+                 for name in scenes for i, s in enumerate(seeds)}
+    real = {name: {"scene": name, "lambda_a": P["real_lambda_a"], "seed": seeds[0]} for name in P["real"]}
+    return {
+        "calibration": _SceneStudy("deepgu", scale, calibration, protocol,
+                                   functools.partial(calibration_point, protocol=protocol), [],
+                                   desc="calibration", scenes=scenes),
+        "synthetic": _SceneStudy("deepgu", scale, synthetic, protocol,
+                                 functools.partial(method_point, protocol=protocol), [],
+                                 desc="Table III", scenes=scenes),
+        "real": StudyDefinition("deepgu", scale, real, protocol,
+                                functools.partial(real_point, protocol=protocol),
+                                [name for name in P["real"] if name not in USER_SUPPLIED], desc="Table IV"),
+    }
 
 
-def spread_verdicts(rows: list[dict], stds: Mapping[str, float], n_seeds: int) -> list[dict]:
-    """Comparison rows with the seed spread: ``stds`` maps target keys to the std over ``n_seeds``
-    scene seeds, added to every reason. With at least MIN_SEEDS_FOR_SPREAD seeds, a "not
-    reproduced" row whose paper value lies within our mean +- 2 std becomes "partly" (the paper
-    reports one scene draw, which our draws could have produced; the means still differ), saying so."""
-    out = []
-    for row in rows:
-        std = stds.get(row["key"])
-        if std is not None and row["ours"] is not None:
-            row = {**row, "reason": f"{row['reason']}; ours mean ± std {row['ours']:.4f} ± {std:.4f} "
-                                    f"over {n_seeds} seeds"}
-            inside = abs(row["difference"]) <= 2 * std
-            if row["verdict"] == "not reproduced" and inside and n_seeds >= MIN_SEEDS_FOR_SPREAD:
-                row["verdict"] = "partly"
-                row["reason"] += " (paper inside mean ± 2 std)"
-        out.append(row)
-    return out
+# Relative cost of a configuration (seconds of the committed paper run on one CPU thread, from
+# the per-method times its records store): the records store no ``seconds``.
+_SYNTHETIC_COST = {"dc1": (70.0, 17.0), "dc2": (25.0, 11.0)}   # (all methods once, each extra lambda_A)
+_REAL_COST = {"samson": 130.0, "jasper": 400.0, "houston": 400.0}
 
 
-def ranking_row(records: list[Mapping], scene: str) -> dict:
-    """Paper-vs-ours row for the claim "DeepGU has the lowest RMSE_A" (Table III) on ``scene``:
-    held when DeepGU's mean relative RMSE_A plus one std is below every baseline's mean minus one
-    std; "not reproduced" when some baseline's mean is below DeepGU's; else "within spread"."""
-    stats = seed_statistics(records, scene, "rel_a")
-    dg_mean, dg_std = stats.pop("deepgu")
-    clear = all(dg_mean + dg_std < m - s for m, s in stats.values())
-    beaten = any(m < dg_mean for m, _ in stats.values())
-    verdict = "reproduced" if clear else ("not reproduced" if beaten else "within seed spread")
-    return {"key": f"{scene}_ranking",
-            "quantity": f"{scene.upper()}: DeepGU has the lowest RMSE_A (relative)",
-            "source": "Table III", "unit": "", "paper": "yes", "ours": "no" if beaten else "yes",
-            "difference": None, "verdict": verdict,
-            "reason": f"mean ± std over {len(records)} scene seeds: DeepGU {dg_mean:.4f} ± {dg_std:.4f}; "
-                      + ", ".join(f"{k.upper()} {m:.4f} ± {s:.4f}" for k, (m, s) in stats.items())}
+def cost(config: Mapping) -> float:
+    """Relative cost of ``config`` (about seconds on one CPU thread): FCLS calibration points
+    0.1, a Table III seed 25-70 (more with the lambda_A grid), a real scene 130-400."""
+    if "amplitude" in config:
+        return 0.1
+    if "grid" in config:
+        base, extra = _SYNTHETIC_COST[config["scene"]]
+        return base + (extra * 2 if config["grid"] else 0.0)
+    return _REAL_COST.get(config["scene"], 400.0)
