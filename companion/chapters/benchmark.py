@@ -28,7 +28,7 @@ PARAMETERS = {
                    minimum=0, maximum=2**31 - 1, nonempty=True),
     "methods": Param(list, "methods (keys of companion.methods.METHODS)", item=str, choices=_METHODS,
                      nonempty=True),
-    "scenes": Param(list, "scenes (keys of companion.experiments.benchmark.SCENES)", item=str,
+    "scenes": Param(list, "scenes (keys of companion.data.scenes.SCENES)", item=str,
                     choices=_SCENES, nonempty=True),
     "sensitivity_init": Param(str, "second initialisation of the sensitivity run", choices=_INITS),
     "sensitivity_seeds": Param(list, "seeds of the sensitivity run (empty: none)", item=int, minimum=0,
