@@ -10,7 +10,8 @@ better. Ranks are 1 for the best method of a row, ties get the mean of their ran
 ``friedman``                       Friedman's chi-square (tie-corrected, as SciPy) and p-value
 ``friedman_from_ranks``            Demšar's eq. from average ranks (no tie correction) and the
                                    Iman-Davenport F statistic
-``nemenyi_pvalues``                Nemenyi all-pairs p-values (scikit-posthocs)
+``nemenyi_pvalues``                Nemenyi all-pairs p-values (the formula of scikit-posthocs'
+                                   ``posthoc_nemenyi_friedman``, with SciPy alone)
 ``critical_difference``            Nemenyi's CD: ``q_alpha sqrt(k (k + 1) / (6 N))``
 ``cd_groups``                      the maximal groups of methods whose average ranks lie within
                                    one CD (the bars of a CD diagram)
@@ -20,7 +21,6 @@ better. Ranks are 1 for the best method of a row, ties get the mean of their ran
 from __future__ import annotations
 
 import numpy as np
-import scikit_posthocs as sp
 from scipy import stats
 
 __all__ = ["average_ranks", "cd_groups", "critical_difference", "friedman",
@@ -69,8 +69,21 @@ def friedman_from_ranks(average: np.ndarray, N: int) -> tuple[float, float]:
 
 
 def nemenyi_pvalues(scores) -> np.ndarray:
-    """Nemenyi all-pairs p-values ``(k, k)`` after Friedman (``posthoc_nemenyi_friedman``)."""
-    return sp.posthoc_nemenyi_friedman(_checked(scores)).to_numpy()
+    """Nemenyi all-pairs p-values ``(k, k)`` after Friedman: the studentized range (``k`` means,
+    infinite degrees of freedom) survival function of ``sqrt(2) |R_i - R_j| / sqrt(k (k + 1) / (6 N))``
+    for the average ranks ``R``, 1 on the diagonal; the same operations as scikit-posthocs'
+    ``posthoc_nemenyi_friedman`` (so the package needs SciPy only; the book's CD diagrams draw
+    with scikit-posthocs)."""
+    R = rank_matrix(scores)
+    N, k = R.shape
+    mean_ranks = R.mean(axis=0)
+    upper = np.triu_indices(k, 1)
+    q_values = np.abs(mean_ranks[upper[0]] - mean_ranks[upper[1]]) / np.sqrt(k * (k + 1.0) / (6.0 * N))
+    p = np.zeros((k, k))
+    p[upper] = stats.studentized_range.sf(q_values * np.sqrt(2.0), k, np.inf)
+    p[np.tril_indices(k, -1)] = p.T[np.tril_indices(k, -1)]
+    np.fill_diagonal(p, 1.0)
+    return p
 
 
 def critical_difference(k: int, N: int, alpha: float = 0.05) -> float:

@@ -67,3 +67,23 @@ def test_cd_groups_are_the_maximal_runs_within_one_cd():
 def test_scores_with_missing_methods_are_refused():
     with pytest.raises(ValueError, match="finite"):
         ranking.friedman([[0.1, np.nan], [0.2, 0.3]])
+
+
+@pytest.mark.parametrize("shape", [(13, 12), (8, 11), (5, 3)])
+def test_nemenyi_pvalues_equal_scikit_posthocs_bit_for_bit(shape):
+    """The package computes them with SciPy alone; scikit-posthocs (the book's CD diagrams) agrees."""
+    sp = pytest.importorskip("scikit_posthocs")
+    rng = np.random.default_rng(shape[0])
+    for scores in (rng.normal(size=shape), np.round(rng.normal(size=shape), 0)):
+        np.testing.assert_array_equal(ranking.nemenyi_pvalues(scores),
+                                      sp.posthoc_nemenyi_friedman(scores).to_numpy())
+
+
+def test_ranking_needs_no_scikit_posthocs():
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse(Path(ranking.__file__).read_text())
+    imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert "scikit_posthocs" not in imported

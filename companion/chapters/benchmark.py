@@ -1,12 +1,16 @@
 """The benchmark: every blind method of the book on the same scenes, under one protocol.
 
 No paper ran this comparison, so there are no numeric targets; the chapter judges each paper's
-claim of superiority under the common protocol (claim rows in its result file). Budgets: the
+claim of superiority under the common protocol (:data:`CLAIMS`, each twice: over every scene of
+the run and over the paper's own kind of scene), by the sign test of
+:func:`companion.verdicts.judge_claim` on the wins and losses of the paired comparisons fixed in
+:data:`CLAIM_TERMS` and :data:`CLAIM_METRICS` before looking at the records. Budgets: the
 iterations of every method are far below each paper's protocol at every scale (the whole
 ``paper`` run has to fit about two hours of one CPU thread); the chapter states them.
 """
 
 from companion.chapters import Param, device_param
+from companion.verdicts import Claim
 
 TITLE = "Benchmark: every method, one protocol, ranked"
 ORDER = 6
@@ -24,7 +28,7 @@ PARAMETERS = {
                    minimum=0, maximum=2**31 - 1, nonempty=True),
     "methods": Param(list, "methods (keys of companion.methods.METHODS)", item=str, choices=_METHODS,
                      nonempty=True),
-    "scenes": Param(list, "scenes (keys of companion.experiments.benchmark.SCENES)", item=str,
+    "scenes": Param(list, "scenes (keys of companion.data.scenes.SCENES)", item=str,
                     choices=_SCENES, nonempty=True),
     "sensitivity_init": Param(str, "second initialisation of the sensitivity run", choices=_INITS),
     "sensitivity_seeds": Param(list, "seeds of the sensitivity run (empty: none)", item=int, minimum=0,
@@ -90,6 +94,48 @@ PRESETS = {
 }
 
 PAPER_TARGETS = []
+
+# The papers' claims of superiority that the benchmark can test. A paired comparison is the seed
+# means (VCA start) of the claimant and of one rival on one scene for one metric of
+# CLAIM_METRICS (lower is better); ties are left out; every scene of the run ("all scenes") or
+# only the scenes of the families of the paper's own experiments ("the paper's kind of scene").
+CLAIM_METRICS = {"sad_mean": "SAD", "rmse_a": "abundance RMSE"}
+_ALL = "(scene, metric, rival) comparisons of seed means, VCA start, on every scene of the run: " \
+       "SAD and abundance RMSE; ties left out"
+_HOME = "(scene, metric, rival) comparisons of seed means, VCA start, on the scenes of the paper's " \
+        "kind ({}): SAD and abundance RMSE; ties left out"
+# claim key -> (claimant, rivals as the paper names them among the benchmark's methods, scene
+# families of the paper's own experiments; None: every scene of the run)
+CLAIM_TERMS = {
+    "claim_mtl": ("mtl", ("vca_fcls", "l1_nmf", "rnmf", "nlaeu"), None),
+    "claim_mtl_home": ("mtl", ("vca_fcls", "l1_nmf", "rnmf", "nlaeu"), ("gbm",)),
+    "claim_uadmm_bunet_ii": ("uadmm_bunet_ii", ("mnn_bu_2", "vca_fcls"), None),
+    "claim_uadmm_bunet_ii_home": ("uadmm_bunet_ii", ("mnn_bu_2", "vca_fcls"), ("uadmm",)),
+    "claim_nmf_sae": ("nmf_sae", ("vca_fcls", "l1_nmf", "uadmm_bunet_ii", "mnn_bu_2"), None),
+    "claim_nmf_sae_home": ("nmf_sae", ("vca_fcls", "l1_nmf", "uadmm_bunet_ii", "mnn_bu_2"),
+                           ("minerals", "jasper")),
+    "claim_deepgu": ("deepgu", ("vca_fcls", "elmm"), None),
+    "claim_deepgu_home": ("deepgu", ("vca_fcls", "elmm"), ("dc1", "dc2")),
+}
+_MTL = ("MTL: MTL beats VCA + FCLS, L1-NMF, rNMF, NLAEU", "Mehrdad & Janani, abstract",
+        "better SAD and RMSE than linear and nonlinear methods")
+_UADMM = ("U-ADMM: U-ADMM-BUNet-II beats MNN-BU-2, VCA + FCLS", "Zhou et al., Table II, Figs. 19-21",
+          "U-ADMM-BUNet beats MNN-BU and VCA in blind unmixing")
+_NMF_SAE = ("NMF-SAE: NMF-SAE beats VCA + FCLS, L1-NMF, U-ADMM-BUNet-II, MNN-BU-2",
+            "Xiong et al., Fig. 3, Table 1",
+            "lower SAD and RMSE than VCA, L1-NMF and the unrolled nets")
+_DEEPGU = ("DeepGU: DeepGU beats VCA + FCLS, ELMM", "Borsoi et al., Table III",
+           "lower abundance and endmember errors than FCLS and ELMM")
+CLAIMS = [
+    claim
+    for key, (claim_text, source, paper) in (("claim_mtl", _MTL), ("claim_uadmm_bunet_ii", _UADMM),
+                                             ("claim_nmf_sae", _NMF_SAE), ("claim_deepgu", _DEEPGU))
+    for claim in (
+        Claim(key, f"{claim_text} (all scenes)", source, paper, _ALL),
+        Claim(f"{key}_home", f"{claim_text} (the paper's kind of scene)", source, paper,
+              _HOME.format(", ".join(CLAIM_TERMS[f"{key}_home"][2]))),
+    )
+]
 
 
 def check_parameters(params: dict) -> None:
