@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from companion.jsonio import write_json_atomically
+from companion.jsonio import NON_FINITE_KEY, restore_non_finite, write_json_atomically
 
 __all__ = [
     "DamagedResultError",
@@ -209,7 +209,10 @@ def _load_record(path: Path) -> dict:
         record = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(record, dict) or "comparison" not in record:
             raise ValueError("not a chapter record (no 'comparison')")
-    except (ValueError, UnicodeDecodeError) as err:
+        flags = record.get(NON_FINITE_KEY, {})
+        # the run's parameters come back exactly (an SNR of inf dB); measured values stay None
+        restore_non_finite(record, {k: v for k, v in flags.items() if k.startswith("/provenance/")})
+    except (ValueError, UnicodeDecodeError, KeyError, IndexError, TypeError, AttributeError) as err:
         raise DamagedResultError(
             f"results file {path} is damaged ({type(err).__name__}: {err}).\nFix: delete it and "
             f"rerun the chapter (python -m companion run {path.parent.parent.name} --scale "
@@ -221,7 +224,8 @@ def _load_record(path: Path) -> dict:
 def read_result(chapter: str, scale: str, name: str, root: Path | None = None) -> dict | None:
     """The record written by :func:`write_result`, or None when there is none.
 
-    Non-finite values are read back as ``None`` (their locations are in ``"non_finite"``).
+    Non-finite measured values are read back as ``None`` (their locations are in
+    ``"non_finite"``); non-finite parameters of the provenance (``snrs=[..., inf]``) are restored.
     Raises :class:`DamagedResultError` naming the file when it cannot be read."""
     path = (root or results_root()) / chapter / scale / f"{name}.json"
     return _load_record(path) if path.exists() else None

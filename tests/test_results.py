@@ -151,3 +151,11 @@ def test_a_table_wider_than_the_column_is_split_repeating_its_key_columns():
     assert max(sum(len(cell) + 2 for cell in row) for row in first_row) <= COLUMN_BUDGET_CHARS
     narrow = Table(rows[:1], {"image": "image", "m0": "m0"}).to_html()
     assert narrow.count("<table") == 1
+
+
+def test_a_summary_gives_back_its_parameters_exactly_and_measured_non_finite_values_as_none(tmp_path):
+    params = {**resolve_parameters("datasets", "smoke"), "snrs": [30.0, float("inf")]}
+    prov = Provenance.start("datasets", params, torch.device("cpu")).finish()
+    write_result("datasets", "summary", {"x": float("nan")}, prov, root=tmp_path)
+    record = read_result("datasets", "smoke", "summary", root=tmp_path)
+    assert record["provenance"]["params"]["snrs"] == [30.0, float("inf")] and record["data"]["x"] is None
