@@ -12,7 +12,7 @@ from conftest import run_chapter_smoke
 from companion import pipeline, study, verdicts
 from companion.chapters import resolve_parameters, targets
 from companion.experiments import admm_unfolding as exp
-from companion.jsonio import to_strict
+from companion.jsonio import restore_non_finite, to_strict
 from companion.reports import admm_unfolding as report_of
 
 CHAPTER = "admm_unfolding"
@@ -48,7 +48,9 @@ def test_admm_unfolding_smoke_run_writes_results_and_resumes(tmp_path, monkeypat
 @pytest.fixture(scope="module")
 def committed():
     summary = json.loads((COMMITTED / "summary.json").read_text())
+    restore_non_finite(summary, summary.pop("non_finite", {}))       # the SNR inf (stored as null)
     P = summary["provenance"]["params"]
+    assert P["snrs"][-1] == float("inf")
     return summary, P, pipeline.load_records(CHAPTER, P)
 
 

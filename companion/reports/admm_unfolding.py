@@ -545,7 +545,7 @@ def claim_rows(P: Mapping, records) -> list[dict]:
         rows.append(verdicts.claim_row(_claim(key), wins, losses, ours, ties=ties, reason=reason))
 
     def missing(key, why):
-        rows.append(verdicts.claim_row(_claim(key), 0, 0, "", not_attempted=why))
+        rows.append(verdicts.claim_row(_claim(key), 0, 0, None, not_attempted=why))
 
     # Fig. 11
     key = "Fig. 11: U-ADMM converges ~3x faster"
