@@ -83,7 +83,7 @@ def test_committed_summary_is_the_report_of_the_committed_records(committed):
     assert sum("Glorot" in r["key"] for r in sensitivity) == 6
     result = pipeline.report(CHAPTER, P, records)
     assert json.loads(json.dumps(to_strict(result.comparison)[0])) == summary["comparison"]
-    misses = [r for r in rows if verdicts.is_miss(r["verdict"])]
+    misses = [r for r in judged if verdicts.is_miss(r["verdict"])]
     assert misses and all(r["reason"]["class"].split(":")[0] in verdicts.REASON_CLASSES for r in misses)
 
 
