@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from companion import data
+from companion.classic.admm import plain_admm
 from companion.nets.admm_unfolding import (
     BlindNet,
     LinearDecoder,
@@ -28,18 +29,31 @@ def problem():
     return hsi.Y, np.stack([E, E2]), hsi.abundances
 
 
-def plain_admm(Y, A, lam, mu, K):
-    """Eqs. 4-6 on the scaled problem, fixed mu, z0 = d0 = 0; returns z_K (p, pixels)."""
-    p = A.shape[1]
-    inv = np.linalg.inv(A.T @ A + mu * np.eye(p))
-    z = np.zeros((p, Y.shape[1]))
-    d = np.zeros_like(z)
-    for _ in range(K):
-        x = inv @ (A.T @ Y + mu * (z + d))
-        v = x - d
-        z = np.maximum(np.sign(v) * np.maximum(np.abs(v) - lam / mu, 0.0), 0.0)
-        d = d - (x - z)
-    return z
+def test_plain_admm_converges_to_the_nonnegative_lasso_solution(problem):
+    """companion.classic.admm.plain_admm (eqs. 4-6) against independent solvers: scipy's NNLS for
+    lam = 0 and L-BFGS-B with bounds x >= 0 for lam > 0, on a few pixels; and its first iterate
+    in closed form (the ridge solution, thresholded)."""
+    from scipy.optimize import minimize, nnls
+
+    Y, A, _ = problem
+    E, y = A[0], Y[:, :6]
+    z = plain_admm(y, E, 0.0, 0.05, 20000)
+    for j in range(y.shape[1]):
+        np.testing.assert_allclose(z[:, j], nnls(E, y[:, j])[0], atol=1e-6)
+    lam = 0.05
+    z = plain_admm(y, E, lam, 0.05, 20000)
+    for j in range(y.shape[1]):
+        f = lambda x, b=y[:, j]: (0.5 * np.sum((b - E @ x) ** 2) + lam * x.sum(),  # noqa: E731
+                                  E.T @ (E @ x - b) + lam)
+        ref = minimize(f, np.full(E.shape[1], 0.25), jac=True, method="L-BFGS-B",
+                       bounds=[(0, None)] * E.shape[1], options={"ftol": 1e-15, "gtol": 1e-12}).x
+        np.testing.assert_allclose(z[:, j], ref, atol=1e-5)
+    assert np.count_nonzero(z < 1e-12) > 0          # lam > 0 sets some abundances exactly to zero
+    mu = 0.3
+    x1 = np.linalg.solve(E.T @ E + mu * np.eye(E.shape[1]), E.T @ y)
+    np.testing.assert_allclose(plain_admm(y, E, lam, mu, 1), np.maximum(x1 - lam / mu, 0.0), atol=1e-12)
+    with pytest.raises(ValueError, match="mu"):
+        plain_admm(y, E, lam, 0.0, 1)
 
 
 @pytest.mark.parametrize("K", [1, 2, 3, 7])

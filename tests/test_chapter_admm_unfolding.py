@@ -1,20 +1,177 @@
-"""The U-ADMM chapter runs end to end at smoke scale and writes its verdicts."""
+"""The U-ADMM chapter as a pipeline: plan -> compute -> report at smoke scale equals the notebook's
+summary; the plan matches the committed records; the report's verdicts and reasons follow the
+rule at their boundaries; the experiments module imports no reporting module."""
 
+import copy
+import json
+from pathlib import Path
+
+import pytest
 from conftest import run_chapter_smoke
 
+from companion import pipeline, study, verdicts
+from companion.chapters import resolve_parameters, targets
+from companion.experiments import admm_unfolding as exp
+from companion.jsonio import restore_non_finite, to_strict
+from companion.reports import admm_unfolding as report_of
 
-def test_admm_unfolding_smoke_run_writes_results_and_resumes(tmp_path):
-    outputs, record = run_chapter_smoke("admm_unfolding", tmp_path)
+CHAPTER = "admm_unfolding"
+REPO = Path(__file__).resolve().parents[1]
+COMMITTED = REPO / "results" / CHAPTER / "paper"
+
+
+def test_admm_unfolding_smoke_run_writes_results_and_resumes(tmp_path, monkeypatch):
+    outputs, record = run_chapter_smoke(CHAPTER, tmp_path)
     assert sum("image/png" in o.get("data", {}) for o in outputs) >= 6
-    verdicts = {row["quantity"]: row["verdict"] for row in record["comparison"]}
-    assert verdicts["Jasper U-ADMM-AENet-II RMSE"] == "not attempted"       # real=False at smoke
-    assert verdicts["Urban BUNet-II SAD mean (deg)"] == "not attempted"
-    assert "Fig. 11: U-ADMM converges ~3x faster" in verdicts
-    assert "Fig. 21: BUNet-II has the best SAD" in verdicts
+    verdict = {row["key"]: row["verdict"] for row in record["comparison"]}
+    assert verdict["jasper_aenet2_rmse"] == "not attempted"       # real=False at smoke
+    assert verdict["urban_bunet2_sad_mean"] == "not attempted"
+    assert verdict["Fig. 11: U-ADMM converges ~3x faster"] in verdicts.CLAIM_VERDICTS
+    assert verdict["Fig. 21: BUNet-II has the best SAD"] in verdicts.CLAIM_VERDICTS
+    verdicts.check_rows(record["comparison"], targets(CHAPTER), "smoke summary", CHAPTER)
     runs = tmp_path / "results/admm_unfolding/smoke/runs"
     assert sorted(p.name for p in runs.iterdir()) == [
         "fig11.json", "fig12_K1.json", "fig13_n256.json", "fig14_snr15.json", "fig18.json",
         "fig19_K1.json", "fig20_n256.json", "fig21_snr15.json"]
+    # the notebook's summary is the package's report of the same records
+    monkeypatch.setenv("HU_RESULTS_DIR", str(tmp_path / "results"))
+    P = resolve_parameters(CHAPTER, "smoke")
+    result = pipeline.report(CHAPTER, P, pipeline.load_records(CHAPTER, P))
+    assert json.loads(json.dumps(to_strict(result.comparison)[0])) == record["comparison"]
+    assert record["code"] == pipeline.code_hash(CHAPTER)
     stamp = (runs / "fig11.json").stat().st_mtime_ns
-    run_chapter_smoke("admm_unfolding", tmp_path)
+    run_chapter_smoke(CHAPTER, tmp_path)
     assert (runs / "fig11.json").stat().st_mtime_ns == stamp           # reused, not recomputed
+
+
+# ----------------------------------------------------------------------------- committed records
+@pytest.fixture(scope="module")
+def committed():
+    summary = json.loads((COMMITTED / "summary.json").read_text())
+    restore_non_finite(summary, summary.pop("non_finite", {}))       # the SNR inf (stored as null)
+    P = summary["provenance"]["params"]
+    assert P["snrs"][-1] == float("inf")
+    return summary, P, pipeline.load_records(CHAPTER, P)
+
+
+def test_plan_reproduces_every_committed_configuration(committed):
+    _, P, _ = committed
+    planned = {key: config for d in pipeline.plan(CHAPTER, P).values() for key, config in d.configs.items()}
+    stored = {p.stem: json.loads(p.read_text())["config"] for p in (COMMITTED / "runs").glob("*.json")}
+    assert len(stored) == 27
+    assert set(planned) == set(stored)
+    for key, config in planned.items():
+        assert to_strict(dict(config))[0] == to_strict(stored[key])[0], key
+
+
+def test_cost_ranks_the_blind_256_pixel_sweep_cheapest_and_fig18_dearest(committed):
+    _, P, _ = committed
+    stored = {(name, key): {"config": c} for name, d in pipeline.plan(CHAPTER, P).items()
+              for key, c in d.configs.items()}
+    sample = pipeline.sample_keys(stored, exp.cost)
+    assert sample == [("fig20", "fig20_n256"), ("table1_depth", "table1_jasper_depth"),
+                      ("fig13", "fig13_n256"), ("fig18", "fig18")]
+
+
+def test_committed_summary_is_the_report_of_the_committed_records(committed):
+    summary, P, records = committed
+    rows = verdicts.check_rows(summary["comparison"], targets(CHAPTER), COMMITTED / "summary.json", CHAPTER)
+    judged = [r for r in rows if r["kind"] != "sensitivity"]
+    assert [r["key"] for r in judged] == [t.key for t in targets(CHAPTER)]
+    sensitivity = [r for r in rows if r["kind"] == "sensitivity"]   # Table I's MNN-AE, two starts
+    assert len(sensitivity) == 12 and all(r["verdict"] is None for r in sensitivity)
+    assert sum("Glorot" in r["key"] for r in sensitivity) == 6
+    result = pipeline.report(CHAPTER, P, records)
+    assert json.loads(json.dumps(to_strict(result.comparison)[0])) == summary["comparison"]
+    misses = [r for r in judged if verdicts.is_miss(r["verdict"])]
+    assert misses and all(r["reason"]["class"].split(":")[0] in verdicts.REASON_CLASSES for r in misses)
+
+
+def test_experiments_module_imports_no_reporting_module():
+    closure = study._closure(["companion.experiments.admm_unfolding"])
+    assert "companion.nets.admm_unfolding" in closure
+    banned = ("companion.reports", "companion.results", "companion.scorecard", "companion.plots",
+              "companion.verdicts")
+    assert not [m for m in closure if m.startswith(banned)]
+
+
+def test_compute_fixes_one_torch_thread(monkeypatch):
+    import torch
+
+    seen = []
+    monkeypatch.setitem(exp.POINTS, "probe",
+                        lambda config, protocol, device: seen.append(torch.get_num_threads()) or {})
+    before = torch.get_num_threads()
+    exp.compute({}, kind="probe", protocol={}, device="cpu")
+    assert seen == [1] and torch.get_num_threads() == before
+
+
+# ----------------------------------------------------------------------------- reasons at their boundaries
+def _row(P, records, key):
+    return next(r for r in pipeline.report(CHAPTER, P, records).comparison if r["key"] == key)
+
+
+def _set(scores, metric, value):
+    scores[metric] = [value] * len(scores[metric])
+
+
+def test_table1_reason_follows_the_depth_study(committed):
+    _, P, records = committed
+    records = copy.deepcopy(records)
+    depth = records["table1_depth"]["table1_jasper_depth"]["U-ADMM-AENet-I"]["300"]
+    row = _row(P, records, "jasper_aenet1_rmse")
+    assert row["verdict"] == verdicts.OURS_BETTER and row["reason"]["class"] == "ours better"
+    _set(depth, "rmse", 0.0545 * 1.1)               # the other depth at the edge of the 10 % band
+    row = _row(P, records, "jasper_aenet1_rmse")
+    assert row["reason"]["class"] == "open protocol choice: depth"
+    assert "table1_jasper_depth" in row["reason"]["evidence"]
+    _set(depth, "rmse", 0.0545 * 1.2)               # partly at the other depth, and worse than the paper
+    assert _row(P, records, "jasper_aenet1_rmse")["reason"]["class"] == "unexplained"
+
+
+def test_table2_reason_follows_the_initialisation_study(committed):
+    _, P, records = committed
+    records = copy.deepcopy(records)
+    row = _row(P, records, "jasper_bunet2_sad_water")
+    assert row["verdict"] == "not reproduced" and row["reason"]["class"] == "unexplained"
+    assert "init_jasper" in row["reason"]["evidence"]
+    water = records["init"]["init_jasper"]["names"].index("water")
+    for run in records["init"]["init_jasper"]["sivm"]["trained"]["sad"]:
+        run[water] = 5.1437 * 1.24                  # within the partly band from SiVM
+    row = _row(P, records, "jasper_bunet2_sad_water")
+    assert row["reason"]["class"] == "open protocol choice: blind start"
+    assert "sivm" in row["reason"]["evidence"] and "partly" in row["reason"]["evidence"]
+
+
+def test_a_claim_with_only_ties_is_not_supported_and_explained(committed):
+    _, P, records = committed
+    records = copy.deepcopy(records)
+    assert _row(P, records, "Fig. 21: BUNet-II has the best SAD")["verdict"] == "supported"
+    for rec in records["fig21"].values():
+        rec["MNN-BU-2"]["300"]["sad_mean"] = list(rec["U-ADMM-BUNet-II"]["300"]["sad_mean"])
+    row = _row(P, records, "Fig. 21: BUNet-II has the best SAD")
+    assert (row["wins"], row["losses"], row["verdict"]) == (0, 0, "not supported")
+    assert row["ties"] == 25 and row["reason"]["class"] == "unexplained"
+    assert "fig21" in row["reason"]["evidence"]
+
+
+def test_ratio_target_judges_the_paper_range(committed):
+    _, P, records = committed
+    records = copy.deepcopy(records)
+    small = records["fig13"]["fig13_n256"]
+    row = _row(P, records, "Fig. 13: MNN-AE / AENet-II RMSE ratio at 256 pixels")
+    assert row["verdict"] == "not reproduced" and row["ours"] < 2.0
+    for m in ("MNN-AE-1", "MNN-AE-2"):            # a rival exactly 2x worse: the range's lower end
+        small[m]["300"]["rmse"] = [2.0 * v for v in small["U-ADMM-AENet-II"]["300"]["rmse"]]
+    assert _row(P, records, "Fig. 13: MNN-AE / AENet-II RMSE ratio at 256 pixels")["verdict"] == "reproduced"
+
+
+def test_report_helpers_summarise_finite_runs_only():
+    scores = {"rmse": [0.1, None, 0.3]}
+    assert report_of.summary(scores, "rmse")[0] == pytest.approx(0.2)
+    assert report_of.diverged_runs(scores, "rmse") == (1, 3)
+    assert report_of.formatted(scores, "rmse").endswith("(2 of 3 runs; 1 diverged)")
+    assert report_of.formatted({"rmse": [None]}, "rmse") == "diverged (1 of 1 runs)"
+    curve = {"0": {"rmse": [1.0, 1.0]}, "10": {"rmse": [0.5, 0.2]}, "20": {"rmse": [0.1, 0.19]}}
+    assert report_of.epochs_to_settle(curve, "rmse") == 20
+    assert [report_of._run_settle(curve, "rmse", r) for r in (0, 1)] == [20.0, 10.0]

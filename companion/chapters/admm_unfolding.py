@@ -13,7 +13,8 @@ defaults to it), drawn once and shared by all runs when ``fixed_init`` (Table II
 over 5 runs implies one start); the initialisation study runs the starts in ``inits`` on Jasper.
 """
 
-from companion.chapters import Param, Target, device_param, seed_param
+from companion.chapters import Param, device_param, seed_param
+from companion.verdicts import Claim, Target
 
 TITLE = "U-ADMM: unmixing networks from unfolded ADMM"
 ORDER = 3
@@ -120,17 +121,92 @@ QUOTED_TABLE2 = {
 _T2 = {"jasper": [10.2847, 5.1437, 6.8969, 3.7676, 6.5232],
        "urban": [10.4616, 8.1522, 9.5990, 12.3660, 10.1447]}
 
-# Tolerances (ours): RMSE 0.01, AAD 1 degree, AID 0.1, SAD 1 degree; partly within 3x.
+# Table I: the paper prints 4 decimals (0.0545, AAD 7.0709 deg). Our scores are on all pixels of
+# the scene (the paper's text, P); the official AENet script scores held-out pixels only, which our
+# records do not hold, so the convention is the paper's.
+_T1_CONVENTION = ("P: mean over all pixels of the scene of each pixel's {what} (eq. {eq}); "
+                  "mean over 5 runs of the weights of each run's lowest-loss epoch (C: ModelCheckpoint)")
+_T1_METRICS = {
+    "rmse": ("RMSE", "", "metrics.rmse_per_pixel_mean", "abundance RMSE", 22),
+    "aad": ("AAD (deg)", "deg", "metrics.aad", "abundance angle distance in degrees", 17),
+    "aid": ("AID", "", "metrics.aid", "abundance information divergence", 19),
+}
+_T2_CONVENTION = ("C: SAD in degrees of the decoder's endmembers at each run's lowest-loss epoch "
+                  "(official scripts' ModelCheckpoint), matched to the reference by the Hungarian "
+                  "method on the spectral angle (O: the paper does not say); mean over 5 runs")
+
 PAPER_TARGETS = [
-    Target(f"{ds}_{tag}_{metric}", f"{ds.capitalize()} {name} {label}", value, unit, "Table I", tol)
+    Target(f"{ds}_{tag}_{metric}", f"{ds.capitalize()} {name} {label}", value, 4, unit, "Table I",
+           function, _T1_CONVENTION.format(what=what, eq=eq), "lower")
     for ds in ("jasper", "urban")
     for name, tag in (("U-ADMM-AENet-I", "aenet1"), ("U-ADMM-AENet-II", "aenet2"))
-    for metric, label, value, unit, tol in zip(
-        ("rmse", "aad", "aid"), ("RMSE", "AAD (deg)", "AID"), _T1[ds][name], ("", "deg", ""),
-        (0.01, 1.0, 0.1), strict=True)
+    for (metric, (label, unit, function, what, eq)), value in zip(_T1_METRICS.items(), _T1[ds][name],
+                                                                   strict=True)
 ] + [
-    Target(f"{ds}_bunet2_sad_{em}", f"{ds.capitalize()} BUNet-II SAD {em} (deg)", value, "deg",
-           "Table II", 1.0)
+    Target(f"{ds}_bunet2_sad_{em}", f"{ds.capitalize()} BUNet-II SAD {em} (deg)", value, 4, "deg",
+           "Table II", "metrics.sad", _T2_CONVENTION, "lower")
     for ds in ("jasper", "urban")
     for em, value in zip([*TABLE2_ENDMEMBERS[ds], "mean"], _T2[ds], strict=True)
+] + [
+    # Sec. IV-C-4: "U-ADMM-AENet-II reduces the error by 25 percent when SNR is 15".
+    Target("Fig. 14: AENet-II most robust to noise",
+           "Fig. 14: AENet-II's RMSE reduction against MNN-AE at SNR 15 dB (%)", 25.0, 0, "%", "Fig. 14",
+           "metrics.rmse_per_pixel_mean",
+           "P: 100 (1 - RMSE(AENet-II) / min(RMSE(MNN-AE-1), RMSE(MNN-AE-2))), RMSE means over runs "
+           "on all pixels at the lowest SNR (the paper does not say which MNN-AE: the better one)",
+           "higher"),
+    # Sec. IV-C-3: "with 256 training pixels the proposed network can achieve almost 2-3 times better
+    # performance than MNN-AE": a range of integers (decimals 0); its midpoint 2.5 with half a unit
+    # (0.5) as the reproduced band is exactly "2-3".
+    Target("Fig. 13: MNN-AE / AENet-II RMSE ratio at 256 pixels",
+           "Fig. 13: best MNN-AE's RMSE over AENet-II's at the smallest training set", 2.5, 0, "", "Fig. 13",
+           "metrics.rmse_per_pixel_mean",
+           "P: min(RMSE(MNN-AE-1), RMSE(MNN-AE-2)) / RMSE(AENet-II), RMSE means over runs on all pixels "
+           "(the paper's '2-3 times'; which MNN-AE it does not say: the better one)", "higher"),
+    # Sec. IV-D-3: "U-ADMM-BUNet-II can achieve almost twice better SAD compared with MNN-BU".
+    Target("Fig. 20: MNN-BU-2 / BUNet-II SAD ratio at 256 pixels",
+           "Fig. 20: MNN-BU-2's mean SAD over BUNet-II's at the smallest training set", 2.0, 0, "", "Fig. 20",
+           "metrics.sad", "P: SAD(MNN-BU-2) / SAD(BUNet-II), mean SAD in degrees, means over runs "
+           "(the paper's 'almost twice')", "higher"),
+]
+
+# The figures' "A beats B" statements, judged by the sign test over paired comparisons. A run of
+# one network and the same run of the other share training pixels and shuffling seed, so runs
+# pair; a diverged run (no finite score) loses to a finite one. Figs. 13 and 20 state a direction
+# (U-ADMM beats MNN at the smallest training set: a claim) and a size in words ("2-3 times",
+# "almost twice": the ratio targets above).
+_RUN_PAIRS = "runs paired by training pixels and seed"
+CLAIMS = [
+    Claim("Fig. 11: U-ADMM converges ~3x faster", "Fig. 11: U-ADMM converges ~3x faster", "Fig. 11",
+          "AENet converges within 100 epochs, MNN-AE needs about 300",
+          f"epochs for a run to come within 10 % of its best score along training (stored epochs), "
+          f"AENet-I vs MNN-AE-1 and AENet-II vs MNN-AE-2, per run and metric (RMSE, AAD, AID); "
+          f"{_RUN_PAIRS}; fewer epochs wins"),
+    Claim("Fig. 12: depth helps all but AENet-I", "Fig. 12: depth helps all but AENet-I", "Fig. 12",
+          "with deeper architectures all networks except U-ADMM-AENet-I perform better",
+          f"each next block count against the previous one for AENet-II, MNN-AE-1 and MNN-AE-2, per "
+          f"run and metric (RMSE, AAD, AID); {_RUN_PAIRS}; a lower error at the larger K wins "
+          "(AENet-I is shown, not counted)"),
+    Claim("Fig. 13: small training sets favour U-ADMM", "Fig. 13: small training sets favour U-ADMM",
+          "Fig. 13", "with 256 training pixels the proposed network is almost 2-3 times better than MNN-AE",
+          f"at the smallest training set, AENet-I vs MNN-AE-1 and AENet-II vs MNN-AE-2, per run and "
+          f"metric (RMSE, AAD, AID); {_RUN_PAIRS} (the ratio: a target)"),
+    Claim("Fig. 18: BUNet converges faster", "Fig. 18: BUNet converges faster", "Fig. 18",
+          "the proposed methods perform well within 100 epochs, MNN-BU needs much longer",
+          f"epochs for a run to come within 10 % of its best score along training (stored epochs), "
+          f"BUNet-I vs MNN-BU-1 and BUNet-II vs MNN-BU-2 (those trained), per run and metric (SAD, "
+          f"RMSE); {_RUN_PAIRS}; fewer epochs wins, a tie when both never improve on the start"),
+    Claim("Fig. 19: BUNet-II beats MNN-BU-2 at most depths",
+          "Fig. 19: BUNet-II beats MNN-BU-2 at most depths", "Fig. 19",
+          "in most cases U-ADMM-BUNet-II achieves better SAD and RMSE than MNN-BU-2",
+          f"BUNet-II vs MNN-BU-2 per block count, run and metric (mean SAD, RMSE); {_RUN_PAIRS}"),
+    Claim("Fig. 20: small training sets favour BUNet-II", "Fig. 20: small training sets favour BUNet-II",
+          "Fig. 20", "with a very small training set U-ADMM-BUNet-II achieves almost twice better SAD "
+          "than MNN-BU",
+          f"at the smallest training set, BUNet-II vs MNN-BU-2 per run and metric (mean SAD, RMSE); "
+          f"{_RUN_PAIRS} (the ratio: a target)"),
+    Claim("Fig. 21: BUNet-II has the best SAD", "Fig. 21: BUNet-II has the best SAD", "Fig. 21",
+          "U-ADMM-BUNet-II achieves the best SAD when compared with other methods",
+          f"BUNet-II vs MNN-BU-2 (the competitor we rerun; uDAS and MV-NTF are quoted only, VCA is the "
+          f"start) per SNR and run, mean SAD; {_RUN_PAIRS}"),
 ]

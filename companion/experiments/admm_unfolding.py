@@ -7,8 +7,12 @@ requested epochs. Blind unmixing: endmembers matched to the truth by the Hungari
 spectral angle; SAD in degrees per endmember and averaged; abundance RMSE after matching.
 
 Divergence: a run whose estimates are not finite is recorded with ``"diverged": true`` and its
-metrics as None (JSON null); :func:`summary` averages the finite runs only and
-:func:`formatted` says how many runs diverged.
+metrics as None (JSON null); the report (``companion.reports.admm_unfolding``) averages the
+finite runs only and says how many diverged.
+
+:func:`plan` turns the chapter's parameters into its studies (figures, tables and the
+initialisation study; every configuration as the committed records store it) and
+:func:`compute` runs one configuration with one torch thread, as every record was computed.
 
 Protocol keys read here: ``batch``, ``lr``, ``official_depth`` (U-ADMM networks run ``K + 1``
 iterations per ``K`` blocks, as the official code), ``keep_best`` (score the weights of each
@@ -18,6 +22,7 @@ run's epoch of lowest training loss at the last epoch, as the official scripts),
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -28,6 +33,7 @@ from ..classic import fcls, sunsal
 from ..data import load
 from ..data.hsi import HSI
 from ..data.scenes import uadmm_official_scene, uadmm_scene
+from ..data.user_images import URBAN, available
 from ..initialisation import INITIALISATIONS, initial_endmembers_runs
 from ..nets.admm_unfolding import (
     BlindNet,
@@ -37,16 +43,13 @@ from ..nets.admm_unfolding import (
     train_blind,
     train_supervised,
 )
-from ..runtime import resolve_device
+from ..runtime import resolve_device, torch_threads
+from ..study import StudyDefinition
 
-__all__ = ["AE_METHODS", "BU_METHODS", "GLOROT_SUFFIX", "FIG21_COMPETITORS", "SUNSAL_LAMBDA",
-           "train_indices", "blind_start", "blind_unmix",
-           "abundance_point", "blind_point", "jasper_abundance_point", "jasper_blind_point",
-           "init_study_point", "sunsal_abundances", "summary", "formatted", "diverged_runs",
-           "endmember_scores", "at",
-           "epochs_to_settle", "fig11_verdict",
-           "fig12_verdict", "fig13_verdict", "fig14_verdict", "fig18_verdict", "fig19_verdict",
-           "fig20_verdict", "fig21_verdict"]
+__all__ = ["AE_METHODS", "BU_METHODS", "GLOROT_SUFFIX", "SUNSAL_LAMBDA",
+           "POINTS", "abundance_point", "blind_point", "blind_start", "blind_unmix", "compute", "cost",
+           "grid", "init_study_point", "jasper_abundance_point", "jasper_blind_point", "plan",
+           "protocol_of", "sunsal_abundances", "train_indices"]
 
 SUNSAL_LAMBDA = 0.0   # SUnSAL reference default ("default settings", Sec. IV-C)
 
@@ -58,8 +61,6 @@ BU_METHODS = {"U-ADMM-BUNet-I": (UnfoldedADMM, True), "U-ADMM-BUNet-II": (Unfold
 # An AE method name with this suffix starts from Glorot-normal draws instead of the
 # algorithm's start from the true endmembers (sensitivity rows, e.g. "MNN-AE-2 (Glorot)").
 GLOROT_SUFFIX = " (Glorot)"
-# Fig. 21's competitors that we rerun (the paper also has uDAS and MV-NTF; VCA is the start).
-FIG21_COMPETITORS = ("MNN-BU-2",)
 
 
 def _encoder(registry: Mapping, name: str, A: np.ndarray | None, K: int, protocol: Mapping,
@@ -280,231 +281,122 @@ def init_study_point(config: Mapping, protocol: Mapping, device="auto") -> dict:
     return record
 
 
-# ----------------------------------------------------------------------------- summaries
-def at(record: Mapping, epoch: int | None = None) -> Mapping:
-    """A method's scores at ``epoch`` (default: the last stored epoch); a record without epochs
-    (SUnSAL, VCA) is returned as it is."""
-    epochs = sorted(int(k) for k in record if k.isdigit())
-    if not epochs:
-        return record
-    return record[str(epochs[-1] if epoch is None else epoch)]
+# ----------------------------------------------------------------------------- the plan
+POINTS = {"abundance": abundance_point, "jasper_abundance": jasper_abundance_point,
+          "blind": blind_point, "jasper_blind": jasper_blind_point, "init": init_study_point}
+PROTOCOL_KEYS = ("batch", "lr", "scene_seed", "endmember_seed", "official_depth", "init", "fixed_init",
+                 "keep_best")
+# The first training-pixel draw of each study: run k draws with ``offset + seed + k``.
+SPLIT_OFFSETS = {"fig11": 1100, "fig12": 1200, "fig13": 1300, "fig14": 1400, "official": 1500,
+                 "table1": 1600, "fig18": 1800, "fig19": 1900, "fig20": 2000, "fig21": 2100,
+                 "table2": 2200}
+CURVE_EPOCHS = (0, 10, 25, 50, 100, 150, 200, 300, 400, 500, 600, 800, 1000)
 
 
-def _finite_values(scores: Mapping, metric: str) -> np.ndarray:
-    values = np.array([np.nan if v is None else v for v in scores[metric]], dtype=float)
-    return values[np.isfinite(values)]
+def compute(config: Mapping, *, kind: str, protocol: Mapping, device: str = "auto") -> dict:
+    """One configuration of study kind ``kind`` (a key of :data:`POINTS`), with one torch CPU
+    thread: the committed records were computed so, and a CPU reduction split over another number
+    of threads rounds differently."""
+    with torch_threads(1):
+        return POINTS[kind](config, protocol, device)
 
 
-def summary(scores: Mapping, metric: str) -> tuple[float, float]:
-    """Mean and standard deviation over the finite (not diverged) runs of one metric; NaN when
-    every run diverged."""
-    values = _finite_values(scores, metric)
-    if values.size == 0:
-        return float("nan"), float("nan")
-    return float(values.mean()), float(values.std())
+def grid(last: int) -> list[int]:
+    """Epochs at which the curves of Figs. 11 and 18 are scored: :data:`CURVE_EPOCHS` up to
+    ``last``, and ``last``."""
+    return sorted({e for e in CURVE_EPOCHS if e <= last} | {last})
 
 
-def diverged_runs(scores: Mapping, metric: str) -> tuple[int, int]:
-    """``(diverged, total)`` runs of one metric (a run diverged when its value is None/NaN)."""
-    return len(scores[metric]) - _finite_values(scores, metric).size, len(scores[metric])
+def protocol_of(P: Mapping) -> dict:
+    """The settings every configuration shares (they enter each record's fingerprint)."""
+    return {k: P[k] for k in PROTOCOL_KEYS}
 
 
-def formatted(scores: Mapping, metric: str, digits: int = 4) -> str:
-    """``"mean ± std"`` over finite runs; ``"diverged (k of n runs)"`` when all diverged, and
-    the finite count appended when some did."""
-    k, n = diverged_runs(scores, metric)
-    if k == n:
-        return f"diverged ({k} of {n} runs)"
-    mean, std = summary(scores, metric)
-    text = f"{mean:.{digits}f} ± {std:.{digits}f}"
-    return text if k == 0 else f"{text} ({n - k} of {n} runs; {k} diverged)"
+def real_datasets(P: Mapping) -> list[str]:
+    """The real scenes of Tables I and II: Jasper Ridge, and Urban when its user-supplied image
+    is present (none with ``real=False``)."""
+    return (["jasper", "urban"] if available(URBAN) else ["jasper"]) if P["real"] else []
 
 
-def endmember_scores(scores: Mapping, index: int | None) -> dict:
-    """``{"sad": per-run SAD of endmember ``index`` (None: the mean over endmembers)}`` from
-    blind scores, diverged runs kept as None, for :func:`summary` and :func:`formatted`."""
-    pick = (lambda s: float(np.mean(s))) if index is None else (lambda s: s[index])  # noqa: E731
-    return {"sad": [None if s is None else pick(s) for s in scores["sad"]]}
+def plan(P: Mapping) -> dict[str, StudyDefinition]:
+    """The chapter's studies for resolved parameters ``P``, in the order of computation: Figs.
+    11-14, the official set, Table I and its depth study, Figs. 18-21, Table II and the
+    initialisation study (Jasper Ridge). Keys and configurations are those the records store."""
+    seeds = [P["seed"] + k for k in range(P["runs"])]
+    split = lambda name, extra=0: [SPLIT_OFFSETS[name] + extra + s for s in seeds]  # noqa: E731
+    protocol = protocol_of(P)
+    ae, bu2 = list(AE_METHODS), ["U-ADMM-BUNet-II", "MNN-BU-2"]
+    n_snr = None if P["n_train_snr"] == 0 else P["n_train_snr"]
+    epochs, blind_epochs = P["epochs"], P["blind_epochs"]
+    real = real_datasets(P)
+
+    def ae_point(snr, n_train, K, name, extra=0, **more):
+        return {"snr_db": snr, "n_train": n_train, "K": K, "epochs": epochs, "eval_at": [epochs],
+                "methods": ae, "seeds": seeds, "split_seeds": split(name, extra), **more}
+
+    def bu_point(snr, n_train, K, name, extra=0):
+        return {"snr_db": snr, "n_train": n_train, "K": K, "epochs": blind_epochs, "eval_at": [blind_epochs],
+                "methods": bu2, "seeds": seeds, "split_seeds": split(name, extra)}
+
+    studies = {
+        "fig11": ("abundance", "Fig. 11", [], {"fig11": {
+            "snr_db": 15.0, "n_train": P["n_train"], "K": P["K"], "epochs": P["epochs_curve"],
+            "eval_at": grid(P["epochs_curve"]), "methods": ae, "seeds": seeds,
+            "split_seeds": split("fig11")}}),
+        "fig12": ("abundance", "Fig. 12", [], {f"fig12_K{k}": ae_point(15.0, P["n_train"], k, "fig12")
+                                               for k in P["blocks"]}),
+        "fig13": ("abundance", "Fig. 13", [], {f"fig13_n{n}": ae_point(15.0, n, P["K"], "fig13", n)
+                                               for n in P["train_sizes"]}),
+        "fig14": ("abundance", "Fig. 14", [], {
+            f"fig14_snr{s:g}": ae_point(s, n_snr, P["K"], "fig14", sunsal=True) for s in P["snrs"]}),
+    }
+    if P["official_check"]:
+        studies["official"] = ("abundance", "official set", ["uadmm_synthetic"], {"official_snr15": {
+            "scene": "official", "snr_db": 15.0, "n_train": P["n_train"], "K": P["K"], "epochs": epochs,
+            "eval_at": [0, epochs], "methods": ["U-ADMM-AENet-II", "MNN-AE-2"], "seeds": seeds,
+            "split_seeds": split("official"), "sunsal": True}})
+    if real:
+        table1 = {"n_train": 256, "K": P["K"], "epochs": epochs}
+        studies["table1"] = ("jasper_abundance", "Table I", real, {f"table1_{ds}": {
+            "dataset": ds, **table1, "methods": [*ae, *(m + GLOROT_SUFFIX for m in ("MNN-AE-1", "MNN-AE-2"))],
+            "seeds": seeds, "split_seeds": split("table1")} for ds in real})
+        # the other depth, same training pixels and seeds: the depth study
+        studies["table1_depth"] = ("jasper_abundance", "Table I depth", real, {f"table1_{ds}_depth": {
+            "dataset": ds, **table1, "methods": ["U-ADMM-AENet-I", "U-ADMM-AENet-II"], "seeds": seeds,
+            "split_seeds": split("table1"), "official_depth": not P["official_depth"]} for ds in real})
+    studies |= {
+        "fig18": ("blind", "Fig. 18", [], {"fig18": {
+            "snr_db": 25.0, "n_train": P["n_train"], "K": P["K_blind"], "epochs": P["blind_epochs_curve"],
+            "eval_at": grid(P["blind_epochs_curve"]), "methods": P["blind_methods"], "seeds": seeds,
+            "split_seeds": split("fig18")}}),
+        "fig19": ("blind", "Fig. 19", [], {f"fig19_K{k}": bu_point(25.0, P["n_train"], k, "fig19")
+                                           for k in P["blocks"]}),
+        "fig20": ("blind", "Fig. 20", [], {f"fig20_n{n}": bu_point(25.0, n, P["K_blind"], "fig20", n)
+                                           for n in P["train_sizes"]}),
+        "fig21": ("blind", "Fig. 21", [], {f"fig21_snr{s:g}": bu_point(s, n_snr, P["K_blind"], "fig21")
+                                           for s in P["snrs"]}),
+    }
+    if real:
+        studies["table2"] = ("jasper_blind", "Table II", real, {f"table2_{ds}": {
+            "dataset": ds, "n_train": 1000, "K": P["K_blind"], "epochs": blind_epochs, "methods": bu2,
+            "seeds": seeds, "split_seeds": split("table2")} for ds in real})
+        studies["init"] = ("init", "initialisation study", ["jasper"], {"init_jasper": {
+            "dataset": "jasper", "method": "U-ADMM-BUNet-II", "n_train": 1000, "K": P["K_blind"],
+            "epochs": blind_epochs, "inits": P["inits"], "seeds": seeds, "split_seeds": split("table2")}})
+    return {name: StudyDefinition(
+                "admm_unfolding", P["scale"], configs, protocol,
+                functools.partial(compute, kind=kind, protocol=protocol, device=P["device"]), datasets,
+                desc=desc)
+            for name, (kind, desc, datasets, configs) in studies.items()}
 
 
-def epochs_to_settle(record: Mapping, metric: str, within: float = 0.1) -> int | None:
-    """First stored epoch whose run-mean ``metric`` is within ``within`` (relative) of the best
-    run-mean value over all stored epochs; None when any run diverged at the last stored epoch
-    (a diverged curve has not converged)."""
-    epochs = sorted(int(k) for k in record if k.isdigit())
-    if diverged_runs(record[str(epochs[-1])], metric)[0]:
-        return None
-    values = [summary(record[str(e)], metric)[0] for e in epochs]
-    best = np.nanmin(values)
-    return next(e for e, v in zip(epochs, values, strict=True) if v <= best * (1 + within))
-
-
-def _settle_text(settle: Mapping) -> str:
-    return ", ".join(f"{m} {'diverged' if e is None else e}" for m, e in settle.items())
-
-
-def _diverged_row(quantity, source, claim, records: Sequence[Mapping], methods, metric) -> dict | None:
-    """A 'diverged' verdict row when a method under comparison diverged in every run of some
-    configuration (its mean is undefined); None otherwise."""
-    bad = sorted({m for rec in records for m in methods
-                  if m in rec and np.isnan(summary(at(rec[m]), metric)[0])})
-    if not bad:
-        return None
-    return _row(quantity, source, claim, f"diverged: {', '.join(bad)}", "diverged",
-                "every run of these methods became non-finite in at least one configuration")
-
-
-def _row(quantity, source, claim, ours, outcome, reason) -> dict:
-    return {"key": quantity, "quantity": quantity, "source": source, "unit": "", "paper": claim,
-            "ours": ours, "difference": None, "verdict": outcome, "reason": reason}
-
-
-def fig11_verdict(record: Mapping) -> dict:
-    """Fig. 11: 'U-ADMM-AENet converges within ~100 epochs, MNN-AE needs ~300; similar final
-    performance'. Epochs to come within 10 % of each method's best RMSE."""
-    settle = {m: epochs_to_settle(record[m], "rmse") for m in AE_METHODS if m in record}
-    if None in settle.values():
-        return _row("Fig. 11: U-ADMM converges ~3x faster", "Fig. 11",
-                    "AENet within ~100 epochs, MNN-AE ~300", _settle_text(settle), "diverged",
-                    "a diverged curve (non-finite RMSE at the last epoch) has not converged")
-    admm = max(settle[m] for m in settle if "ADMM" in m)
-    ista = min(settle[m] for m in settle if "MNN" in m)
-    fast = 0 < admm <= 100
-    outcome = ("reproduced" if fast and ista >= 2 * admm else
-               "partly" if fast or ista > admm else "not reproduced")
-    ours = ", ".join(f"{m} {e}" for m, e in settle.items())
-    return _row("Fig. 11: U-ADMM converges ~3x faster", "Fig. 11",
-                "AENet within ~100 epochs, MNN-AE ~300", f"epochs to within 10% of best RMSE: {ours}",
-                outcome, "reproduced: AENets settle by epoch 100 and MNN-AEs take at least twice as "
-                "long; partly: one of the two (curves scored at the stored epochs only)")
-
-
-def fig12_verdict(records: Mapping[int, Mapping]) -> dict:
-    """Fig. 12: 'deeper is better for all but AENet-I; shallow networks already similar'."""
-    if (row := _diverged_row("Fig. 12: depth helps all but AENet-I", "Fig. 12",
-                             "RMSE falls with blocks except for AENet-I",
-                             list(records.values()), AE_METHODS, "rmse")):
-        return row
-    Ks = sorted(records)
-    final = {m: [summary(at(records[k][m]), "rmse")[0] for k in Ks] for m in AE_METHODS
-             if m in records[Ks[0]]}
-    improves = {m: v[-1] <= v[0] for m, v in final.items()}
-    others = [improves[m] for m in final if m != "U-ADMM-AENet-I"]
-    outcome = ("reproduced" if all(others) and not improves.get("U-ADMM-AENet-I", False) else
-               "partly" if sum(others) >= len(others) / 2 else "not reproduced")
-    ours = "; ".join(f"{m} RMSE {v[0]:.4f}->{v[-1]:.4f}" for m, v in final.items())
-    return _row("Fig. 12: depth helps all but AENet-I", "Fig. 12",
-                "RMSE falls with blocks except for AENet-I", f"K={Ks[0]}->{Ks[-1]}: {ours}", outcome,
-                "reproduced: the three others improve and AENet-I does not; partly: most others improve")
-
-
-def fig13_verdict(records: Mapping[int, Mapping]) -> dict:
-    """Fig. 13: 'with 256 training pixels U-ADMM is 2-3x better than MNN-AE; similar with more'."""
-    if (row := _diverged_row("Fig. 13: small training sets favour U-ADMM", "Fig. 13",
-                             "MNN-AE RMSE 2-3x AENet's", list(records.values()), AE_METHODS, "rmse")):
-        return row
-    sizes = sorted(records)
-    small = records[sizes[0]]
-    ours_best = summary(at(small["U-ADMM-AENet-II"]), "rmse")[0]
-    mnn = min(summary(at(small[m]), "rmse")[0] for m in ("MNN-AE-1", "MNN-AE-2") if m in small)
-    ratio = mnn / ours_best
-    outcome = "reproduced" if ratio >= 2 else "partly" if ratio >= 1.3 else "not reproduced"
-    return _row("Fig. 13: small training sets favour U-ADMM", "Fig. 13",
-                f"{sizes[0]} pixels: MNN-AE RMSE 2-3x AENet's",
-                f"best MNN-AE / AENet-II RMSE at {sizes[0]} pixels = {ratio:.2f}", outcome,
-                "ratio >= 2 reproduced, >= 1.3 partly")
-
-
-def fig14_verdict(records: Mapping[float, Mapping]) -> dict:
-    """Fig. 14: 'at SNR 15 AENet-II reduces the error by 25 % against MNN-AE; all improve with SNR'."""
-    if (row := _diverged_row("Fig. 14: AENet-II most robust to noise", "Fig. 14", "-25% RMSE vs MNN-AE",
-                             list(records.values()), AE_METHODS, "rmse")):
-        return row
-    snrs = sorted(records)
-    low = records[snrs[0]]
-    ours = summary(at(low["U-ADMM-AENet-II"]), "rmse")[0]
-    mnn = min(summary(at(low[m]), "rmse")[0] for m in ("MNN-AE-1", "MNN-AE-2") if m in low)
-    reduction = 1 - ours / mnn
-    monotone = all(summary(at(records[b]["U-ADMM-AENet-II"]), "rmse")[0]
-                   <= summary(at(records[a]["U-ADMM-AENet-II"]), "rmse")[0] * 1.05
-                   for a, b in zip(snrs, snrs[1:], strict=False))
-    outcome = ("reproduced" if reduction >= 0.2 and monotone else
-               "partly" if reduction > 0 else "not reproduced")
-    return _row("Fig. 14: AENet-II most robust to noise", "Fig. 14",
-                f"-25% RMSE vs MNN-AE at SNR {snrs[0]:g}",
-                f"RMSE {abs(100 * reduction):.0f}% {'lower' if reduction >= 0 else 'higher'} than the "
-                f"best MNN-AE at SNR {snrs[0]:g}; "
-                f"AENet-II {'improves' if monotone else 'does not improve'} with SNR", outcome,
-                "reduction >= 20% and improving with SNR reproduced; any reduction partly")
-
-
-def fig18_verdict(record: Mapping) -> dict:
-    """Fig. 18: 'BUNet good within 100 epochs, MNN-BU needs much longer; similar final SAD'."""
-    settle = {m: epochs_to_settle(record[m], "sad_mean") for m in BU_METHODS if m in record}
-    if None in settle.values():
-        return _row("Fig. 18: BUNet converges faster", "Fig. 18", "BUNet ~100 epochs, MNN-BU much longer",
-                    _settle_text(settle), "diverged",
-                    "a diverged curve (non-finite SAD at the last epoch) has not converged")
-    admm = settle.get("U-ADMM-BUNet-II", max(settle[m] for m in settle if "ADMM" in m))
-    ista = settle.get("MNN-BU-2", min(settle[m] for m in settle if "MNN" in m))
-    name = "U-ADMM-BUNet-II" if "U-ADMM-BUNet-II" in record else next(m for m in settle if "ADMM" in m)
-    start, end = (summary(at(record[name], e), "sad_mean")[0] for e in (0, None))
-    improves = end < start
-    outcome = ("not reproduced" if not improves else
-               "reproduced" if 0 < admm <= 100 and ista >= 2 * admm else
-               "partly" if 0 < admm <= 100 or ista > admm else "not reproduced")
-    ours = ", ".join(f"{m} {e}" for m, e in settle.items())
-    return _row("Fig. 18: BUNet converges faster", "Fig. 18", "BUNet ~100 epochs, MNN-BU much longer",
-                f"epochs to within 10% of best SAD: {ours}; {name} SAD {start:.2f} -> {end:.2f} deg",
-                outcome, "BUNet-II settles by epoch 100 and MNN-BU-2 takes at least twice as long; "
-                "not reproduced when training does not improve on the VCA start")
-
-
-def fig19_verdict(records: Mapping[int, Mapping]) -> dict:
-    """Fig. 19: 'in most cases BUNet-II has better SAD and RMSE than MNN-BU-2'."""
-    if (row := _diverged_row("Fig. 19: BUNet-II beats MNN-BU-2 at most depths", "Fig. 19",
-                             "better SAD and RMSE in most cases",
-                             list(records.values()), BU_METHODS, "sad_mean")):
-        return row
-    wins = total = 0
-    for rec in records.values():
-        for metric in ("sad_mean", "rmse"):
-            wins += summary(at(rec["U-ADMM-BUNet-II"]), metric)[0] < summary(at(rec["MNN-BU-2"]), metric)[0]
-            total += 1
-    outcome = "reproduced" if wins > total / 2 else "partly" if wins > 0 else "not reproduced"
-    return _row("Fig. 19: BUNet-II beats MNN-BU-2 at most depths", "Fig. 19",
-                "better SAD and RMSE in most cases", f"wins {wins} of {total} (K x metric)", outcome,
-                "more than half reproduced, any partly")
-
-
-def fig20_verdict(records: Mapping[int, Mapping]) -> dict:
-    """Fig. 20: 'with 256 pixels BUNet-II's SAD is about half MNN-BU's'."""
-    if (row := _diverged_row("Fig. 20: small training sets favour BUNet-II", "Fig. 20", "SAD about 2x better",
-                             list(records.values()), BU_METHODS, "sad_mean")):
-        return row
-    small = records[min(records)]
-    ratio = summary(at(small["MNN-BU-2"]), "sad_mean")[0] / summary(at(small["U-ADMM-BUNet-II"]),
-                                                                    "sad_mean")[0]
-    outcome = "reproduced" if ratio >= 1.7 else "partly" if ratio >= 1.2 else "not reproduced"
-    return _row("Fig. 20: small training sets favour BUNet-II", "Fig. 20",
-                f"{min(records)} pixels: SAD about 2x better",
-                f"MNN-BU-2 / BUNet-II SAD at {min(records)} pixels = {ratio:.2f}", outcome,
-                "ratio >= 1.7 reproduced, >= 1.2 partly")
-
-
-def fig21_verdict(records: Mapping[float, Mapping]) -> dict:
-    """Fig. 21: 'BUNet-II has the best SAD at every SNR', against the paper's competitors that we
-    rerun (:data:`FIG21_COMPETITORS`; VCA is the networks' start, shown but not counted)."""
-    claim = ("Fig. 21: BUNet-II has the best SAD", "Fig. 21", "best SAD at every SNR")
-    if (row := _diverged_row(*claim, list(records.values()), BU_METHODS, "sad_mean")):
-        return row
-    wins = total = 0
-    for rec in records.values():
-        ours = summary(at(rec["U-ADMM-BUNet-II"]), "sad_mean")[0]
-        for other in FIG21_COMPETITORS:
-            wins += ours < summary(at(rec[other]), "sad_mean")[0]
-            total += 1
-    outcome = "reproduced" if wins == total else "partly" if wins >= total / 2 else "not reproduced"
-    return _row(*claim, f"wins {wins} of {total} (SNR x competitor)", outcome,
-                f"against {', '.join(FIG21_COMPETITORS)} only: uDAS and MV-NTF are not rerun, VCA is "
-                "the start (shown, not a competitor in the paper's figure)")
+def cost(config: Mapping) -> float:
+    """Relative cost of a configuration (for choosing the records to verify; the records store
+    no ``seconds``): training-pixel passes ``epochs x n_train x runs x methods x ADMM
+    iterations`` plus one pass over the scene's pixels per scored epoch and method."""
+    runs = len(config["seeds"]) * len(config.get("inits", [None]))
+    methods = config.get("methods", [config.get("method")])
+    pixels = 10_000   # the synthetic scenes and Jasper Ridge (100 x 100)
+    n_train = pixels if config["n_train"] is None else min(config["n_train"], pixels)
+    scored = len(config.get("eval_at", [config["epochs"]]))
+    return float(len(methods) * runs * ((config["K"] + 1) * config["epochs"] * n_train + scored * pixels))
