@@ -206,10 +206,11 @@ def _P(**changes) -> dict:
     return json.loads((COMMITTED / "summary.json").read_text())["provenance"]["params"] | changes
 
 
-def test_cuprite_is_not_attempted_for_want_of_its_image():
+def test_cuprite_is_not_attempted_for_want_of_its_image(monkeypatch):
+    monkeypatch.setattr(experiments, "available", lambda image: False)   # whatever HU_DATA_DIR holds
     P = _P()
     records = pipeline.load_records("mtl", P)
-    assert "cuprite" not in records["real"]        # the image is not supplied here
+    assert "cuprite" not in records["real"]
     row = {r["key"]: r for r in pipeline.report("mtl", P, records).comparison}["cuprite"]
     assert row["verdict"] == "not attempted" and row["reason"]["evidence"].startswith("data we lack")
     assert "cuprite/CupriteS1_R188.mat" in row["reason"]["evidence"]
@@ -218,7 +219,8 @@ def test_cuprite_is_not_attempted_for_want_of_its_image():
     assert "not part of this run" in row["reason"]["evidence"]
 
 
-def test_plan_reproduces_the_committed_configurations():
+def test_plan_reproduces_the_committed_configurations(monkeypatch):
+    monkeypatch.setattr(experiments, "available", lambda image: False)   # Cuprite was absent
     P = _P()
     studies = pipeline.plan("mtl", P)
     assert [d.folder for d in studies.values()] == ["runs", "runs/sensitivity", "runs", "runs"]
@@ -254,3 +256,9 @@ def test_regenerated_summary_keeps_every_ours_of_the_old_one():
            "real data: beats the baselines": "wins 11 of 16; samson, jasper", "cuprite": None}
     summary = json.loads((COMMITTED / "summary.json").read_text())
     assert {row["key"]: row["ours"] for row in summary["comparison"]} == old
+
+
+def test_cuprite_is_planned_when_its_image_is_present(monkeypatch):
+    monkeypatch.setattr(experiments, "available", lambda image: True)
+    real = pipeline.plan("mtl", _P())["real"]
+    assert list(real.configs) == ["samson", "jasper", "cuprite"] and real.datasets == list(real.configs)
