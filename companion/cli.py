@@ -349,7 +349,7 @@ def report_command(chapter: str, params: dict) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     files = study_data(pipeline.plan(chapter, params))
-    provenance = Provenance.start(chapter, params, "report only (no computation)", checksums=files)
+    provenance = Provenance.start(chapter, params, pipeline.REPORT_ONLY, checksums=files)
     result = pipeline.report(chapter, params, records)
     path = pipeline.write_summary(chapter, params, result, provenance.finish())
     status, detail = pipeline.staleness(chapter, json.loads(path.read_text(encoding="utf-8")))

@@ -52,6 +52,7 @@ __all__ = [
     "staleness",
     "verify",
     "write_summary",
+    "REPORT_ONLY",
 ]
 
 
@@ -150,13 +151,23 @@ def records_code(chapter: str, P: Mapping) -> str | None:
     return codes.pop() if len(codes) == 1 else None
 
 
+REPORT_ONLY = "report only (no computation)"
+
+
 def write_summary(chapter: str, P: Mapping, result: Report, provenance, root: Path | None = None) -> Path:
     """Write ``results/<chapter>/<scale>/summary.json``: the report, the provenance and the code
-    hash of the records it was made from (``code``; None when they do not share one)."""
-    from companion.results import write_result
+    hash of the records it was made from (``code``; None when they do not share one). A summary
+    that only reports (``provenance.device`` is :data:`REPORT_ONLY`) keeps, as ``computed``, the
+    provenance of the run that computed the records, taken from the summary it replaces."""
+    from companion.results import read_result, write_result
 
+    computed = None
+    if provenance.device == REPORT_ONLY:
+        previous = read_result(chapter, P["scale"], "summary", root) or {}
+        before = previous.get("provenance", {})
+        computed = previous.get("computed") or (before if before.get("device") != REPORT_ONLY else None)
     return write_result(chapter, "summary", result.data, provenance, comparison=result.comparison,
-                        root=root, code=records_code(chapter, P))
+                        root=root, code=records_code(chapter, P), computed=computed)
 
 
 def staleness(chapter: str, summary: Mapping) -> tuple[str, str]:

@@ -177,6 +177,7 @@ def write_result(
     comparison: Sequence[Mapping] = (),
     root: Path | None = None,
     code: str | None = None,
+    computed: Mapping | None = None,
 ) -> Path:
     """Atomically write ``<root>/<chapter>/<scale>/<name>.json`` and return its path.
 
@@ -184,7 +185,9 @@ def write_result(
     the target with ``os.replace``, so a reader never sees a half-written file. numpy scalars and
     arrays in ``data`` are converted with their ``tolist()``; NaN/inf become ``null`` and are
     listed under ``"non_finite"`` (strict JSON). ``code``: the compute-closure hash of the records
-    the result was made from (:func:`companion.pipeline.write_summary`), the staleness stamp.
+    the result was made from (:func:`companion.pipeline.write_summary`), the staleness stamp;
+    ``computed``: the provenance of the run that computed those records, when this result only
+    reports them (device, commit and wall time of the computation are not lost).
     """
     record = {
         "chapter": chapter,
@@ -192,6 +195,7 @@ def write_result(
         "name": name,
         "provenance": provenance.to_dict(),
         "code": code,
+        **({"computed": dict(computed)} if computed else {}),
         "data": data,
         "comparison": list(comparison),
     }

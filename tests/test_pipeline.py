@@ -110,3 +110,16 @@ def test_the_sample_is_the_three_cheapest_and_the_most_expensive():
     assert pipeline.sample_keys(unpriced, lambda c: c["n"], cheapest=1) == [("s", "b"), ("s", "a")]
     with pytest.raises(ValueError, match="cost"):
         pipeline.sample_keys(unpriced, None)
+
+
+def test_a_report_only_summary_keeps_the_provenance_of_the_computation(toy):
+    P = {"scale": "smoke"}
+    pipeline.run("toy", P)
+    computed = Provenance.start("toy", P, "CPU: a Xeon").finish()
+    pipeline.write_summary("toy", P, pipeline.Report([], {}), computed)
+    for _ in range(2):   # reported twice: the computation's provenance survives both
+        pipeline.write_summary("toy", P, pipeline.Report([], {}),
+                               Provenance.start("toy", P, pipeline.REPORT_ONLY).finish())
+        summary = read_result("toy", "smoke", "summary")
+        assert summary["computed"]["device"] == "CPU: a Xeon"
+        assert summary["provenance"]["device"] == pipeline.REPORT_ONLY
