@@ -155,9 +155,11 @@ def _fig2_counts(few: Mapping, many: Mapping, margin: float) -> tuple[int, int, 
 MIN_COMPARISONS = 5   # the one-sided sign test reaches p < 0.05 only with 5 or more comparisons
 
 
-def _too_few(n: int, evidence: str) -> verdicts.Reason | None:
-    """A ``sample size`` reason when ``n`` comparisons cannot make the sign test significant."""
-    if n >= MIN_COMPARISONS:
+def _too_few(wins: int, losses: int, evidence: str) -> verdicts.Reason | None:
+    """A ``sample size`` reason when A wins most of too few comparisons for the sign test to be
+    significant (a majority of losses is never a matter of sample size)."""
+    n = wins + losses
+    if n >= MIN_COMPARISONS or wins <= losses:
         return None
     return verdicts.Reason("sample size", f"{evidence}; {n} comparisons: the sign test needs at least "
                                           f"{MIN_COMPARISONS} to reach p < {verdicts.ALPHA}")
@@ -192,7 +194,7 @@ def fig2_claim(P: Mapping, records) -> dict:
                     f"within x{CHAPTER.FIG2_MARGIN}; mean SAD {s_small['sad']:.4f} with {sizes[0]} "
                     f"pixels, {s_large['sad']:.4f} with {sizes[-1]}; mean RMSE {s_small['rmse']:.4f} "
                     f"and {s_large['rmse']:.4f}" + _scale_note(P, ("runs", "iterations")))
-        reason = _too_few(n, evidence) or verdicts.Reason("unexplained", evidence)
+        reason = _too_few(wins, losses, evidence) or verdicts.Reason("unexplained", evidence)
     return verdicts.claim_row(claim, wins, losses, ours, ties=0, reason=reason)
 
 
@@ -267,7 +269,7 @@ def fig3_claim(P: Mapping, records) -> dict:
                                      "MNN-BU) and loses to baselines the paper does not run: the paper's "
                                      "other competitors, which we cannot rerun, decide its ranking")
         else:
-            reason = _too_few(wins + losses, evidence) or verdicts.Reason("unexplained", evidence)
+            reason = _too_few(wins, losses, evidence) or verdicts.Reason("unexplained", evidence)
     return verdicts.claim_row(claim, wins, losses, ours, ties=ties, reason=reason)
 
 
