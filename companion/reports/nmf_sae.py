@@ -172,7 +172,7 @@ def fig2_claim(P: Mapping, records) -> dict:
     fig2 = records_by_point(P, records)[0]
     sizes = sorted(fig2)
     if len(sizes) < 2:
-        return verdicts.claim_row(claim, 0, 0, "one training-set size in this run",
+        return verdicts.claim_row(claim, 0, 0, None,
                                   not_attempted=f"train_sizes={P['train_sizes']}: Fig. 2 needs two sizes")
     small, large = fig2[sizes[0]]["nmf_sae"], fig2[sizes[-1]]["nmf_sae"]
     wins, losses, skipped = _fig2_counts(small, large, CHAPTER.FIG2_MARGIN)
