@@ -106,8 +106,9 @@ def test_bad_shapes_fail_fast():
 
 def test_jasper_scores_mark_diverged_runs():
     """A run with non-finite estimates is diverged: metrics None, summary over the finite runs."""
-    from companion.experiments.nmf_sae import formatted, summary
+    from companion.experiments.nmf_sae import summary
     from companion.metrics import score_runs
+    from companion.reports.nmf_sae import formatted
 
     rng = np.random.default_rng(0)
     E = rng.random((10, 3))

@@ -5,9 +5,15 @@ Presets follow Sec. 3: K = 2, 1000 full-batch Adam iterations, learning rates 1e
 Fig. 2. The paper states neither the number of repeated runs nor the SNR grid of Fig. 3: we use
 10 runs and 15-35 dB at paper scale. Table 1's initialisation study trains NMF-SAE on Jasper from
 each start in ``inits``; the Table 1 targets are scored under VCA, the start the paper names.
+
+Targets: Table 1's NMF-SAE column (SAD in radians, four printed decimals). Claims: Fig. 3 (NMF-SAE
+beats the methods it is compared with) and Fig. 2 (256 training pixels give SAD and RMSE
+comparable to more), each judged by the sign test over the paired comparisons it names. The
+paper published no code, so every convention is the paper's text (``P``).
 """
 
-from companion.chapters import Param, Target, device_param, seed_param
+from companion.chapters import Param, device_param, seed_param
+from companion.verdicts import Claim, Target
 
 TITLE = "NMF-SAE: the unrolled L1-NMF sparse autoencoder"
 ORDER = 5
@@ -55,14 +61,38 @@ PRESETS = {
               "inits": ["vca", "vca_projective", "vca_affine", "sivm", "truth"]},
 }
 
-# Table 1, NMF-SAE column: SAD in radians on Jasper Ridge. The paper's spread ("+-1.47%") is
-# not in radians; we call a value reproduced within 0.01 rad (0.57 deg), partly within 0.03.
+# Table 1, NMF-SAE column: SAD in radians on Jasper Ridge, mean over runs (the paper prints
+# "mean +- spread %"; the spread's unit is not stated, so it is not compared). Four decimals printed.
+_SAD = ("metrics.sad", "P: SAD (rad) per endmember after Hungarian matching on the spectral angle, "
+        "mean over runs from VCA (the start the paper names)")
 PAPER_TARGETS = [
-    Target("jasper_sad_tree", "Jasper SAD tree (rad)", 0.0494, "rad", "Table 1", 0.01),
-    Target("jasper_sad_water", "Jasper SAD water (rad)", 0.0729, "rad", "Table 1", 0.01),
-    Target("jasper_sad_soil", "Jasper SAD soil (rad)", 0.0527, "rad", "Table 1", 0.01),
-    Target("jasper_sad_road", "Jasper SAD road (rad)", 0.0932, "rad", "Table 1", 0.01),
-    Target("jasper_sad_mean", "Jasper mean SAD (rad)", 0.0671, "rad", "Table 1", 0.01),
+    Target("jasper_sad_tree", "Jasper SAD tree (rad)", 0.0494, 4, "rad", "Table 1", *_SAD, "lower"),
+    Target("jasper_sad_water", "Jasper SAD water (rad)", 0.0729, 4, "rad", "Table 1", *_SAD, "lower"),
+    Target("jasper_sad_soil", "Jasper SAD soil (rad)", 0.0527, 4, "rad", "Table 1", *_SAD, "lower"),
+    Target("jasper_sad_road", "Jasper SAD road (rad)", 0.0932, 4, "rad", "Table 1", *_SAD, "lower"),
+    Target("jasper_sad_mean", "Jasper mean SAD (rad)", 0.0671, 4, "rad", "Table 1",
+           "metrics.sad (mean over endmembers)", _SAD[1], "lower"),
+]
+
+# Fig. 2 prints no number: "Even with only 256 pixels ... very comparable SAD and RMSE" is a
+# ratio statement, judged as non-inferiority within FIG2_MARGIN (fixed before looking: the old
+# chapter's "reproduced" ratio) per run and metric.
+FIG2_MARGIN = 1.25
+CLAIMS = [
+    Claim("Fig. 2: few training pixels suffice", "Fig. 2: NMF-SAE trained on the fewest pixels (256) "
+          "against the most (4096)", "Fig. 2",
+          "Even with only 256 pixels (6.25% of all the pixels), NMF-SAE is able to produce very "
+          "comparable SAD and RMSE",
+          f"per run (VCA seed k on both sets) and metric (SAD, RMSE) at 25 dB: a win when the error "
+          f"with the fewest training pixels is at most {FIG2_MARGIN} x the error with the most, a loss "
+          "otherwise"),
+    Claim("Fig. 3: NMF-SAE beats the baselines", "Fig. 3: NMF-SAE against the baselines we run",
+          "Fig. 3",
+          "Compared with DAEN, uDAS and MNN-BU, NMF-SAE achieves even better in terms of both SAD "
+          "and RMSE (better SAD and RMSE than all methods at every SNR)",
+          "per SNR, metric (SAD, RMSE) and baseline we run (VCA + FCLS, L1-NMF, U-ADMM-BUNet-II, "
+          "MNN-BU-2): NMF-SAE's mean over runs against the baseline's; lower wins, equal means are "
+          "ties"),
 ]
 
 # Table 1's other columns, quoted (not rerun): mean SAD in radians.

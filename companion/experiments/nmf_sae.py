@@ -1,17 +1,36 @@
-"""The NMF-SAE chapter's experiments (Xiong et al., ICASSP 2021), one function per configuration.
+"""The NMF-SAE chapter's experiments (Xiong et al., ICASSP 2021): its plan and one compute
+function per configuration.
+
+:func:`plan` turns the chapter's resolved parameters into three studies, all stored in
+``results/nmf_sae/<scale>/runs``:
+
+``fig2``
+    ``train<n>``: NMF-SAE trained on ``n`` random pixels of the 25 dB scene (Fig. 2);
+``fig3``
+    ``snr<s>``: NMF-SAE (``n_train`` pixels), VCA + FCLS, L1-NMF and the U-ADMM chapter's
+    unrolled networks at ``s`` dB (Fig. 3);
+``jasper``
+    ``jasper``: NMF-SAE on Jasper Ridge from every start of Table 1's initialisation study.
 
 Scoring: endmembers matched to the truth by the Hungarian method on the spectral angle; SAD in
 radians per endmember and averaged; abundance error ``rmse_per_pixel_mean`` over every pixel of
-the scene (for NMF-SAE, the encoder's abundances: training and held-out pixels alike).
+the scene (for NMF-SAE, the encoder's abundances: training and held-out pixels alike)
+(:func:`companion.metrics.score_runs`).
 
 Starts: the paper's VCA (on the training pixels), one seed per run; Table 1's initialisation
 study adds the named starts of :mod:`companion.initialisation`. A run whose endmembers or
 abundances are not finite is recorded with ``"diverged": true`` and metrics None;
-:func:`summary` averages the finite runs and :func:`formatted` says how many diverged.
+:func:`summary` averages the finite runs.
+
+The committed paper-scale records were computed with one torch CPU thread: every compute runs
+under ``runtime.torch_threads(1)``. The unrolled baselines come from
+:mod:`companion.experiments.admm_unfolding`, so its source is part of this chapter's code hash.
+Verdicts, reasons, tables and figures live in :mod:`companion.reports.nmf_sae`.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 import numpy as np
@@ -23,11 +42,13 @@ from ..data.hsi import HSI
 from ..data.scenes import minerals_scene
 from ..initialisation import DETERMINISTIC, INITIALISATIONS, initial_endmembers_runs
 from ..nets.nmf_sae import fit
-from ..runtime import resolve_device
+from ..runtime import resolve_device, torch_threads
+from ..study import StudyDefinition
 from . import admm_unfolding
 
-__all__ = ["UNROLLED_PROTOCOL", "training_size_point",
-           "snr_point", "jasper_point", "fig2_verdict", "fig3_verdict", "summary", "formatted"]
+__all__ = ["FIG2_SNR", "THREADS", "UNROLLED_PROTOCOL", "cost", "fig2_configs", "fig3_configs",
+           "jasper_configs", "jasper_point", "plan", "protocol", "run_point", "seeds", "snr_point",
+           "summary", "training_size_point"]
 
 # The U-ADMM paper's blind protocol for the unrolled baselines: Adam 1e-4, batch 64, and the
 # official code's depth and best-loss checkpoint.
@@ -169,73 +190,78 @@ def summary(scores: Mapping) -> dict:
             "runs": n, "diverged": n - len(ok)}
 
 
-def formatted(s: Mapping, metric: str = "sad", index: int | None = None, digits: int = 4) -> str:
-    """``"mean ± std"`` of a :func:`summary` ``s``: ``metric`` ``"sad"`` (endmember ``index``, or
-    the mean over endmembers when None) or ``"rmse"``; ``"diverged (k of n runs)"`` when every
-    run diverged, the finite count appended when some did."""
-    if s["diverged"] == s["runs"]:
-        return f"diverged ({s['diverged']} of {s['runs']} runs)"
-    if index is None:
-        mean, std = s[metric], s[f"{metric}_std"]
-    else:
-        mean, std = s["sad_per_em"][index], s["sad_per_em_std"][index]
-    text = f"{mean:.{digits}f} ± {std:.{digits}f}"
-    if s["diverged"]:
-        text += f" ({s['runs'] - s['diverged']} of {s['runs']} runs; {s['diverged']} diverged)"
-    return text
+# ----------------------------------------------------------------------------- the plan
+FIG2_SNR = 25.0   # Sec. 3.2: "Setting SNR=25dB, Fig. 2 shows ..."
+THREADS = 1       # torch CPU threads of every compute (the committed records used one)
+# resolved parameters that enter every record's fingerprint through the protocol
+PROTOCOL_KEYS = ("iterations", "K", "lr_encoder", "lr_decoder", "lr_real", "n_train", "l1nmf_lambda",
+                 "scene_seed", "unrolled", "unrolled_epochs")
+POINTS = {"fig2": training_size_point, "fig3": snr_point, "jasper": jasper_point}
 
 
-def _row(quantity, source, claim, ours, outcome, reason) -> dict:
-    return {"key": quantity, "quantity": quantity, "source": source, "unit": "", "paper": claim,
-            "ours": ours, "difference": None, "verdict": outcome, "reason": reason}
+def protocol(P: Mapping) -> dict:
+    """The settings shared by every configuration of the chapter (they enter each record's
+    fingerprint): the keys of :data:`PROTOCOL_KEYS` of ``P`` and Fig. 2's SNR."""
+    return {k: P[k] for k in PROTOCOL_KEYS} | {"snr_fig2": FIG2_SNR}
 
 
-def fig2_verdict(records: Mapping[int, Mapping]) -> dict:
-    """Fig. 2's claim, 'with 256 pixels NMF-SAE gives SAD and RMSE comparable to more pixels':
-    reproduced when the smallest set's mean SAD and RMSE are within 1.25x of the largest set's,
-    partly within 1.5x."""
-    sizes = sorted(records)
-    small, large = summary(records[sizes[0]]["nmf_sae"]), summary(records[sizes[-1]]["nmf_sae"])
-    if small["diverged"] == small["runs"] or large["diverged"] == large["runs"]:
-        return _row("Fig. 2: few training pixels suffice", "Fig. 2",
-                    "256 pixels give comparable SAD and RMSE", "NMF-SAE diverged in every run",
-                    "diverged", "non-finite endmembers or abundances")
-    ratios = (small["sad"] / large["sad"], small["rmse"] / large["rmse"])
-    worst = max(ratios)
-    outcome = "reproduced" if worst <= 1.25 else "partly" if worst <= 1.5 else "not reproduced"
-    trend = "improves" if large["sad"] < small["sad"] else "does not improve"
-    ours = (f"SAD x{ratios[0]:.2f}, RMSE x{ratios[1]:.2f} ({sizes[0]} vs {sizes[-1]} pixels); "
-            f"SAD {trend} with more pixels")
-    return _row("Fig. 2: few training pixels suffice", "Fig. 2",
-                "256 pixels give comparable SAD and RMSE", ours, outcome,
-                "ratio of the smallest to the largest training set; <= 1.25 reproduced, <= 1.5 partly")
+def seeds(P: Mapping) -> list[int]:
+    """The VCA seeds of the runs: ``seed``, ``seed + 1``, ... (``runs`` of them)."""
+    return [P["seed"] + k for k in range(P["runs"])]
 
 
-# Fig. 3's baselines we run: record key -> label
-FIG3_BASELINES = {"vca_fcls": "VCA + FCLS", "l1_nmf": "L1-NMF", "U-ADMM-BUNet-II": "U-ADMM-BUNet-II",
-                  "MNN-BU-2": "MNN-BU-2"}
+def fig2_configs(P: Mapping) -> dict[str, dict]:
+    """Fig. 2: ``train<n>`` for each training-set size, its own pixel split seed ``1000 + n``."""
+    return {f"train{n}": {"n_train": n, "seeds": seeds(P), "split_seed": 1000 + n} for n in P["train_sizes"]}
 
 
-def fig3_verdict(records: Mapping[float, Mapping]) -> dict:
-    """Fig. 3's claim, 'NMF-SAE beats the other methods in SAD and RMSE', against the baselines
-    we run (:data:`FIG3_BASELINES` present in the records): reproduced when it wins every
-    (SNR, metric, baseline) comparison of run means, partly when it wins at least half."""
-    wins, total = 0, 0
-    baselines = [b for b in FIG3_BASELINES if b in next(iter(records.values()))]
-    for record in records.values():
-        ours = summary(record["nmf_sae"])
-        if ours["diverged"] == ours["runs"]:
-            return _row("Fig. 3: NMF-SAE beats the baselines", "Fig. 3",
-                        "better SAD and RMSE than all methods at every SNR",
-                        "NMF-SAE diverged in every run at some SNR", "diverged",
-                        "non-finite endmembers or abundances")
-        for baseline in baselines:
-            other = summary(record[baseline])
-            wins += int(ours["sad"] < other["sad"]) + int(ours["rmse"] < other["rmse"])
-            total += 2
-    outcome = "reproduced" if wins == total else "partly" if wins >= total / 2 else "not reproduced"
-    return _row("Fig. 3: NMF-SAE beats the baselines", "Fig. 3",
-                "better SAD and RMSE than all methods at every SNR",
-                f"wins {wins} of {total} comparisons", outcome,
-                f"against {', '.join(FIG3_BASELINES[b] for b in baselines)} (TV-RSNMF, MV-NTF, "
-                "DAEN, uDAS not rerun)")
+def fig3_configs(P: Mapping) -> dict[str, dict]:
+    """Fig. 3: ``snr<s>`` for each SNR, its own pixel split seed ``2000 + int(s)``."""
+    return {f"snr{s:g}": {"snr_db": s, "seeds": seeds(P), "split_seed": 2000 + int(s)} for s in P["snrs"]}
+
+
+def jasper_configs(P: Mapping) -> dict[str, dict]:
+    """Table 1 and its initialisation study: one configuration (every start trains together)."""
+    return {"jasper": {"seeds": seeds(P), "inits": list(P["inits"])}}
+
+
+def run_point(config: Mapping, *, study: str, protocol: Mapping, device: str = "auto") -> dict:
+    """The compute of every study: ``POINTS[study](config, protocol, device)`` with
+    :data:`THREADS` torch CPU threads and no progress bar."""
+    with torch_threads(THREADS):
+        return POINTS[study](config, protocol, resolve_device(device), progress=False)
+
+
+def plan(P: Mapping) -> dict[str, StudyDefinition]:
+    """The chapter's studies for resolved parameters ``P``: ``fig2``, ``fig3`` and, when
+    ``P["jasper"]``, ``jasper`` (see the module docstring)."""
+    shared = protocol(P)
+    configs = {"fig2": fig2_configs(P), "fig3": fig3_configs(P)}
+    if P["jasper"]:
+        configs["jasper"] = jasper_configs(P)
+    descs = {"fig2": "Fig. 2", "fig3": "Fig. 3", "jasper": "Table 1 (Jasper Ridge)"}
+    return {name: StudyDefinition(
+        "nmf_sae", P["scale"], study_configs, shared,
+        functools.partial(run_point, study=name, protocol=shared, device=P["device"]),
+        ["jasper"] if name == "jasper" else [], desc=descs[name])
+        for name, study_configs in configs.items()}
+
+
+# relative cost of a record, in pixel passes of one run (a rough count; it only ranks records)
+_SCENE_PIXELS = 64 * 64      # the synthetic scene
+_JASPER_PIXELS = 100 * 100
+_FIG3_PASSES = 3             # NMF-SAE, L1-NMF and the unrolled networks, each over the scene
+
+
+def cost(config: Mapping) -> float:
+    """Relative cost of computing ``config`` (:func:`companion.pipeline.verify` ranks records
+    by it; they store no ``seconds``): runs x pixels each run trains on and scores. Fig. 2:
+    ``n_train`` training pixels plus the scene for scoring; Fig. 3: three methods over the scene;
+    Jasper: every start's runs over the 10 000 pixels, twice (training and its FCLS start)."""
+    runs = len(config["seeds"])
+    if "inits" in config:
+        count = sum(1 if init in DETERMINISTIC else runs for init in config["inits"])
+        return float(count * 2 * _JASPER_PIXELS)
+    if "snr_db" in config:
+        return float(runs * _FIG3_PASSES * _SCENE_PIXELS)
+    return float(runs * (config["n_train"] + _SCENE_PIXELS))
