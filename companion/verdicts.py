@@ -276,7 +276,7 @@ def claim_row(claim: Claim, wins: int, losses: int, ours: str, *, ties: int = 0,
     row = {"key": claim.key, "kind": "claim", "quantity": claim.quantity, "source": claim.source,
            "paper": claim.paper, "comparisons": claim.comparisons, "ours": ours}
     if not_attempted is not None:
-        return row | {"wins": None, "losses": None, "ties": None, "p_value": None,
+        return row | {"ours": None, "wins": None, "losses": None, "ties": None, "p_value": None,
                       "verdict": "not attempted",
                       "reason": {"class": "not attempted", "evidence": not_attempted}}
     verdict = judge_claim(wins, losses)
