@@ -9,8 +9,8 @@ import torch
 from scipy import stats
 
 from companion.experiments import stability as st
-from companion.experiments import stability_stats as ss
 from companion.nets.unmixing_ae import AEConfig, initial_weights
+from companion.reports import stability_stats as ss
 
 
 def _ate_std(scheme, architecture, fan_in, fan_out):

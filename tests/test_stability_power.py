@@ -4,7 +4,7 @@ size predicts the mean H of simulated studies with the same initialisation effec
 import numpy as np
 from scipy import stats as sps
 
-from companion.experiments import stability_stats as stats
+from companion.reports import stability_stats as stats
 
 
 def _mean_h(rng, groups, runs, spread, repeats):

@@ -7,12 +7,27 @@ the reconstruction RMSE (mean per-pixel RMSE between X and its reconstruction), 
 error (mean per-pixel RMSE) and the endmember error (mean SAD, radians) after matching the
 estimated endmembers to the ground truth by the permutation of smallest mean SAD (exhaustive).
 Data are scaled by the image's global maximum.
+
+The chapter's pipeline (:mod:`companion.pipeline`): :func:`plan` turns the resolved parameters
+``P`` into one study, ``"runs"``, whose records go to ``results/stability/<scale>/runs/``:
+
+* ``table1``: ``N x k`` models of one Table 1 experiment for all schemes, in blocks of ``block``
+  initialisations (key ``exp<e>_init<first>-<last>``);
+* ``table3``: Experiment 4's reinitialisation study (Table 3) and its weight-decay and Adam-step
+  variants (key ``reinit_exp4_<tag>``).
+
+Order of computation: Table 1 of the first two experiments listed, Table 3, its weight-decay and
+Adam-reset variants, then the remaining experiments, so an interrupted study has the most used
+results first. :class:`Compute` trains one record's models; the statistics, tables and verdicts
+are the report's (:mod:`companion.reports.stability`).
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,11 +35,21 @@ import torch
 from tqdm import tqdm
 
 from companion import data
-from companion.nets.ensemble import Reinitialisation, evaluate, models_per_chunk, train_ensemble
+from companion.nets.ensemble import (
+    REINIT_METHODS,
+    Reinitialisation,
+    evaluate,
+    models_per_chunk,
+    train_ensemble,
+)
 from companion.nets.unmixing_ae import INIT_SCHEMES, AEConfig, initial_weights
+from companion.runtime import resolve_device, torch_threads
+from companion.study import StudyDefinition
 
-__all__ = ["EXPERIMENTS", "WEIGHT_DECAY", "Scene", "abundance_rmse", "load_scene", "match_and_score",
-           "match_endmembers", "reinit_study", "score_trained", "train_initialisations"]
+__all__ = ["EXPERIMENTS", "STUDY", "WEIGHT_DECAY", "Compute", "Scene", "abundance_rmse", "configs", "cost",
+           "datasets", "load_scene", "match_and_score", "match_endmembers", "plan", "protocol",
+           "reinit_study",
+           "scene", "score_trained", "table1_configs", "table3_configs", "train_initialisations", "variants"]
 
 # Table 1: architecture (arch), loss, dataset, n1 (basic), batch size, learning rate, Gaussian dropout.
 EXPERIMENTS = {
@@ -226,3 +251,129 @@ def reinit_study(scene: Scene, experiment: int, schemes: list[str], initialisati
 def variant_label(method: str | None, threshold: float) -> str:
     """``"baseline"`` or e.g. ``"partial t=0.5"``."""
     return "baseline" if method is None else f"{method} t={threshold:g}"
+
+
+# ----------------------------------------------------------------------------- the pipeline's plan
+STUDY = "runs"   # the one study of the chapter (its folder under results/stability/<scale>/)
+
+
+def variants(P: Mapping) -> list[tuple[str | None, float]]:
+    """Table 3's variants ``(method, threshold)``: the baseline ``(None, 0.0)``, then every
+    reinitialisation method at every threshold of ``P["thresholds"]`` (thresholds outer)."""
+    return [(None, 0.0)] + [(m, t) for t in P["thresholds"] for m in REINIT_METHODS]
+
+
+def table1_configs(P: Mapping, experiment: int) -> dict[str, dict]:
+    """Records of one Table 1 experiment: ``P["initialisations"]`` in blocks of ``P["block"]``."""
+    out = {}
+    for start in range(0, P["initialisations"], P["block"]):
+        inits = list(range(start, min(start + P["block"], P["initialisations"])))
+        out[f"exp{experiment}_init{inits[0]}-{inits[-1]}"] = {"kind": "table1", "experiment": experiment,
+                                                               "schemes": list(P["schemes"]),
+                                                               "initialisations": inits}
+    return out
+
+
+def table3_configs(P: Mapping, tag: str, initialisations: int, chosen: list[tuple[str | None, float]],
+                   adam_step: str = "keep", weight_decay: float = 0.0) -> dict[str, dict]:
+    """One Table 3 record (Experiment 4, run 0 of ``initialisations`` per scheme, ``chosen`` variants)."""
+    return {f"reinit_exp4_{tag}": {
+        "kind": "table3", "schemes": list(P["schemes"]), "initialisations": list(range(initialisations)),
+        "variants": [[m, t] for m, t in chosen], "epochs": P["reinit_epochs"], "adam_step": adam_step,
+        "weight_decay": weight_decay}}
+
+
+def configs(P: Mapping) -> dict[str, dict]:
+    """Every record of the study, keyed by file-name-safe keys, in the order of computation."""
+    all_variants, reset = variants(P), P["adam_reset_initialisations"]
+    out = {}
+    for e in P["experiments"][:2]:
+        out |= table1_configs(P, e)
+    out |= table3_configs(P, "keep", P["reinit_initialisations"], all_variants)
+    for wd in P["weight_decays"]:
+        out |= table3_configs(P, f"wd{wd:g}", P["reinit_initialisations"], all_variants[:1], weight_decay=wd)
+    if reset:
+        out |= table3_configs(P, "reset", reset, all_variants[1:], adam_step="reset")
+    for e in P["experiments"][2:]:
+        out |= table1_configs(P, e)
+    return out
+
+
+def protocol(P: Mapping) -> dict:
+    """Settings shared by every record: epochs and runs ``k`` of Table 1 (the records' code hash
+    stands for the training code)."""
+    return {"epochs": P["epochs"], "runs": P["runs"]}
+
+
+@functools.lru_cache(maxsize=8)
+def scene(name: str, device: str) -> Scene:
+    """:func:`load_scene` on ``device`` (a ``device`` parameter), loaded once per process."""
+    return load_scene(name, resolve_device(device))
+
+
+@dataclass(frozen=True)
+class Compute:
+    """Trains and scores one record's models (picklable, so a Dask worker can run it).
+
+    ``runs``: k of Table 1; ``epochs``: Table 1's training epochs; ``device``: as the chapter's
+    ``device`` parameter (``"auto"`` resolves in the process that computes). On a CPU it trains
+    with one torch thread, as the committed records were computed: CPU reductions split over
+    another number of threads round differently, and a record must be the same bits wherever it
+    is computed (:func:`companion.pipeline.verify`)."""
+
+    runs: int
+    epochs: int
+    device: str
+
+    def __call__(self, config: Mapping) -> dict:
+        """The record of ``config`` (a value of :func:`configs`): Table 1 metrics per scheme
+        (:func:`train_initialisations`) or Table 3 metrics per scheme and variant
+        (:func:`reinit_study`)."""
+        threads = 1 if resolve_device(self.device).type == "cpu" else None
+        with torch_threads(threads):
+            if config["kind"] == "table1":
+                e = config["experiment"]
+                return train_initialisations(scene(EXPERIMENTS[e]["dataset"], self.device), e,
+                                             config["schemes"], config["initialisations"], self.runs,
+                                             self.epochs)
+            return reinit_study(scene("samson", self.device), 4, config["schemes"], config["initialisations"],
+                                [tuple(v) for v in config["variants"]], config["epochs"], config["adam_step"],
+                                weight_decay=config["weight_decay"])
+
+
+def datasets(P: Mapping) -> list[str]:
+    """Scenes the study reads: those of the chosen experiments, and Samson for Table 3."""
+    return sorted({EXPERIMENTS[e]["dataset"] for e in P["experiments"]} | {"samson"})
+
+
+def plan(P: Mapping) -> dict[str, StudyDefinition]:
+    """The chapter's one study, ``{STUDY: definition}``, for resolved parameters ``P``."""
+    return {STUDY: StudyDefinition(chapter="stability", scale=P["scale"], configs=configs(P),
+                                   protocol=protocol(P),
+                                   compute=Compute(P["runs"], P["epochs"], P["device"]), datasets=datasets(P),
+                                   desc="stability study")}
+
+
+# Pixels of the scenes (Samson 95 x 95, Jasper Ridge 100 x 100), for :func:`cost` without loading them.
+PIXELS = {"samson": 9025, "jasper": 10000}
+# A training step costs about as much as this many pixels of it (per-step overhead of the
+# batched engine; from the CPU_CHUNK timings above: Exp. 4, batch 4, 18 us per model and step;
+# Exp. 10, batch 20, 49 us).
+STEP_PIXELS = 5
+
+
+def cost(config: Mapping, runs: int = 5) -> float:
+    """Relative cost of a record (:func:`companion.pipeline.sample_keys` ranks the records that
+    store no ``seconds`` with it): models x epochs x (pixels + ``STEP_PIXELS`` x steps per epoch).
+
+    ``runs``: k of a Table 1 record, which its configuration does not store (k is in the
+    protocol); 5 by default, the committed paper-protocol subset's k. Table 1 records are
+    trained for the protocol's epochs, also not in the configuration: 50 (the paper preset's)."""
+    if config["kind"] == "table1":
+        e, epochs = config["experiment"], 50
+        models = len(config["schemes"]) * len(config["initialisations"]) * runs
+    else:
+        e, epochs = 4, config["epochs"]
+        models = len(config["schemes"]) * len(config["initialisations"]) * len(config["variants"])
+    pixels = PIXELS[EXPERIMENTS[e]["dataset"]]
+    return float(models * epochs * (pixels + STEP_PIXELS * (pixels // EXPERIMENTS[e]["batch_size"])))
