@@ -136,10 +136,11 @@ def test_read_only_results_folder_exit_2(tmp_path, capsys, monkeypatch):
 
 
 def test_dead_kernel_says_that_a_rerun_resumes(tmp_path, capsys, monkeypatch):
-    """A kernel killed mid-run (as by the out-of-memory killer) gives two lines, not a traceback."""
+    """A kernel killed mid-run (as by the out-of-memory killer) gives two lines, not a traceback;
+    the second says what is kept (the chapter has studies)."""
     import companion.cli as cli
 
-    (tmp_path / "datasets.md").write_text(
+    (tmp_path / "mtl.md").write_text(
         "---\njupytext:\n  text_representation:\n    extension: .md\n    format_name: myst\n"
         "    format_version: 0.13\nkernelspec:\n  display_name: Python 3\n  language: python\n"
         "  name: python3\n"
@@ -148,9 +149,9 @@ def test_dead_kernel_says_that_a_rerun_resumes(tmp_path, capsys, monkeypatch):
     )
     monkeypatch.setattr(cli, "NOTEBOOKS", tmp_path)
     monkeypatch.setenv("HU_RESULTS_DIR", str(tmp_path / "results"))
-    assert main(["run", "datasets", "--scale", "smoke", "--output", str(tmp_path / "out")]) == 1
+    assert main(["run", "mtl", "--scale", "smoke", "--output", str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err
-    assert "the kernel running datasets died" in err and "out-of-memory" in err
+    assert "the kernel running mtl died" in err and "out-of-memory" in err
     assert "rerunning the same command resumes" in err and "Traceback" not in err
 
 

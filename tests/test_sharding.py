@@ -15,9 +15,8 @@ cloudpickle = pytest.importorskip("cloudpickle")
 
 import torch  # noqa: E402
 
-from companion import study  # noqa: E402
+from companion import pipeline, study  # noqa: E402
 from companion.chapters import resolve_parameters  # noqa: E402
-from companion.experiments import stability_study  # noqa: E402
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import this test file
 
@@ -34,7 +33,7 @@ def tiny_stability():
     N = 3 in blocks of 1, k = 2, 1 epoch, two schemes (3 records of 4 models)."""
     P = resolve_parameters("stability", "smoke", experiments=[1], initialisations=3, runs=2, block=1,
                            schemes=["he_normal", "glorot_uniform"])
-    definition = stability_study.build(P)
+    definition = pipeline.plan("stability", P)["runs"]
     definition.load_data()  # as the notebook and the CLI do before the study
     return definition, {k: c for k, c in definition.configs.items() if c["kind"] == "table1"}
 
@@ -118,7 +117,7 @@ def test_cli_runs_a_study_on_a_scheduler_address(client, tmp_path, monkeypatch, 
     monkeypatch.setenv("HU_RESULTS_DIR", str(tmp_path / "results"))
     definition = study.StudyDefinition("stability", "smoke", {f"c{i}": {"x": i} for i in range(4)}, {},
                                        doubled, [], "sharded study")
-    monkeypatch.setattr(stability_study, "build", lambda P: definition)
+    monkeypatch.setattr(pipeline, "plan", lambda chapter, P: {"runs": definition})
     address = client.scheduler.address
     assert cli.main(["study", "stability", "--scale", "smoke", "--scheduler", address]) == 0
     assert f"Dask workers of {address}" in capsys.readouterr().out

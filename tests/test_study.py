@@ -174,9 +174,9 @@ def test_code_fingerprint_covers_the_static_import_closure(tmp_path, monkeypatch
 
 
 def test_bookkeeping_modules_do_not_enter_the_code_fingerprint(tmp_path, monkeypatch):
-    roots = ["companion.experiments.stability_study"]
+    roots = ["companion.experiments.stability"]
     closure = study._closure(roots)
-    assert "companion.experiments.stability" in closure and not set(closure) & study.BOOKKEEPING
+    assert "companion.nets.ensemble" in closure and not set(closure) & study.BOOKKEEPING
     before = study.code_fingerprint(roots)
     edited = tmp_path / "study.py"
     edited.write_text(study._module_file("companion.study").read_text() + "\n# edited\n")
@@ -193,14 +193,14 @@ def test_bookkeeping_modules_do_not_enter_the_code_fingerprint(tmp_path, monkeyp
 def test_code_roots_are_the_module_defining_compute_else_every_loaded_module():
     import functools
 
-    from companion.experiments import stability_study
+    from companion.experiments import stability
     from companion.metrics import sad
 
-    compute = stability_study.Compute(runs=1, epochs=1, device="cpu")
-    assert study.code_roots(compute) == ["companion.experiments.stability_study"]   # callable object
+    compute = stability.Compute(runs=1, epochs=1, device="cpu")
+    assert study.code_roots(compute) == ["companion.experiments.stability"]         # callable object
     assert study.code_roots(sad) == ["companion.metrics"]                            # function
     assert study.code_roots(functools.partial(sad)) == ["companion.metrics"]         # partial
-    assert study.code_roots(compute.__call__) == ["companion.experiments.stability_study"]  # method
+    assert study.code_roots(compute.__call__) == ["companion.experiments.stability"]  # method
     assert study.code_roots(lambda c: c) == study.loaded_modules()                   # a notebook's lambda
     assert "companion.study" in study.loaded_modules()
 

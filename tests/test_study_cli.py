@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from companion import cli, study
-from companion.experiments import stability_study
+from companion import cli, pipeline, study
+from companion.experiments import stability
 
 # A real but tiny stability study: Experiment 1 (cheap), N = 2 in blocks of 1, k = 1, 1 epoch;
 # Table 3 with 1 initialisation per scheme.
@@ -24,7 +24,7 @@ def test_study_runs_archives_and_a_rerun_reuses_every_record(tmp_path, monkeypat
     assert sorted(p.stem for p in runs.glob("*.json")) == sorted(TINY_KEYS)
     first = {p.name: p.read_text() for p in runs.glob("*.json")}
     record = json.loads(first["exp1_init0-0.json"])
-    assert record["code_roots"] == ["companion.experiments.stability_study"]
+    assert record["code_roots"] == ["companion.experiments.stability"]
     assert len(record["record"]["he_normal"]["rmse"]) == 1 and record["record"]["he_normal"]["rmse"][0][0] > 0
     with tarfile.open(archive) as tar:
         names = tar.getnames()
@@ -36,10 +36,10 @@ def test_study_runs_archives_and_a_rerun_reuses_every_record(tmp_path, monkeypat
         assert tar.extractfile(f"results/stability/smoke/runs/{TINY_KEYS[0]}.json").read().decode() == \
             first[f"{TINY_KEYS[0]}.json"]
     assert note["exit_code"] == 0 and note["records_left"] == [] and note["params"]["initialisations"] == 2
-    assert set(note["seconds_per_record"]) == set(TINY_KEYS) and note["wall_time_s"] > 0
+    assert set(note["seconds_per_record"]) == {f"runs/{k}" for k in TINY_KEYS} and note["wall_time_s"] > 0
     assert "samson/samson_1.mat" in note["checksums"] and note["device"].startswith("CPU")
 
-    monkeypatch.setattr(stability_study.Compute, "__call__", lambda self, c: pytest.fail("recomputed"))
+    monkeypatch.setattr(stability.Compute, "__call__", lambda self, c: pytest.fail("recomputed"))
     assert cli.main(["study", "stability", "--scale", "smoke", *TINY]) == 0
     assert {p.name: p.read_text() for p in runs.glob("*.json")} == first
     assert "3 of 3 records done" in capsys.readouterr().out
@@ -59,7 +59,7 @@ def test_time_limit_stops_cleanly_with_exit_3_and_the_rerun_completes(tmp_path, 
     monkeypatch.setenv("HU_RESULTS_DIR", str(tmp_path / "results"))
     definition = study.StudyDefinition("stability", "smoke", {f"c{i}": {"x": i} for i in range(5)}, {"v": 1},
                                        _slow, ["samson"], "slow study")
-    monkeypatch.setattr(stability_study, "build", lambda P: definition)
+    monkeypatch.setattr(pipeline, "plan", lambda chapter, P: {"runs": definition})
     archive = tmp_path / "a.tar.gz"
     # 10 s are kept for the archive: the study itself gets 1.2 s, time for one to two 0.4 s records
     # (loading Samson counts too), so it stops with some records left
@@ -90,7 +90,7 @@ def test_a_raising_record_exits_1_and_keeps_the_finished_ones(tmp_path, monkeypa
 
     definition = study.StudyDefinition("stability", "smoke", {f"c{i}": {"x": i} for i in range(4)}, {},
                                        fails_on_two, [], "failing study")
-    monkeypatch.setattr(stability_study, "build", lambda P: definition)
+    monkeypatch.setattr(pipeline, "plan", lambda chapter, P: {"runs": definition})
     assert cli.main(["study", "stability", "--scale", "smoke"]) == 1
     err = capsys.readouterr().err
     assert "a record raised FloatingPointError: diverged" in err
@@ -106,12 +106,12 @@ def test_a_raising_record_exits_1_and_keeps_the_finished_ones(tmp_path, monkeypa
 ])
 def test_bad_input_exits_2_before_any_work(args, message, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("HU_RESULTS_DIR", str(tmp_path / "results"))
-    monkeypatch.setattr(stability_study, "build", lambda P: pytest.fail("started"))
+    monkeypatch.setattr(pipeline, "run", lambda *a, **k: pytest.fail("started"))
     assert cli.main(["study", "stability", "--scale", "smoke", *args]) == 2
     assert message in capsys.readouterr().err
 
 
 def test_only_chapters_with_a_package_study_are_offered(capsys):
     with pytest.raises(SystemExit):
-        cli.main(["study", "mtl"])
-    assert "invalid choice: 'mtl'" in capsys.readouterr().err
+        cli.main(["study", "datasets"])
+    assert "invalid choice: 'datasets'" in capsys.readouterr().err
