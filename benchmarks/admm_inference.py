@@ -21,7 +21,8 @@ import torch
 from companion import metrics
 from companion.classic import sunsal
 from companion.data.scenes import uadmm_scene
-from companion.experiments.admm_unfolding import SUNSAL_LAMBDA, train_indices
+from companion.experiments.admm_unfolding import SUNSAL_LAMBDA
+from companion.experiments.unrolled import train_indices
 from companion.nets.admm_unfolding import UnfoldedADMM, train_supervised
 
 

@@ -37,11 +37,10 @@ import numpy as np
 import torch
 
 from .classic import elmm, fcls, nmf_l1, rnmf, vca
-from .experiments.admm_unfolding import BU_METHODS
-from .experiments.deepgu import OFFICIAL, deepgu
 from .initialisation import initial_endmembers
 from .nets import mtl, nlaeu, nmf_sae
-from .nets.admm_unfolding import BlindNet, LinearDecoder, UnfoldedADMM, train_blind
+from .nets.admm_unfolding import BU_METHODS, BlindNet, LinearDecoder, UnfoldedADMM, train_blind
+from .nets.deepgu import OFFICIAL, deepgu
 from .nets.ensemble import train_ensemble, unmix
 from .nets.unmixing_ae import AEConfig, stack_initial_weights
 from .runtime import Timer

@@ -224,20 +224,23 @@ def finite_or_none(values) -> list:
 
 
 def score_runs(E_true: np.ndarray, A_true: np.ndarray | None, E_runs: np.ndarray, A_runs: np.ndarray,
-               matching: str = "hungarian") -> dict:
+               matching: str = "hungarian", sad_unit: str = "rad") -> dict:
     """Per-run scores of ``E_runs (runs, bands, p)`` and ``A_runs (runs, p, pixels)`` against the
     truth ``E_true (bands, p)``, ``A_true (p, pixels)``: the one run-scoring function of the book.
 
     Each run's endmembers are matched to the truth (:func:`match_endmembers`, ``matching``) and
     its abundances reordered alike. Returns lists over runs:
 
-    * ``sad``: SAD per true endmember, **radians**, in the truth's order (:func:`sad`);
-    * ``sad_mean``: their mean, radians;
+    * ``sad``: SAD per true endmember in ``sad_unit`` (``"rad"``, default, or ``"deg"``, as the
+      U-ADMM paper's tables), in the truth's order (:func:`sad`);
+    * ``sad_mean``: their mean, in the same unit;
     * ``rmse``: :func:`rmse_per_pixel_mean` of the matched abundances (abundance fractions,
       unitless); the whole list is None when ``A_true`` is None (a scene without reference
       abundances);
     * ``diverged``: True for a run with non-finite estimates, whose metrics are None.
     """
+    if sad_unit not in ("rad", "deg"):
+        raise ValueError(f"sad_unit must be 'rad' or 'deg', got {sad_unit!r}")
     sad_runs, rmse, diverged = [], [], []
     for E, A in zip(E_runs, A_runs, strict=True):
         bad = not (np.isfinite(E).all() and np.isfinite(A).all())
@@ -247,7 +250,8 @@ def score_runs(E_true: np.ndarray, A_true: np.ndarray | None, E_runs: np.ndarray
             rmse.append(None)
             continue
         perm = match_endmembers(E_true, E, method=matching)
-        sad_runs.append(sad(E_true, E[:, perm]).tolist())
+        angles = sad(E_true, E[:, perm])
+        sad_runs.append((degrees(angles) if sad_unit == "deg" else angles).tolist())
         rmse.append(None if A_true is None else float(rmse_per_pixel_mean(A_true, A[perm])))
     return {"sad": sad_runs, "sad_mean": [None if s is None else float(np.mean(s)) for s in sad_runs],
             "rmse": None if A_true is None else rmse, "diverged": diverged}

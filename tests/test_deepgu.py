@@ -202,9 +202,13 @@ def test_experiments_closure_holds_no_reporting_module():
     assert not [m for m in closure if m.startswith(banned)]
 
 
-def test_methods_keep_importing_the_algorithm_from_the_experiments_module():
-    from companion.experiments.deepgu import OFFICIAL, deepgu
-    assert deepgu is net.deepgu and OFFICIAL["dc1"]["deepgu_lambda_a"] == 0.05
+def test_the_benchmark_and_the_chapter_run_one_algorithm_with_the_reference_settings():
+    from companion import methods
+    from companion.experiments import deepgu as chapter
+
+    assert methods.deepgu is chapter.deepgu is net.deepgu
+    assert methods.OFFICIAL is chapter.OFFICIAL is net.OFFICIAL
+    assert net.OFFICIAL["dc1"]["deepgu_lambda_a"] == 0.05
 
 
 def test_plan_reproduces_every_committed_configuration():

@@ -29,63 +29,23 @@ import numpy as np
 import torch
 
 from .. import metrics
-from ..classic import fcls, sunsal
+from ..classic import sunsal
 from ..data import load
 from ..data.hsi import HSI
 from ..data.scenes import uadmm_official_scene, uadmm_scene
 from ..data.user_images import URBAN, available
-from ..initialisation import INITIALISATIONS, initial_endmembers_runs
-from ..nets.admm_unfolding import (
-    BlindNet,
-    LinearDecoder,
-    UnfoldedADMM,
-    UnfoldedISTA,
-    train_blind,
-    train_supervised,
-)
+from ..initialisation import INITIALISATIONS
+from ..nets.admm_unfolding import AE_METHODS, GLOROT_SUFFIX, train_supervised
 from ..runtime import resolve_device, torch_threads
 from ..study import StudyDefinition
+from .unrolled import as_tensor, blind_start, blind_unmix, encoder, train_indices
 
-__all__ = ["AE_METHODS", "BU_METHODS", "GLOROT_SUFFIX", "SUNSAL_LAMBDA",
-           "POINTS", "abundance_point", "blind_point", "blind_start", "blind_unmix", "compute", "cost",
+__all__ = ["SUNSAL_LAMBDA",
+           "POINTS", "abundance_point", "blind_point", "compute", "cost",
            "grid", "init_study_point", "jasper_abundance_point", "jasper_blind_point", "plan",
-           "protocol_of", "sunsal_abundances", "train_indices"]
+           "protocol_of", "sunsal_abundances"]
 
 SUNSAL_LAMBDA = 0.0   # SUnSAL reference default ("default settings", Sec. IV-C)
-
-# name -> (encoder class, tied). Variant I / 1 shares the blocks' parameters, II / 2 unties them.
-AE_METHODS = {"U-ADMM-AENet-I": (UnfoldedADMM, True), "U-ADMM-AENet-II": (UnfoldedADMM, False),
-              "MNN-AE-1": (UnfoldedISTA, True), "MNN-AE-2": (UnfoldedISTA, False)}
-BU_METHODS = {"U-ADMM-BUNet-I": (UnfoldedADMM, True), "U-ADMM-BUNet-II": (UnfoldedADMM, False),
-              "MNN-BU-1": (UnfoldedISTA, True), "MNN-BU-2": (UnfoldedISTA, False)}
-# An AE method name with this suffix starts from Glorot-normal draws instead of the
-# algorithm's start from the true endmembers (sensitivity rows, e.g. "MNN-AE-2 (Glorot)").
-GLOROT_SUFFIX = " (Glorot)"
-
-
-def _encoder(registry: Mapping, name: str, A: np.ndarray | None, K: int, protocol: Mapping,
-             seeds: list[int], shape: tuple[int, int, int]):
-    """Encoder of method ``name``: ADMM start from ``A (runs, bands, p)``, or Glorot draws
-    (one per seed) for a ``GLOROT_SUFFIX`` name; U-ADMM networks get the protocol's depth."""
-    glorot = name.endswith(GLOROT_SUFFIX)
-    cls, tied = registry[name.removesuffix(GLOROT_SUFFIX)]
-    depth = {"official_depth": protocol["official_depth"]} if cls is UnfoldedADMM else {}
-    if glorot:
-        return cls(None, K=K, tied=tied, shape=shape, seeds=seeds, **depth)
-    return cls(A, K=K, tied=tied, **depth)
-
-
-def train_indices(n_pixels: int, n_train: int | None, split_seeds: Sequence[int]) -> np.ndarray:
-    """``(runs, n_train)`` random training pixels, one draw per run; all pixels if None."""
-    if n_train is None or n_train >= n_pixels:
-        return np.tile(np.arange(n_pixels), (len(split_seeds), 1))
-    return np.stack([np.sort(np.random.default_rng(s).choice(n_pixels, n_train, replace=False))
-                     for s in split_seeds])
-
-
-def _t(a, device) -> torch.Tensor:
-    return torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32, device=device)
-
 
 def _abundance_scores(A_true: np.ndarray, A_runs: np.ndarray) -> dict:
     """``A_runs (runs, p, pixels)``: per-run RMSE, AAD (deg) and AID, means over pixels; a run
@@ -111,13 +71,13 @@ def _supervised(hsi: HSI, E: np.ndarray, idx: np.ndarray, methods: Sequence[str]
                 K: int, epochs: int, eval_at: Sequence[int], seeds: list[int], device,
                 keep_example: str | None = None) -> dict:
     runs = idx.shape[0]
-    Y_all = _t(hsi.Y.T, device)
-    Y_train = _t(np.stack([hsi.Y[:, i].T for i in idx]), device)
-    X_train = _t(np.stack([hsi.abundances[:, i].T for i in idx]), device)
+    Y_all = as_tensor(hsi.Y.T, device)
+    Y_train = as_tensor(np.stack([hsi.Y[:, i].T for i in idx]), device)
+    X_train = as_tensor(np.stack([hsi.abundances[:, i].T for i in idx]), device)
     A = np.stack([E] * runs)
     out = {}
     for name in methods:
-        model = _encoder(AE_METHODS, name, A, K, protocol, seeds, A.shape).to(device)
+        model = encoder(AE_METHODS, name, A, K, protocol, seeds, A.shape).to(device)
 
         def score(m):
             with torch.no_grad():
@@ -173,63 +133,6 @@ def jasper_abundance_point(config: Mapping, protocol: Mapping, device="auto") ->
     record["SUnSAL"]["example_abundances"] = X_sunsal
     record["names"] = hsi.names
     return record
-
-
-def blind_start(hsi: HSI, init: str, seeds: Sequence[int], fixed: bool) -> np.ndarray:
-    """Start ``(runs, bands, p)`` of the blind networks: ``|init|`` on the whole image (the
-    official code takes ``|VCA|``; SiVM and the truth are non-negative already), one draw per
-    run seed, or with ``fixed`` one draw (seed ``seeds[0]``) shared by every run."""
-    draws = [seeds[0]] * len(seeds) if fixed else list(seeds)
-    return np.abs(initial_endmembers_runs(init, hsi.Y, hsi.p, draws, truth=hsi.endmembers))
-
-
-def blind_unmix(hsi: HSI, idx: np.ndarray, methods: Sequence[str], protocol, K: int, epochs: int,
-                eval_at: Sequence[int], seeds: list[int], device, E0: np.ndarray,
-                keep_example: bool = False) -> dict:
-    """Blind unmixing of ``hsi`` by the networks ``methods`` (keys of ``BU_METHODS``), one run
-    per seed trained on pixels ``idx (runs, n_train)`` from endmembers ``E0 (runs, bands, p)``
-    (encoder and decoder); scores (SAD in degrees, per-pixel RMSE) at the epochs ``eval_at``,
-    plus the start (``E0`` + FCLS) under ``"start"``."""
-    Y_all = _t(hsi.Y.T, device)
-    Y_train = _t(np.stack([hsi.Y[:, i].T for i in idx]), device)
-    out = {"start": _blind_scores(hsi, E0, np.stack([fcls(hsi.Y, E, device=device) for E in E0]))}
-    for name in methods:
-        model = BlindNet(_encoder(BU_METHODS, name, E0, K, protocol, seeds, E0.shape),
-                         LinearDecoder(E0)).to(device)
-
-        def score(m):
-            with torch.no_grad():
-                A = m.encoder(Y_all).double().cpu().numpy().transpose(0, 2, 1)
-                E = m.decoder.E.double().cpu().numpy()
-            return _blind_scores(hsi, E, A)
-
-        log = train_blind(model, Y_train, epochs=epochs, batch=protocol["batch"], lr=protocol["lr"],
-                          seeds=seeds, on_epoch=score, eval_at=eval_at, keep_best=protocol["keep_best"])
-        out[name] = {str(e): rec for e, rec in sorted(log.checkpoints.items())}
-        out[name]["loss_last"] = metrics.finite_or_none(log.loss[-1])
-        if log.best_epoch is not None:
-            out[name]["best_epoch"] = log.best_epoch.tolist()
-        if keep_example:
-            with torch.no_grad():
-                out[name]["example_endmembers"] = model.decoder.E[0].double().cpu().numpy()
-                out[name]["example_abundances"] = model.encoder(Y_all)[0].double().cpu().numpy().T
-    return out
-
-
-def _blind_scores(hsi: HSI, E_runs: np.ndarray, A_runs: np.ndarray) -> dict:
-    sad, rmse, diverged = [], [], []
-    for E, A in zip(E_runs, A_runs, strict=True):
-        bad = not (np.isfinite(E).all() and np.isfinite(A).all())
-        diverged.append(bad)
-        if bad:
-            sad.append(None)
-            rmse.append(None)
-            continue
-        perm = metrics.match_endmembers(hsi.endmembers, E, method="hungarian")
-        sad.append(metrics.degrees(metrics.sad(hsi.endmembers, E[:, perm])).tolist())
-        rmse.append(float(metrics.rmse_per_pixel_mean(hsi.abundances, A[perm])))
-    return {"sad": sad, "sad_mean": [None if s is None else float(np.mean(s)) for s in sad],
-            "rmse": rmse, "diverged": diverged}
 
 
 def blind_point(config: Mapping, protocol: Mapping, device="auto") -> dict:

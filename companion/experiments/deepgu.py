@@ -25,7 +25,7 @@ from ..data import load
 from ..data.hsi import HSI
 from ..data.loaders import deepgu_abundances, usgs_library
 from ..data.scenes import variability_scene
-from ..nets.deepgu import deepgu
+from ..nets.deepgu import OFFICIAL, deepgu
 from ..runtime import Timer, torch_threads
 from ..study import StudyDefinition
 
@@ -53,15 +53,6 @@ def score(Y: np.ndarray, A_true: np.ndarray, A: np.ndarray, M_true: np.ndarray |
     return out
 
 
-# Parameters of the reference code's examples 1 (DC1) and 2 (DC2), every method (code).
-OFFICIAL = {
-    "dc1": {"deepgu_lambda_a": 0.05, "elmm": {"lam_s": 5.0, "lam_a": 0.05, "lam_psi": 1.0},
-            "glmm": {"lam_m": 1.0, "lam_a": 0.05, "lam_psi": 1e3},
-            "plmm": {"alpha": 0.01, "beta": 1e-9, "gamma": 0.01}},
-    "dc2": {"deepgu_lambda_a": 0.01, "elmm": {"lam_s": 1.0, "lam_a": 0.05, "lam_psi": 1e3},
-            "glmm": {"lam_m": 1.0, "lam_a": 0.01, "lam_psi": 1e3},
-            "plmm": {"alpha": 0.1, "beta": 1e-5, "gamma": 10.0}},
-}
 BASELINES = {"elmm": elmm, "glmm": glmm, "plmm": plmm}
 METHODS = ("fcls", "plmm", "elmm", "glmm", "deepgu")
 

@@ -44,7 +44,7 @@ from ..initialisation import DETERMINISTIC, INITIALISATIONS, initial_endmembers_
 from ..nets.nmf_sae import fit
 from ..runtime import resolve_device, torch_threads
 from ..study import StudyDefinition
-from . import admm_unfolding
+from .unrolled import blind_start, blind_unmix
 
 __all__ = ["FIG2_SNR", "THREADS", "UNROLLED_PROTOCOL", "cost", "fig2_configs", "fig3_configs",
            "jasper_configs", "jasper_point", "plan", "protocol", "run_point", "seeds", "snr_point",
@@ -105,8 +105,8 @@ def _unrolled_baselines(hsi: HSI, seeds: list[int], protocol: Mapping, device) -
         return {}
     idx = np.tile(np.arange(hsi.n_pixels), (len(seeds), 1))
     epochs = protocol["unrolled_epochs"]
-    E0 = admm_unfolding.blind_start(hsi, "vca", seeds, fixed=False)
-    out = admm_unfolding.blind_unmix(hsi, idx, protocol["unrolled"], UNROLLED_PROTOCOL, K=1,
+    E0 = blind_start(hsi, "vca", seeds, fixed=False)
+    out = blind_unmix(hsi, idx, protocol["unrolled"], UNROLLED_PROTOCOL, K=1,
                                      epochs=epochs, eval_at=[epochs], seeds=seeds,
                                      device=resolve_device(device), E0=E0)
     records = {}

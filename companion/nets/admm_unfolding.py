@@ -49,6 +49,9 @@ import torch
 from torch import nn
 
 __all__ = [
+    "AE_METHODS",
+    "BU_METHODS",
+    "GLOROT_SUFFIX",
     "LAMBDA_0",
     "MU_AL",
     "admm_parameters",
@@ -230,6 +233,16 @@ class UnfoldedISTA(_Unfolded):
 
     def forward(self, Y: torch.Tensor) -> torch.Tensor:
         return normalise(self.iterate(Y)[-1])
+
+
+# name -> (encoder class, tied). Variant I / 1 shares the blocks' parameters, II / 2 unties them.
+AE_METHODS = {"U-ADMM-AENet-I": (UnfoldedADMM, True), "U-ADMM-AENet-II": (UnfoldedADMM, False),
+              "MNN-AE-1": (UnfoldedISTA, True), "MNN-AE-2": (UnfoldedISTA, False)}
+BU_METHODS = {"U-ADMM-BUNet-I": (UnfoldedADMM, True), "U-ADMM-BUNet-II": (UnfoldedADMM, False),
+              "MNN-BU-1": (UnfoldedISTA, True), "MNN-BU-2": (UnfoldedISTA, False)}
+# An AE method name with this suffix starts from Glorot-normal draws instead of the
+# algorithm's start from the true endmembers (sensitivity rows, e.g. "MNN-AE-2 (Glorot)").
+GLOROT_SUFFIX = " (Glorot)"
 
 
 class LinearDecoder(nn.Module):

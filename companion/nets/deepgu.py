@@ -21,7 +21,18 @@ from ..classic import unmix_tv
 from ..runtime import Timer
 from .vae import train_vaes
 
-__all__ = ["bundles", "deepgu", "latent_objective", "latent_step"]
+__all__ = ["OFFICIAL", "bundles", "deepgu", "latent_objective", "latent_step"]
+
+
+# Parameters of the reference code's examples 1 (DC1) and 2 (DC2), for every method (code).
+OFFICIAL = {
+    "dc1": {"deepgu_lambda_a": 0.05, "elmm": {"lam_s": 5.0, "lam_a": 0.05, "lam_psi": 1.0},
+            "glmm": {"lam_m": 1.0, "lam_a": 0.05, "lam_psi": 1e3},
+            "plmm": {"alpha": 0.01, "beta": 1e-9, "gamma": 0.01}},
+    "dc2": {"deepgu_lambda_a": 0.01, "elmm": {"lam_s": 1.0, "lam_a": 0.05, "lam_psi": 1e3},
+            "glmm": {"lam_m": 1.0, "lam_a": 0.01, "lam_psi": 1e3},
+            "plmm": {"alpha": 0.1, "beta": 1e-5, "gamma": 10.0}},
+}
 
 
 def bundles(Y: np.ndarray, M0: np.ndarray, size: int) -> np.ndarray:
