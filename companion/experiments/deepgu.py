@@ -29,8 +29,8 @@ from ..nets.deepgu import OFFICIAL, deepgu
 from ..runtime import Timer, torch_threads
 from ..study import StudyDefinition
 
-__all__ = ["OFFICIAL", "METHODS", "PROTOCOL_KEYS", "VERIFY_ATOL", "VERIFY_IGNORE", "deepgu", "score", "calibration_point",
-           "method_point", "real_point", "plan", "cost"]
+__all__ = ["OFFICIAL", "METHODS", "PROTOCOL_KEYS", "VERIFY_ATOL", "VERIFY_IGNORE", "deepgu", "score",
+           "calibration_point", "method_point", "real_point", "plan", "cost"]
 
 
 def score(Y: np.ndarray, A_true: np.ndarray, A: np.ndarray, M_true: np.ndarray | None,
