@@ -367,11 +367,17 @@ def verify_command(chapter: str, params: dict) -> int:
               f"{'modified' if commit != 'unknown' else 'not a git checkout'} ({commit}).\nFix: commit "
               "your changes first, then rerun.", file=sys.stderr)
         return 2
+    from companion.runtime import device_name, resolve_device
+
+    note = {"commit": commit, "device": device_name(resolve_device(params.get("device", "cpu"))),
+            "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     try:
         outcome = pipeline.verify(chapter, params, commit=commit)
     except pipeline.VerificationError as err:
+        pipeline.write_verification(chapter, params["scale"], note | {"outcome": str(err).split(";")[0]})
         print(f"error: {err}", file=sys.stderr)
         return 1
+    pipeline.write_verification(chapter, params["scale"], note | {"outcome": "identical", **outcome})
     print(f"verified at {commit[:10]}: {len(outcome['sample'])} recomputed records identical "
           f"({', '.join(outcome['sample'])}); {outcome['restamped']} records re-stamped")
     return 0

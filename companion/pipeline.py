@@ -52,6 +52,8 @@ __all__ = [
     "staleness",
     "verify",
     "write_summary",
+    "write_verification",
+    "read_verification",
     "REPORT_ONLY",
 ]
 
@@ -170,19 +172,41 @@ def write_summary(chapter: str, P: Mapping, result: Report, provenance, root: Pa
                         root=root, code=records_code(chapter, P), computed=computed)
 
 
-def staleness(chapter: str, summary: Mapping) -> tuple[str, str]:
+def staleness(chapter: str, summary: Mapping, root: Path | None = None) -> tuple[str, str]:
     """``(status, detail)`` of a summary: *current* when its records' code hash equals the current
-    compute closure's, *stale* otherwise (detail: both hashes and the command that verifies or
-    reruns). The book's one staleness rule."""
+    compute closure's, *stale* otherwise (detail: both hashes, the last verification's outcome
+    when one was recorded, and the command that verifies or reruns). The book's one staleness
+    rule."""
     stored, now = summary.get("code"), code_hash(chapter)
     scale = summary.get("scale", "paper")
     if stored == now:
         return "current", f"records computed by the current code ({now})"
     fix = (f"python -m companion verify {chapter} --scale {scale} (or rerun: python -m companion "
            f"study {chapter} --scale {scale})")
+    last = read_verification(chapter, scale, root)
+    tried = (f"; verify at {last['commit'][:7]} on {last['device']}: {last['outcome']}"
+             if last and last.get("outcome") != "identical" else "")
     if stored is None:
-        return "stale", f"its records carry no common code hash; {fix}"
-    return "stale", f"records computed by code {stored}, now {now}; {fix}"
+        return "stale", f"its records carry no common code hash{tried}; {fix}"
+    return "stale", f"records computed by code {stored}, now {now}{tried}; {fix}"
+
+
+def _verification_path(chapter: str, scale: str, root: Path | None) -> Path:
+    from companion.results import results_root
+
+    return (root or results_root()) / chapter / scale / "verification.json"
+
+
+def read_verification(chapter: str, scale: str, root: Path | None = None) -> dict | None:
+    """The last :func:`verify` outcome recorded for ``chapter`` at ``scale`` (None if none)."""
+    path = _verification_path(chapter, scale, root)
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def write_verification(chapter: str, scale: str, outcome: Mapping, root: Path | None = None) -> Path:
+    """Record a :func:`verify` outcome (``commit``, ``device``, ``outcome`` in words, ``sample``):
+    a failed verification is evidence too, and the stale mark cites it."""
+    return write_json_atomically(_verification_path(chapter, scale, root), dict(outcome))
 
 
 # ----------------------------------------------------------------------------- verification

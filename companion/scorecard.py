@@ -142,8 +142,8 @@ def _chapter_rows(name: str, scale: str, root: Path | None) -> list[dict]:
         if summary is None:
             continue
         label = run_label(name, summary["provenance"]["params"]) if source == "committed" else None
-        stale = pipeline.staleness(name, summary) if source == "committed" and pipeline.has_pipeline(name) \
-            else None
+        checked = source == "committed" and pipeline.has_pipeline(name)
+        stale = pipeline.staleness(name, summary, root) if checked else None
         for cmp in summary["comparison"]:
             if cmp["kind"] == "sensitivity":
                 continue
@@ -301,7 +301,7 @@ def key_results(chapter: str, live: list[dict] | None = None, scale: str | None 
     committed = checked_summary(chapter, "paper", root) if scale != "paper" else None
     if committed is not None and committed["comparison"]:
         label = f"Committed run ({run_label(chapter, committed['provenance']['params'])})"
-        stale = pipeline.staleness(chapter, committed) if pipeline.has_pipeline(chapter) else None
+        stale = pipeline.staleness(chapter, committed, root) if pipeline.has_pipeline(chapter) else None
         lines.append(f"<li>{_verdict_line(html.escape(label), committed['comparison'])}; "
                      f"{_stale_html(stale)}</li>")
     elif scale != "paper":
@@ -334,7 +334,7 @@ def overview(claims: dict[str, str], root: Path | None = None) -> HTML:
         counts = card.counts(name)
         if summary is not None and summary["comparison"]:
             reduced = preset_differences(name, summary["provenance"]["params"])
-            status = pipeline.staleness(name, summary)[0] if pipeline.has_pipeline(name) else None
+            status = pipeline.staleness(name, summary, root)[0] if pipeline.has_pipeline(name) else None
             held = (" ".join(_badge(v, counts[v]) for v in VERDICTS if counts[v])
                     + f"<br><small>{sum(counts.values())} targets, paper protocol"
                     + (", reduced" if reduced else "") + ("; ⚠ stale" if status == "stale" else "")

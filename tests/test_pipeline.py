@@ -123,3 +123,10 @@ def test_a_report_only_summary_keeps_the_provenance_of_the_computation(toy):
         summary = read_result("toy", "smoke", "summary")
         assert summary["computed"]["device"] == "CPU: a Xeon"
         assert summary["provenance"]["device"] == pipeline.REPORT_ONLY
+
+
+def test_the_stale_mark_cites_the_last_failed_verification(toy, tmp_path):
+    pipeline.write_verification("toy", "paper", {"commit": "abcdef123", "device": "CPU: EPYC",
+                                                 "outcome": "runs/a differs at /sad/0 by 4e-13"})
+    status, detail = pipeline.staleness("toy", {"code": None, "scale": "paper"})
+    assert status == "stale" and "verify at abcdef1 on CPU: EPYC: runs/a differs at /sad/0 by 4e-13" in detail
