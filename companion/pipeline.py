@@ -206,7 +206,9 @@ def read_verification(chapter: str, scale: str, root: Path | None = None) -> dic
 def write_verification(chapter: str, scale: str, outcome: Mapping, root: Path | None = None) -> Path:
     """Record a :func:`verify` outcome (``commit``, ``device``, ``outcome`` in words, ``sample``):
     a failed verification is evidence too, and the stale mark cites it."""
-    return write_json_atomically(_verification_path(chapter, scale, root), dict(outcome))
+    path = _verification_path(chapter, scale, root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_json_atomically(path, dict(outcome))
 
 
 # ----------------------------------------------------------------------------- verification
