@@ -44,7 +44,7 @@ from ..runtime import Timer, resolve_device, torch_threads
 from ..study import StudyDefinition, run_study
 
 __all__ = ["MATCHING", "PROTOCOL", "SceneStudy", "VERIFY_IGNORE", "compute", "configs", "inputs_digest",
-           "match", "plan", "record_key", "run", "score", "start_for"]
+           "plan", "record_key", "run", "score", "start_for"]
 
 MATCHING = "hungarian"
 PROTOCOL = {"matching": MATCHING, "scene_seed": SCENE_SEED}   # every study's protocol
@@ -59,11 +59,6 @@ def start_for(scene: str, init: str, seed: int) -> Start:
     return make_start(init, hsi.Y, hsi.p, seed, truth=hsi.endmembers)
 
 
-def match(E_true: np.ndarray, E_est: np.ndarray) -> np.ndarray:
-    """The protocol's matching: Hungarian assignment on SAD (``E: (bands, p)``) -> permutation."""
-    return metrics.match_endmembers(E_true, E_est, method=MATCHING)
-
-
 def score(hsi: HSI, estimate: Estimate) -> dict:
     """The protocol's metrics of ``estimate`` against ``hsi``'s truth, after :func:`match`:
     ``sad`` per true endmember and ``sad_mean`` (rad), ``rmse_a`` (mean per-pixel abundance RMSE)
@@ -72,10 +67,9 @@ def score(hsi: HSI, estimate: Estimate) -> dict:
     arrays = (estimate.endmembers, estimate.abundances, estimate.reconstruction)
     if not all(np.isfinite(a).all() for a in arrays):
         return {"status": "diverged", "reason": "non-finite estimates"}
-    perm = match(hsi.endmembers, estimate.endmembers)
-    sad = metrics.sad(hsi.endmembers, estimate.endmembers[:, perm])
-    return {"status": "ok", "sad": sad.tolist(), "sad_mean": float(sad.mean()),
-            "rmse_a": metrics.rmse_per_pixel_mean(hsi.abundances, estimate.abundances[perm]),
+    run = metrics.score_runs(hsi.endmembers, hsi.abundances, estimate.endmembers[None],
+                             estimate.abundances[None], matching=MATCHING)
+    return {"status": "ok", "sad": run["sad"][0], "sad_mean": run["sad_mean"][0], "rmse_a": run["rmse"][0],
             "rmse_y": metrics.rmse_per_pixel_mean(hsi.Y, estimate.reconstruction)}
 
 

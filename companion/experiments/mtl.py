@@ -50,11 +50,7 @@ THREADS = 1
 def score(hsi: HSI, E_runs: np.ndarray, A_runs: np.ndarray) -> dict:
     """Per-run scores of ``E_runs (runs, bands, p)``, ``A_runs (runs, p, pixels)`` against ``hsi``'s
     truth (``score_runs``); without reference abundances ``rmse`` is None and only SAD is scored."""
-    if hsi.abundances is not None:
-        return metrics.score_runs(hsi.endmembers, hsi.abundances, E_runs, A_runs)
-    perms = [metrics.match_endmembers(hsi.endmembers, E, method="hungarian") for E in E_runs]
-    sad = np.array([metrics.sad(hsi.endmembers, E[:, perm]) for E, perm in zip(E_runs, perms, strict=True)])
-    return {"sad": sad.tolist(), "sad_mean": sad.mean(axis=1).tolist(), "rmse": None}
+    return metrics.score_runs(hsi.endmembers, hsi.abundances, E_runs, A_runs)
 
 
 def _scene(config: Mapping, protocol: Mapping) -> HSI:
