@@ -1,4 +1,5 @@
-"""Test configuration: find the staged data next to the project when HU_DATA_DIR is unset."""
+"""Test configuration: staged data next to the project when HU_DATA_DIR is unset; one thread per
+xdist worker (``addopts = -n auto``: the workers share the cores)."""
 
 import os
 from pathlib import Path
@@ -7,6 +8,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 STAGED = REPO.parent / "shared" / "data"
+
+if os.environ.get("PYTEST_XDIST_WORKER"):  # one worker per core: each worker single-threaded
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, "1")
 
 if "HU_DATA_DIR" not in os.environ and STAGED.is_dir():
     os.environ["HU_DATA_DIR"] = str(STAGED)
