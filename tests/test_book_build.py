@@ -5,6 +5,7 @@ Builds a tiny book in a temporary folder with this repository's ``_config.yml`` 
 ``parallel_chapters``, ``allow_errors: false``, ``-W``).
 """
 
+import os
 import re
 import shutil
 import subprocess
@@ -53,10 +54,11 @@ def build_tiny_book(tmp_path: Path, chapters: dict[str, str]) -> tuple[Path, sub
     return book, build(book)
 
 
-def build(book: Path) -> subprocess.CompletedProcess:
+def build(book: Path, env: dict | None = None) -> subprocess.CompletedProcess:
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     return subprocess.run([str(jupyter_book), "build", str(book), "-W", "--keep-going"],
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, **(env or {})})
 
 
 def test_broken_chapter_fails_the_build_with_a_report(tmp_path):
@@ -92,3 +94,21 @@ def test_chapters_run_once_each_in_the_pool_single_threaded_and_a_rebuild_execut
 
 def pid_in(page: Path, name: str) -> str:
     return re.search(rf"{name} threads \S+ pid (\d+)", page.read_text()).group(1)
+
+
+def test_reuse_mode_shows_the_last_builds_outputs_and_refuses_a_chapter_it_lacks(tmp_path):
+    chapters = {"first": THREADS.replace("NAME", "first")}
+    book, result = build_tiny_book(tmp_path, chapters)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    page = book / "_build" / "html" / "notebooks" / "first.html"
+    first_pid = pid_in(page, "first")
+    (book / "notebooks" / "first.md").write_text(chapters["first"] + "\nProse edited.\n")
+    again = build(book, env={"HU_BOOK_REUSE_OUTPUTS": "1"})
+    log = again.stdout + again.stderr
+    assert again.returncode == 0, log[-3000:]
+    assert "executed in" not in log and pid_in(page, "first") == first_pid
+    # a changed code cell has no executed output in the cache: refused, not executed again
+    (book / "notebooks" / "first.md").write_text(chapters["first"].replace("os.getpid()", "os.getppid()"))
+    refused = build(book, env={"HU_BOOK_REUSE_OUTPUTS": "1"})
+    log = refused.stdout + refused.stderr
+    assert refused.returncode != 0 and "run `make book` first" in log, log[-3000:]

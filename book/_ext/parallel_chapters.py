@@ -15,6 +15,9 @@ emptied at the start of every build, so each build executes every chapter it rea
   Sphinx reads it and reports the error as it always does (the build fails with its traceback).
 - **Last pages.** Pages outside ``notebooks/`` (the landing page, the scorecard) are executed by
   myst-nb as usual, after the chapters, so the scorecard sees the results they have just written.
+- **Reusing a build's outputs.** With ``HU_BOOK_REUSE_OUTPUTS=1`` (``make pdf`` after ``make book``)
+  nothing is executed: the cache is kept and every page is read from it, so another builder (LaTeX)
+  shows the same outputs as the website. A chapter missing from the cache is then an error.
 """
 
 import os
@@ -31,6 +34,7 @@ from sphinx.util import logging
 
 CHAPTER_PREFIX = "notebooks/"
 ONE_THREAD = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+REUSE = "HU_BOOK_REUSE_OUTPUTS"
 
 logger = logging.getLogger(__name__)
 
@@ -59,13 +63,30 @@ def _chapters_in_order(app, docnames):
     return first + [name for name in chapters if name not in first]
 
 
+def _require_cached(env, cache, chapters):
+    """Reuse mode: every chapter must be in the cache, or the build would execute it again."""
+    missing = []
+    for docname in chapters:
+        try:
+            cache.match_cache_notebook(_read_notebook(env, docname)[1])
+        except KeyError:
+            missing.append(docname)
+    if missing:
+        raise RuntimeError(f"{REUSE}=1 but no executed output of {', '.join(missing)} in "
+                           f"{cache.path}: run `make book` first (same checkout, same _build)")
+    logger.info(f"[parallel_chapters] {REUSE}=1: the outputs of the last build, nothing executed")
+
+
 def _execute_chapters(app, env, docnames):
     nb_config = env.mystnb_config
     if nb_config.execution_mode != "cache":
         return
     cache = get_cache(nb_config.execution_cache_path or ".jupyter_cache")
-    cache.clear_cache()  # every build executes what it reads, as 'force' does
     chapters = _chapters_in_order(app, docnames)
+    if os.environ.get(REUSE) == "1":
+        _require_cached(env, cache, chapters)
+        return
+    cache.clear_cache()  # every build executes what it reads, as 'force' does
     if not chapters:
         return
     workers = min(len(chapters), app.config.hu_chapter_workers or os.cpu_count() or 1)
