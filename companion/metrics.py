@@ -16,6 +16,10 @@ Which paper uses what:
 ``sre_db``                     signal-to-reconstruction error in dB (sparse unmixing papers)
 ``sam_pixelwise``              DeepGU eq. 15: spectral angle of per-pixel endmembers
 =============================  ==============================================================
+
+Matching: :func:`match_endmembers` (on SAD, the book's default) or :func:`match_abundances` (on
+the abundance maps, HySUPP's); :func:`score_estimate` gives every metric above for one estimate
+under either, named and in stated units.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ __all__ = [
     "aid",
     "degrees",
     "finite_or_none",
+    "MATCH_ON",
+    "match_abundances",
     "match_endmembers",
     "relative_frobenius_error",
     "rmse_global",
@@ -39,6 +45,7 @@ __all__ = [
     "sad",
     "sam_pixelwise",
     "sam_pixelwise_mean",
+    "score_estimate",
     "score_runs",
     "sre_db",
 ]
@@ -210,6 +217,57 @@ def match_endmembers(E_true: np.ndarray, E_est: np.ndarray, method: str = "hunga
     if E_true.shape[0] != E_est.shape[0] or E_est.shape[1] < E_true.shape[1]:
         raise ValueError(f"cannot match {E_est.shape} estimates to {E_true.shape} references")
     return np.asarray(matcher(E_true, E_est), dtype=int)
+
+
+def match_abundances(A_true: np.ndarray, A_est: np.ndarray) -> np.ndarray:
+    """Permutation ``perm`` such that ``A_est[perm]`` is aligned with ``A_true``, matched on the
+    abundance maps: optimal assignment on the mean squared error between rows (HySUPP's
+    abundance aligner). ``A_true: (p, pixels)``, ``A_est: (q, pixels)`` with ``q >= p``. Apply
+    the same permutation to the endmembers' columns: ``E_est[:, perm]``.
+    """
+    A_true = np.asarray(A_true, dtype=np.float64)
+    A_est = np.asarray(A_est, dtype=np.float64)
+    if A_true.shape[1] != A_est.shape[1] or A_est.shape[0] < A_true.shape[0]:
+        raise ValueError(f"cannot match {A_est.shape} abundances to {A_true.shape} references")
+    mse = np.mean((A_true[:, None, :] - A_est[None, :, :]) ** 2, axis=2)
+    rows, cols = linear_sum_assignment(mse)
+    return cols[np.argsort(rows)]
+
+
+MATCH_ON = ("sad", "abundances")
+
+
+def score_estimate(E_true: np.ndarray, A_true: np.ndarray | None, E_est: np.ndarray,
+                   A_est: np.ndarray, match_on: str = "sad") -> dict:
+    """Every metric users compare with, of one estimate, under one named matching.
+
+    ``E: (bands, p)``, ``A: (p, pixels)``; ``A_true`` may be None (no reference abundances).
+    ``match_on``: ``"sad"`` (optimal assignment on the spectral angle, the book's default) or
+    ``"abundances"`` (on the abundance maps' MSE, HySUPP's; needs ``A_true``). Returns floats:
+    ``sad_rad`` / ``sad_deg`` (per endmember, lists in the truth's order), ``sad_mean_rad``,
+    ``sad_mean_deg``, and with ``A_true``: ``armse_percent`` (global aRMSE, %),
+    ``rmse_per_pixel_mean`` (fractions), ``rmse_per_endmember`` (per abundance map, list) and
+    ``sre_db`` (abundances, dB).
+    """
+    if match_on not in MATCH_ON:
+        raise ValueError(f"match_on must be one of {MATCH_ON}, got {match_on!r}")
+    if match_on == "abundances":
+        if A_true is None:
+            raise ValueError("match_on='abundances' needs reference abundances; use match_on='sad'")
+        perm = match_abundances(A_true, A_est)
+    else:
+        perm = match_endmembers(E_true, E_est)
+    E, A = np.asarray(E_est, dtype=np.float64)[:, perm], np.asarray(A_est, dtype=np.float64)[perm]
+    angles = sad(E_true, E)
+    scores = {"match_on": match_on, "sad_rad": angles.tolist(), "sad_deg": degrees(angles).tolist(),
+              "sad_mean_rad": float(angles.mean()), "sad_mean_deg": float(degrees(angles.mean()))}
+    if A_true is not None:
+        A_true = np.asarray(A_true, dtype=np.float64)
+        scores |= {"armse_percent": rmse_global_percent(A_true, A),
+                   "rmse_per_pixel_mean": rmse_per_pixel_mean(A_true, A),
+                   "rmse_per_endmember": np.sqrt(np.mean((A_true - A) ** 2, axis=1)).tolist(),
+                   "sre_db": sre_db(A_true, A)}
+    return scores
 
 
 def degrees(radians):

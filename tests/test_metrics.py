@@ -100,3 +100,40 @@ def test_matching_with_extra_estimates_and_bad_method():
     np.testing.assert_array_equal(m.match_endmembers(E, F), [3, 4, 2])
     with pytest.raises(ValueError, match="hungarian"):
         m.match_endmembers(E, F, method="nearest")
+
+
+def test_abundance_matching_recovers_a_planted_permutation_that_sad_matching_misses():
+    rng = np.random.default_rng(3)
+    A_true = rng.dirichlet(np.ones(4), size=500).T                     # (4, 500)
+    E_true = rng.uniform(0.1, 1.0, size=(30, 4))
+    perm = np.array([2, 0, 3, 1])
+    A_est = np.empty_like(A_true)
+    A_est[perm] = A_true + rng.normal(0, 0.01, A_true.shape)           # A_est[perm] ~ A_true
+    # endmembers 0 and 1 of the estimate swapped: SAD matching follows the spectra, not the maps
+    E_est = np.empty_like(E_true)
+    E_est[:, perm] = E_true
+    E_est[:, [perm[0], perm[1]]] = E_true[:, [1, 0]]
+    np.testing.assert_array_equal(m.match_abundances(A_true, A_est), perm)
+    assert list(m.match_endmembers(E_true, E_est)[:2]) == [perm[1], perm[0]]
+
+
+def test_score_estimate_against_hand_values_under_both_matchings():
+    E_true = np.array([[1.0, 0.0], [0.0, 1.0]])
+    A_true = np.array([[1.0, 0.0, 0.5, 0.5], [0.0, 1.0, 0.5, 0.5]])
+    E_est = np.array([[0.0, 1.0], [1.0, 1.0]])                        # column 1 is 45 deg off e0
+    A_est = A_true[::-1] + np.array([[0.1], [-0.1]])
+    by_sad = m.score_estimate(E_true, A_true, E_est, A_est)
+    assert by_sad["sad_deg"] == pytest.approx([45.0, 0.0])
+    assert by_sad["sad_mean_rad"] == pytest.approx(np.pi / 8)
+    assert by_sad["rmse_per_endmember"] == pytest.approx([0.1, 0.1])
+    assert by_sad["armse_percent"] == pytest.approx(10.0)
+    assert by_sad["rmse_per_pixel_mean"] == pytest.approx(0.1)
+    assert by_sad["sre_db"] == pytest.approx(10 * np.log10(3.0 / (8 * 0.01)))
+    assert m.score_estimate(E_true, A_true, E_est, A_est, match_on="abundances") == {**by_sad,
+                                                                                   "match_on": "abundances"}
+    no_maps = m.score_estimate(E_true, None, E_est, A_est)
+    assert "armse_percent" not in no_maps and no_maps["sad_deg"] == pytest.approx([45.0, 0.0])
+    with pytest.raises(ValueError, match="needs reference abundances"):
+        m.score_estimate(E_true, None, E_est, A_est, match_on="abundances")
+    with pytest.raises(ValueError, match="match_on must be one of"):
+        m.score_estimate(E_true, A_true, E_est, A_est, match_on="rmse")
