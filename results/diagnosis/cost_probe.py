@@ -4,7 +4,8 @@ its wall seconds and the chapter's relative cost units (``experiments.<chapter>.
 a declared experiment's cost is extrapolated as ``units x seconds per unit``. A rough estimate:
 the cost functions rank configurations, they are not times.
 
-    nice -n 5 python results/diagnosis/cost_probe.py admm_unfolding:fig19 stability:runs:reinit_exp4_wd0.0001 ...
+    nice -n 5 python results/diagnosis/cost_probe.py admm_unfolding:fig19 \
+        stability:runs:reinit_exp4_wd0.0001 ...
 """
 
 import json
