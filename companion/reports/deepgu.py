@@ -139,7 +139,11 @@ def numeric_reason(target, values: list[float], other: float | None, P: Mapping,
             "with the paper's ordering (table 'Table III, reference code's conventions'), while "
             + (_calibration_evidence(P, records, scene) or "the calibration")
             + "; the paper's per-pixel endmembers (Mvs in data_ex1.mat) are not retrievable to check how "
-              "they were scored")
+              "they were scored; diagnosis DeepGU 2 (Diagnoses page, declared before its result) scored the "
+              "fixed VCA references of DC1 and DC2 under 11 conventions (absolute, unit-norm spectra, "
+              "present pixels only, against the reference spectra, greedy ordering, summed SAM): none "
+              "brings more than 1 of a column's 8 targets within the band (its rule asks 4), so the "
+              "scoring convention does not explain the gap")
     if scene == "dc2":
         return verdicts.Reason(
             "data we lack",
