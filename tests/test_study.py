@@ -387,7 +387,9 @@ def test_arrays_are_written_beside_the_record_and_checked_on_resume(tmp_path):
     study.run_study(configs, compute, tmp_path, {}, progress=False)
     assert calls == [1, 2]                                                     # resumed, intact
     (tmp_path / "k1.npz").unlink()
-    (tmp_path / "k2.npz").write_bytes((tmp_path / "k2.npz").read_bytes()[:-4] + b"\0\0\0\0")
+    altered = bytearray((tmp_path / "k2.npz").read_bytes())
+    altered[40] ^= 0xFF
+    (tmp_path / "k2.npz").write_bytes(bytes(altered))
     study.run_study(configs, compute, tmp_path, {}, progress=False)
     assert calls == [1, 2, 1, 2]                                               # both recomputed
     with pytest.raises(FileNotFoundError, match="absent"):
