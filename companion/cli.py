@@ -7,6 +7,7 @@ or list chapters and scales.
                               [--time-limit SECONDS] [--archive OUT.tar.gz] [--scheduler ADDRESS]
     python -m companion report CHAPTER [--scale S] [-p name=value ...]
     python -m companion verify CHAPTER [--scale S] [-p name=value ...]
+    python -m companion byo MODULE:FUNCTION [--scale S] [-p name=value ...]
 
 ``run`` validates the parameters against the chapter's schema (types and ranges) and checks that
 the output folder and the results folder are writable *before* any kernel starts (exit code 2
@@ -33,6 +34,13 @@ summary (``results/<chapter>/<scale>/summary.json``) with the report code of thi
 most expensive) and re-stamps them all with the current code hash only when the results are
 identical (:func:`companion.pipeline.verify`); it refuses a modified checkout. Both take the
 parameters of the existing summary at that scale unless ``-p`` is given.
+
+``byo`` (bring your own method) scores a user's ``FUNCTION(Y, p, start, seed) -> (E, A)`` from
+``MODULE`` (importable from the current folder) on the benchmark's scenes and seeds under its
+protocol and ranks it against the stored records of that scale (the committed ones at ``paper``)
+with Friedman + Nemenyi, recomputing none of them
+(:func:`companion.reports.benchmark.bring_your_own`); it takes the parameters of the existing
+benchmark summary at that scale unless ``-p`` is given.
 
 Exit codes: 0 done; 1 a cell (``run``) or a record (``study``) raised or the kernel died
 (finished study records are kept, so rerunning the same command resumes), or ``verify`` found a
@@ -133,6 +141,14 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("-p", "--param", dest="params", action="append", default=[],
                              type=parse_assignment, metavar="NAME=VALUE",
                              help="override one parameter (default: the parameters of the existing summary)")
+    byo = commands.add_parser("byo", help="score your own blind method on the benchmark and rank it against "
+                                          "the stored records")
+    byo.add_argument("function", metavar="MODULE:FUNCTION",
+                     help="FUNCTION(Y, p, start, seed) -> (E, A) in MODULE (importable from the current folder)")
+    byo.add_argument("--scale", choices=SCALES, help="default: $HU_SCALE, else 'book'")
+    byo.add_argument("-p", "--param", dest="params", action="append", default=[], type=parse_assignment,
+                     metavar="NAME=VALUE", help="override one benchmark parameter (default: the existing summary's)")
+    byo.set_defaults(chapter="benchmark")
     return parser
 
 
@@ -357,6 +373,32 @@ def report_command(chapter: str, params: dict) -> int:
     return 0
 
 
+def byo_command(args, params: dict) -> int:
+    """``byo``: score and rank the user's method (:func:`companion.reports.benchmark.bring_your_own`)."""
+    from companion.reports import benchmark as report_of
+
+    module, colon, _ = args.function.partition(":")
+    if not colon or not module:
+        print(f"error: {args.function!r} is not MODULE:FUNCTION", file=sys.stderr)
+        return 2
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())        # the user's module, beside them
+    try:
+        data = report_of.bring_your_own(args.function, params, progress=True)
+    except FileNotFoundError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except (ImportError, AttributeError) as err:
+        print(f"error: cannot load {args.function}: {err}", file=sys.stderr)
+        return 2
+    print(f"your method: {len(data['seeds'])} seed(s) x {len(data['scenes'])} scenes, {data['seconds']:.1f} s of "
+          f"method time; records and estimates in {data['directory']}")
+    print(report_of.byo_summary(data))
+    print(report_of.test_summary(data))
+    print(report_of.rank_table(data, f"Average ranks with your method ({params['scale']} records)").to_markdown())
+    return 0
+
+
 def verify_command(chapter: str, params: dict) -> int:
     """``verify``: recompute a sample of the stored records; re-stamp them all when identical."""
     from companion.results import git_commit
@@ -446,7 +488,7 @@ def resolved(args) -> dict:
         overrides["experiments"] = args.experiments
     try:
         params = resolve_parameters(args.chapter, args.scale, **overrides)
-        if args.command in ("report", "verify"):
+        if args.command in ("report", "verify", "byo"):
             params = summary_parameters(args.chapter, params["scale"], overrides)
     except (ValueError, TypeError) as err:
         raise Refused(str(err)) from None
@@ -506,7 +548,7 @@ def _main(argv: list[str] | None) -> int:
         return 0
     try:
         params = resolved(args)
-        if args.command in ("study", "report", "verify") and not pipeline.has_pipeline(args.chapter):
+        if args.command in ("study", "report", "verify", "byo") and not pipeline.has_pipeline(args.chapter):
             raise Refused(f"chapter {args.chapter!r} has no study plan "
                           f"(companion.experiments.{args.chapter}.plan)")
         preflight(args, params)
@@ -516,7 +558,7 @@ def _main(argv: list[str] | None) -> int:
     use_staged_data()
     commands = {"run": run_command, "study": run_chapter_study,
                 "report": lambda a, p: report_command(a.chapter, p),
-                "verify": lambda a, p: verify_command(a.chapter, p)}
+                "verify": lambda a, p: verify_command(a.chapter, p), "byo": byo_command}
     try:
         return commands[args.command](args, params)
     except KeyboardInterrupt:

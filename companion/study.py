@@ -33,6 +33,13 @@ it, and recomputed. Because the code fingerprint depends only on ``compute``'s m
 and ``python -m companion study`` that build the same :class:`StudyDefinition` share records.
 Each record also stores the wall time of its computation (``seconds``).
 
+**Arrays beside a record.** A record may carry numpy arrays under :data:`ARRAYS_KEY` (``{name:
+array}``, e.g. a method's estimated endmembers and abundances): they are written, compressed, to
+``<key>.npz`` (temporary file, fsync, ``os.replace``) *before* the JSON record, whose
+``ARRAYS_KEY`` entry then names the file, its size and sha256. So a record on disk always has its
+arrays; a record whose ``.npz`` is missing or altered is recomputed; :func:`load_arrays` reads
+them back.
+
 The configurations run one after another in this process by default. With ``executor`` (any
 ``concurrent.futures.Executor``; a Dask cluster gives one with ``client.get_executor()``) they run
 on its workers and this process writes each record as its result arrives, so workers need no
@@ -47,8 +54,10 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
+import io
 import json
 import os
+import tempfile
 import re
 import socket
 import sys
@@ -61,12 +70,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from tqdm import tqdm
 
 from .data import registry
 from .jsonio import NON_FINITE_KEY, restore_non_finite, to_strict, write_json_atomically
 
 __all__ = [
+    "ARRAYS_KEY",
     "BOOKKEEPING",
     "DamagedRecordWarning",
     "StudyDefinition",
@@ -75,6 +86,7 @@ __all__ = [
     "code_roots",
     "computed",
     "fingerprint",
+    "load_arrays",
     "loaded_modules",
     "run_study",
 ]
@@ -214,9 +226,56 @@ def _read_record(path: Path) -> dict | None:
 
 
 NOT_RUN = "not run"
+ARRAYS_KEY = "arrays"
 
 
-def _reusable(stored: dict, stamp: str, code: str) -> str | None:
+def _arrays_path(directory: Path, key: str) -> Path:
+    return Path(directory) / f"{key}.npz"
+
+
+def _write_bytes_atomically(path: Path, payload: bytes) -> None:
+    """``payload`` to ``path``: temporary file in the same folder, fsync, ``os.replace``."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _store_arrays(path: Path, arrays: Mapping[str, np.ndarray]) -> dict:
+    """Write ``arrays`` compressed to ``path`` (atomically); the record's note of them: ``file``
+    (name, beside the record), ``bytes``, ``sha256`` and each array's ``shapes`` and ``dtypes``."""
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **{name: np.asarray(a) for name, a in arrays.items()})
+    payload = buffer.getvalue()
+    _write_bytes_atomically(path, payload)
+    return {"file": path.name, "bytes": len(payload), "sha256": hashlib.sha256(payload).hexdigest(),
+            "shapes": {name: list(np.shape(a)) for name, a in arrays.items()},
+            "dtypes": {name: str(np.asarray(a).dtype) for name, a in arrays.items()}}
+
+
+def _arrays_intact(directory: Path, note: Mapping) -> bool:
+    path = Path(directory) / note["file"]
+    return path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == note["sha256"]
+
+
+def load_arrays(directory: Path | str, key: str) -> dict[str, np.ndarray]:
+    """The arrays stored beside record ``key`` of the study in ``directory`` (``{name: array}``, as
+    written: e.g. float32). Raises FileNotFoundError when the record kept none."""
+    path = _arrays_path(Path(directory), key)
+    if not path.is_file():
+        raise FileNotFoundError(f"no arrays stored for record {key!r} in {directory} ({path.name} absent: "
+                                "a record computed before estimates were saved, or one that did not run)")
+    with np.load(path, allow_pickle=False) as stored:
+        return {name: stored[name] for name in stored.files}
+
+
+def _reusable(stored: dict, stamp: str, code: str, directory: Path | None = None) -> str | None:
     """Why ``stored`` cannot be reused (a few words; :data:`NOT_RUN` for a record that did not
     run), or None when it can."""
     if stored["record"].get("status") == NOT_RUN:
@@ -229,7 +288,12 @@ def _reusable(stored: dict, stamp: str, code: str) -> str | None:
     if not isinstance(data, dict):
         return "no data checksums"
     changed = [rel for rel, digest in data.items() if registry.current_sha256(rel) != digest]
-    return f"data changed: {', '.join(changed)}" if changed else None
+    if changed:
+        return f"data changed: {', '.join(changed)}"
+    note = stored["record"].get(ARRAYS_KEY)
+    if directory is not None and isinstance(note, dict) and not _arrays_intact(directory, note):
+        return "arrays beside the record missing or altered"
+    return None
 
 
 LOCK_SUFFIX = ".lock"
@@ -414,7 +478,7 @@ def run_study(
         path = directory / f"{key}.json"
         stored = _read_record(path) if path.exists() else None
         if stored is not None:
-            why = _reusable(stored, stamp, code)
+            why = _reusable(stored, stamp, code, directory)
             if why is None:
                 results[key] = stored["record"]
                 longest = max(longest, float(stored.get("seconds") or 0.0))
@@ -437,6 +501,8 @@ def run_study(
                 record, stamp, code):
             results[key] = record  # still not run, for the same reason: the file stays as it is
             return
+        if isinstance(record.get(ARRAYS_KEY), Mapping):
+            record = {**record, ARRAYS_KEY: _store_arrays(_arrays_path(directory, key), record[ARRAYS_KEY])}
         clean, non_finite = to_strict(record)
         write_json_atomically(path, {"key": key, "fingerprint": stamp, "code": code, "code_roots": roots,
                                      "data": dict(sorted((before | used).items())),
@@ -466,11 +532,11 @@ def run_study(
             for item in list(waiting):
                 key, config, stamp, path = item
                 stored = _read_record(path) if path.exists() else None
-                if stored is not None and _reusable(stored, stamp, code) is None:
+                if stored is not None and _reusable(stored, stamp, code, directory) is None:
                     results[key] = stored["record"]
                 elif _lock(path):  # the other run stopped without it, or its record is not reusable
                     stored = _read_record(path) if path.exists() else None
-                    if stored is not None and _reusable(stored, stamp, code) is None:
+                    if stored is not None and _reusable(stored, stamp, code, directory) is None:
                         results[key] = stored["record"]
                         _unlock(path)
                     else:

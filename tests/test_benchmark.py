@@ -74,7 +74,8 @@ def test_every_method_is_scored_by_the_same_matching(spied, monkeypatch):
 
     monkeypatch.setattr(bench.metrics, "match_endmembers", recording)
     records = {key: bench.compute(config(key)) for key in METHODS}
-    assert calls == ["hungarian"] * len(METHODS)
+    assert calls == ["hungarian"] * 2 * len(METHODS)     # the protocol's fields, then score_estimate's
+    assert all(r["metrics"]["sad"]["sad_mean_rad"] == r["sad_mean"] for r in records.values())
     # the spies all return the start: identical scores for every method
     assert len({(r["sad_mean"], r["rmse_a"], r["rmse_y"]) for r in records.values()}) == 1
 
@@ -235,7 +236,8 @@ def test_the_plan_matches_the_committed_records():
             assert stored["fingerprint"] == study.fingerprint(definition.protocol, definition.configs[key])
     assert studies["budget"].configs["urban_crop+deepgu+vca+0"]["budget"] == chapter.PROTOCOL_BUDGET
     smoke = pipeline.plan("benchmark", params())
-    assert list(smoke) == ["main"]                     # no second start, no budget check
+    assert list(smoke) == ["main", "supervised", "library"]     # no second start, no budget check
+    assert "supervised" not in studies                 # the committed run predates the tracks
 
 
 def test_the_experiments_module_imports_no_reporting_code():
@@ -257,3 +259,31 @@ def test_the_committed_summary_is_the_report_of_the_committed_records():
     assert fresh["data"] == summary["data"]
     # the findings (who ranks first) are data, not comparison rows
     assert {f["key"] for f in summary["data"]["findings"]} == {f"first_{s}" for s in P["scenes"]}
+
+
+def test_old_records_read_as_not_recorded():
+    """The committed records predate the user metrics and saved estimates: the tables say so."""
+    summary = json.loads(COMMITTED.read_text())
+    assert "user_metrics" not in summary["data"] and "tracks" not in summary["data"]
+    text = report_of.user_metric_tables(summary["data"], "committed")
+    assert isinstance(text, str) and report_of.NOT_RECORDED in text
+    assert report_of.NOT_RECORDED in report_of.per_endmember_table(summary["data"], "samson", "committed")
+    assert report_of.track_tables(summary["data"], "library", "committed").startswith("*No library track")
+    with pytest.raises(FileNotFoundError, match="before estimates were saved"):
+        bench.load_estimate(COMMITTED.parent / "runs", "samson+vca_fcls+vca+0")
+
+
+def test_a_mix_of_old_and_new_records_shows_not_recorded_per_cell():
+    methods, scenes = ["vca_fcls", "l1_nmf"], ["samson", "jasper"]
+    records = planted(methods, scenes, {"vca_fcls": [0.1, 0.2], "l1_nmf": [0.3, 0.4]})
+    new = {"sad_mean_deg": 5.0, "sad_mean_rad": 0.087, "armse_percent": 10.0, "rmse_per_pixel_mean": 0.1,
+           "sre_db": 12.0, "sad_deg": [4.0, 6.0], "rmse_per_endmember": [0.1, 0.1]}
+    for key in [k for k in records if k.startswith("samson+l1_nmf")]:
+        records[key]["metrics"] = {"sad": new, "abundances": new}
+    P = params(methods=methods, scenes=scenes, seeds=[0, 1], sensitivity_scenes=[])
+    cells = report_of._user_cells(records, P)["abundances"]["sre_db"]
+    assert cells["values"] == {"samson": {"l1_nmf": [12.0, 12.0]}}
+    assert cells["not_run"]["samson"]["vca_fcls"] == report_of.NOT_RECORDED
+    data = {"methods": methods, "scenes": scenes, "seeds": [0, 1], "user_metrics": report_of._user_cells(records, P)}
+    tables = report_of.user_metric_tables(data, "planted", matching="abundances")
+    assert "matched on the abundance maps" in tables[0].caption and "higher is better" in tables[-1].caption

@@ -15,7 +15,7 @@ from companion.verdicts import check_rows
 
 def test_benchmark_smoke_run_writes_ranks_and_claims(tmp_path, monkeypatch):
     outputs, summary = run_chapter_smoke("benchmark", tmp_path)
-    assert sum("image/png" in o.get("data", {}) for o in outputs) >= 3   # heat maps, CD, time
+    assert sum("image/png" in o.get("data", {}) for o in outputs) >= 7   # heat maps, CD, time, maps, tracks, yours
     rows = {row["key"]: row for row in summary["comparison"]}
     assert list(rows) == [c.key for c in chapter.CLAIMS]                 # findings are not targets
     attempted = {k for k, r in rows.items() if r["verdict"] != "not attempted"}
@@ -32,10 +32,19 @@ def test_benchmark_smoke_run_writes_ranks_and_claims(tmp_path, monkeypatch):
 
     # the same plan, records and report in this process give the notebook's numbers
     monkeypatch.setenv("HU_RESULTS_DIR", str(tmp_path / "results"))
+    folder = tmp_path / "results/benchmark/smoke/runs"
     P = resolve_parameters("benchmark", "smoke")
     assert summary["provenance"]["params"] == P
     records = pipeline.load_records("benchmark", P)
-    assert {name: len(study) for name, study in records.items()} == {"main": 24, "sensitivity": 24}
+    assert {name: len(study) for name, study in records.items()} == {"main": 24, "sensitivity": 24,
+                                                                      "supervised": 6, "library": 8}
+    # the tracks: ranked, SUnSAL-TV refuses the library (its record says why); estimates saved
+    tracks = summary["data"]["tracks"]
+    assert tracks["library"]["ranks"]["sre_db"]["dropped"] == {"sunsal_tv": "no result on gbm_snr30, dc2_snr30"}
+    assert "inverse per pixel" in records["library"]["gbm_snr30+sunsal_tv+library+0"]["reason"]
+    assert sorted(tracks["supervised"]["ranks"]["rmse_a"]["methods"]) == ["fcls", "ncls", "sunsal_tv"]
+    assert set(summary["data"]["user_metrics"]) == {"sad", "abundances"}
+    assert len(list(folder.glob("*.npz"))) == 46              # every ok record (NLAEU skips SiVM)
     # every (method, scene) of the main run has a record; NLAEU says why it skips the SiVM start
     assert records["sensitivity"]["gbm_snr30+nlaeu+sivm+0"]["status"] == "not run"
     assert all(r["status"] == "ok" for r in records["main"].values())
@@ -43,7 +52,6 @@ def test_benchmark_smoke_run_writes_ranks_and_claims(tmp_path, monkeypatch):
     fresh = json.loads(json.dumps(to_strict({"comparison": result.comparison, "data": result.data})[0]))
     assert fresh == {"comparison": summary["comparison"], "data": summary["data"]}
 
-    folder = tmp_path / "results/benchmark/smoke/runs"
     stamp = {p.name: p.stat().st_mtime_ns for p in folder.glob("*.json")}
     assert len(stamp) == 48
     run_chapter_smoke("benchmark", tmp_path)                              # resumes: nothing recomputed

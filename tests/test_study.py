@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from companion import study
@@ -365,3 +366,31 @@ def test_waiting_for_another_run_stops_at_the_deadline(tmp_path):
                         progress=False, deadline=time.monotonic() + 1.0)
     assert stop.value.left == ["c0"] and stop.value.done == ["c1"]
     assert (tmp_path / "c0.json.lock").exists()               # the other run's lock is left alone
+
+
+def test_arrays_are_written_beside_the_record_and_checked_on_resume(tmp_path):
+    """A record's arrays go to <key>.npz before the record; a missing or altered file recomputes."""
+    calls = []
+
+    def compute(config):
+        calls.append(config["x"])
+        return {"value": config["x"], study.ARRAYS_KEY: {"a": np.arange(6.0, dtype=np.float32).reshape(2, 3) * config["x"]}}
+
+    configs = {"k1": {"x": 1}, "k2": {"x": 2}}
+    records = study.run_study(configs, compute, tmp_path, {}, progress=False)
+    note = records["k2"][study.ARRAYS_KEY]
+    assert note["file"] == "k2.npz" and note["shapes"] == {"a": [2, 3]} and note["dtypes"] == {"a": "float32"}
+    assert note["bytes"] == (tmp_path / "k2.npz").stat().st_size
+    np.testing.assert_array_equal(study.load_arrays(tmp_path, "k2")["a"], np.arange(6.0).reshape(2, 3) * 2)
+    stored = json.loads((tmp_path / "k2.json").read_text())
+    assert stored["record"][study.ARRAYS_KEY]["sha256"] == note["sha256"]
+    study.run_study(configs, compute, tmp_path, {}, progress=False)
+    assert calls == [1, 2]                                                     # resumed, intact
+    (tmp_path / "k1.npz").unlink()
+    altered = bytearray((tmp_path / "k2.npz").read_bytes())
+    altered[40] ^= 0xFF
+    (tmp_path / "k2.npz").write_bytes(bytes(altered))
+    study.run_study(configs, compute, tmp_path, {}, progress=False)
+    assert calls == [1, 2, 1, 2]                                               # both recomputed
+    with pytest.raises(FileNotFoundError, match="absent"):
+        study.load_arrays(tmp_path, "k3")

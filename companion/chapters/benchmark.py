@@ -21,6 +21,10 @@ _SCENES = ("samson", "jasper", "urban_crop", "urban", "dc1_snr30", "dc1_snr20", 
            "dc2_snr20", "uadmm_snr30", "uadmm_snr20", "gbm_snr30", "gbm_snr20", "minerals_snr30",
            "minerals_snr20")
 _INITS = ("vca_projective", "vca_affine", "sivm", "truth")
+# the tracks (companion.tracks): estimators given the true endmembers, or a spectral library
+_SUPERVISED = ("fcls", "ncls", "sunsal_tv", "elmm")
+_LIBRARY = ("ncls", "sunsal", "sclsu", "sunsal_tv")
+_LIBRARY_SCENES = tuple(s for s in _SCENES if s.split("_snr")[0] in ("dc1", "dc2", "gbm", "minerals"))
 
 PARAMETERS = {
     "device": device_param(),
@@ -49,6 +53,19 @@ PARAMETERS = {
                           "LocalCluster of one-thread workers, needs `distributed`)", minimum=1),
     "check_scenes": Param(list, "scenes of the budget check: every method once (seed 0) at its "
                                 "paper's budget (PROTOCOL_BUDGET)", item=str, choices=_SCENES),
+    "supervised_methods": Param(list, "supervised track: estimators given the true endmembers "
+                                      "(keys of companion.tracks.SUPERVISED; empty: no track)", item=str,
+                                choices=_SUPERVISED),
+    "supervised_scenes": Param(list, "scenes of the supervised track", item=str, choices=_SCENES),
+    "supervised_iterations": Param(int, "iteration cap of the supervised track's iterative estimators",
+                                   minimum=1),
+    "library_methods": Param(list, "library track: sparse unmixing on the pruned USGS 1995 library "
+                                   "(keys of companion.tracks.LIBRARY; empty: no track)", item=str,
+                             choices=_LIBRARY),
+    "library_scenes": Param(list, "scenes of the library track (drawn from the USGS library)", item=str,
+                            choices=_LIBRARY_SCENES),
+    "library_iterations": Param(int, "iteration cap of SUnSAL and SUnSAL-TV in the library track "
+                                     "(about 20,000 reach the optimum at tolerance 1e-7)", minimum=1),
 }
 
 # Each method's own protocol, for the budget check (P: paper, C: official code, O: our chapter's
@@ -69,14 +86,21 @@ PRESETS = {
               "sensitivity_scenes": ["urban_crop", "gbm_snr30"], "nmf_iterations": 2, "ae_epochs": 1,
               "unrolled_epochs": 1, "nmf_sae_iterations": 2,
               "mtl_iterations": 2, "nlaeu_iterations": 2, "elmm_iterations": 1, "deepgu_epochs": 1,
-              "deepgu_outer": 1, "workers": 1, "check_scenes": []},
+              "deepgu_outer": 1, "workers": 1, "check_scenes": [],
+              "supervised_methods": ["fcls", "ncls", "sunsal_tv"], "supervised_scenes": ["urban_crop", "gbm_snr30"],
+              "supervised_iterations": 200, "library_methods": list(_LIBRARY),
+              "library_scenes": ["gbm_snr30", "dc2_snr30"], "library_iterations": 20},
     # about three minutes on two CPU cores: five scenes (one SNR), two seeds, short budgets
     "book": {"device": "cpu", "seeds": [0, 1], "methods": _ALL_METHODS,
              "scenes": ["samson", "urban_crop", "dc2_snr30", "gbm_snr30", "minerals_snr30"],
              "sensitivity_init": "sivm", "sensitivity_seeds": [], "sensitivity_scenes": [],
              "nmf_iterations": 30, "ae_epochs": 1, "unrolled_epochs": 4, "nmf_sae_iterations": 100,
              "mtl_iterations": 10, "nlaeu_iterations": 40, "elmm_iterations": 2, "deepgu_epochs": 3,
-             "deepgu_outer": 1, "workers": 1, "check_scenes": []},
+             "deepgu_outer": 1, "workers": 1, "check_scenes": [],
+             "supervised_methods": ["fcls", "ncls", "sunsal_tv"],
+             "supervised_scenes": ["samson", "urban_crop", "dc2_snr30", "gbm_snr30", "minerals_snr30"],
+             "supervised_iterations": 2000, "library_methods": list(_LIBRARY),
+             "library_scenes": ["dc2_snr30", "gbm_snr30"], "library_iterations": 200},
     # five seeds on thirteen scenes: the three staged real ones and DC1, DC2, the U-ADMM set, GBM
     # and six minerals at two SNRs (the full Urban image is user-supplied: pass "urban" in
     # `scenes` once it is in HU_DATA_DIR); SiVM sensitivity on seed 0, the real scenes and the
@@ -90,7 +114,15 @@ PRESETS = {
                                      "uadmm_snr30", "gbm_snr30", "minerals_snr30"],
               "nmf_iterations": 60, "ae_epochs": 3, "unrolled_epochs": 10, "nmf_sae_iterations": 200,
               "mtl_iterations": 20, "nlaeu_iterations": 100, "elmm_iterations": 3, "deepgu_epochs": 10,
-              "deepgu_outer": 2, "workers": 1, "check_scenes": ["urban_crop", "gbm_snr30"]},
+              "deepgu_outer": 2, "workers": 1, "check_scenes": ["urban_crop", "gbm_snr30"],
+              # every scene given its truth; the eight library-drawn scenes at the tolerance's budget
+              # (SUnSAL on a 230-spectrum library: minutes per record on one CPU thread, meant for a GPU)
+              "supervised_methods": list(_SUPERVISED),
+              "supervised_scenes": ["samson", "jasper", "urban_crop", "dc1_snr30", "dc1_snr20", "dc2_snr30",
+                                    "dc2_snr20", "uadmm_snr30", "uadmm_snr20", "gbm_snr30", "gbm_snr20",
+                                    "minerals_snr30", "minerals_snr20"],
+              "supervised_iterations": 20000, "library_methods": list(_LIBRARY),
+              "library_scenes": list(_LIBRARY_SCENES), "library_iterations": 20000},
 }
 
 PAPER_TARGETS = []

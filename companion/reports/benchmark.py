@@ -28,28 +28,52 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import ranking, verdicts
+from .. import metrics, pipeline, ranking, tracks, verdicts
 from ..chapters.benchmark import CLAIM_METRICS, CLAIM_TERMS, CLAIMS, PROTOCOL_BUDGET
 from ..data import MissingImage
 from ..data.scenes import SCENES, load_scene, scene_family
-from ..experiments.benchmark import record_key
+from ..experiments import benchmark as experiments
+from ..experiments.benchmark import TRACK_INIT, record_key
 from ..initialisation import INITIALISATIONS
 from ..methods import BUDGET_KEYS, METHODS
 from ..pipeline import Report
 from ..results import Table, format_mean_std
+from ..study import run_study
 
-__all__ = ["METRICS", "RANKED", "RankAnalysis", "budget_table", "claim_counts", "claims_table",
-           "closing_note", "findings_table", "methods_table", "metric_tables", "not_run_reason",
-           "protocol_table", "rank_analysis", "rank_table", "report", "scene_table", "seed_values",
-           "sensitivity_ranks", "sensitivity_table", "table_matrix", "test_summary", "winner_rows"]
+__all__ = ["BYO", "HIGHER_IS_BETTER", "METRICS", "NOT_RECORDED", "PER_ENDMEMBER", "RANKED", "TRACKS",
+           "TRACK_METRICS", "TRACK_RANKED", "USER_METRICS", "RankAnalysis", "bring_your_own", "budget_table",
+           "byo_summary", "claim_counts", "claims_table", "closing_note", "findings_table", "methods_table",
+           "metric_tables", "not_run_reason", "per_endmember_table", "protocol_table", "rank_analysis",
+           "rank_table", "report", "scene_table", "seed_values", "sensitivity_ranks", "sensitivity_table",
+           "table_matrix", "test_summary", "track_rank_data", "track_tables", "user_metric_tables",
+           "winner_rows"]
 
 METRICS = {"sad_mean": ("mean SAD (rad)", ".4f"), "rmse_a": ("abundance RMSE", ".4f"),
            "rmse_y": ("reconstruction RMSE", ".4f"), "time_s": ("wall time (s)", ".1f")}
 RANKED = {"sad_mean": "mean SAD", "rmse_a": "abundance RMSE"}
+# The metrics users compare with (metrics.score_estimate), per matching of metrics.MATCH_ON;
+# records computed before they were kept show NOT_RECORDED.
+USER_METRICS = {"sad_mean_deg": ("mean SAD (deg)", ".2f"), "sad_mean_rad": ("mean SAD (rad)", ".4f"),
+                "armse_percent": ("global aRMSE (%)", ".2f"),
+                "rmse_per_pixel_mean": ("mean per-pixel abundance RMSE", ".4f"),
+                "sre_db": ("abundance SRE (dB, higher is better)", ".2f")}
+PER_ENDMEMBER = {"sad_deg": ("SAD (deg)", ".2f"), "rmse_per_endmember": ("abundance RMSE", ".4f")}
+MATCHING_TEXT = {"sad": "matched on SAD (Hungarian)", "abundances": "matched on the abundance maps (Hungarian on MSE)"}
+NOT_RECORDED = "not recorded"
+HIGHER_IS_BETTER = frozenset({"sre_db"})
+# The tracks with the endmembers given (companion.tracks): what each record holds and what ranks
+TRACKS = {"supervised": ("the true endmembers", tracks.SUPERVISED),
+          "library": ("the pruned USGS 1995 library", tracks.LIBRARY)}
+TRACK_METRICS = {"rmse_a": ("mean per-pixel abundance RMSE", ".4f"), "armse_percent": ("global aRMSE (%)", ".2f"),
+                 "sre_db": ("abundance SRE (dB, higher is better)", ".2f"),
+                 "rmse_y": ("reconstruction RMSE", ".4f"), "time_s": ("wall time (s)", ".1f")}
+TRACK_RANKED = {"rmse_a": "mean per-pixel abundance RMSE", "sre_db": "abundance SRE (dB)"}
+BYO = "byo"   # the method key of a user's method in its records
 
 
-def label(method: str) -> str:
-    return METHODS[method].label
+def label(method: str, labels: Mapping[str, str] | None = None) -> str:
+    """Display name of a method: ``labels`` (a track's estimators, a user's method) first."""
+    return (labels or {}).get(method) or METHODS[method].label
 
 
 # ----------------------------------------------------------------------------- records -> numbers
@@ -118,8 +142,10 @@ class RankAnalysis:
 
 def rank_analysis(records: Mapping[str, Mapping], methods: Sequence[str], scenes: Sequence[str],
                   metric: str, init: str = "vca") -> RankAnalysis:
-    """Friedman and Nemenyi on the seed means of ``metric``: scenes where no method ran are left
-    out, then methods missing on a remaining scene (complete blocks are needed)."""
+    """Friedman and Nemenyi on the seed means of ``metric`` (ranked on ``-metric`` when it is in
+    :data:`HIGHER_IS_BETTER`; ``scores`` keep the values): scenes where no method ran are left
+    out, then methods missing on a remaining scene (complete blocks are needed). Raises
+    ValueError when fewer than two scenes or methods remain."""
     T = table_matrix(records, methods, scenes, metric, init)
     keep_scenes = np.isfinite(T).any(axis=1)
     keep_methods = np.isfinite(T[keep_scenes]).all(axis=0)
@@ -129,11 +155,12 @@ def rank_analysis(records: Mapping[str, Mapping], methods: Sequence[str], scenes
                for j, m in enumerate(methods) if not keep_methods[j]}
     scores = T[np.ix_(keep_scenes, keep_methods)]
     kept = [m for m, ok in zip(methods, keep_methods, strict=True) if ok]
-    average = ranking.average_ranks(scores)
-    chi2, p = ranking.friedman(scores)
+    ranked = -scores if metric in HIGHER_IS_BETTER else scores
+    average = ranking.average_ranks(ranked)
+    chi2, p = ranking.friedman(ranked)
     cd = ranking.critical_difference(len(kept), scores.shape[0])
     return RankAnalysis(metric, kept, [s for s, ok in zip(scenes, keep_scenes, strict=True) if ok], scores,
-                        ranking.rank_matrix(scores), average, chi2, p, ranking.nemenyi_pvalues(scores), cd,
+                        ranking.rank_matrix(ranked), average, chi2, p, ranking.nemenyi_pvalues(ranked), cd,
                         [[kept[i] for i in g] for g in ranking.cd_groups(average, cd)], dropped)
 
 
@@ -253,6 +280,64 @@ def _cells(records: Mapping[str, Mapping], P: Mapping) -> dict:
     return out
 
 
+def _user_cells(records: Mapping[str, Mapping], P: Mapping) -> dict | None:
+    """Per matching of :data:`companion.metrics.MATCH_ON` and metric of :data:`USER_METRICS` and
+    :data:`PER_ENDMEMBER`: the seed values of every (scene, method) (None for a diverged seed), or
+    why there are none (:data:`NOT_RECORDED` for records made before the metrics were kept).
+    None when no record of the run holds them (an older run)."""
+    if not any("metrics" in r for r in records.values()):
+        return None
+    out = {}
+    for matching in metrics.MATCH_ON:
+        for metric in (*USER_METRICS, *PER_ENDMEMBER):
+            values, missing = {}, {}
+            for s in P["scenes"]:
+                for m in P["methods"]:
+                    prefix = f"{s}+{m}+vca+"
+                    found = [r for k, r in records.items() if k.startswith(prefix) and r.get("status") != "not run"]
+                    if found and all(r.get("status") != "ok" or "metrics" in r for r in found):
+                        values.setdefault(s, {})[m] = [r["metrics"][matching][metric] if r.get("status") == "ok"
+                                                       else None for r in found]
+                    else:
+                        missing.setdefault(s, {})[m] = (NOT_RECORDED if found else
+                                                        not_run_reason(records, m, s) or "no record")
+            out.setdefault(matching, {})[metric] = {"values": values, "not_run": missing}
+    return out
+
+
+def _rank_or_reason(records: Mapping[str, Mapping], methods: Sequence[str], scenes: Sequence[str], metric: str,
+                    init: str) -> dict:
+    """:func:`rank_analysis` as a dict, or ``{"unranked": why}`` when too few scenes or methods
+    have results (Friedman needs two of each)."""
+    try:
+        return rank_analysis(records, methods, scenes, metric, init).to_dict()
+    except ValueError as err:
+        return {"metric": metric, "unranked": str(err)}
+
+
+def _track(P: Mapping, track: str, records: Mapping[str, Mapping]) -> dict:
+    """A track's data: estimators and their labels and settings, cells of :data:`TRACK_METRICS`
+    (one record per scene, no seeds), ranks on :data:`TRACK_RANKED`."""
+    methods, scenes, init = list(P[f"{track}_methods"]), list(P[f"{track}_scenes"]), TRACK_INIT[track]
+    registry = TRACKS[track][1]
+    cells = {}
+    for metric in TRACK_METRICS:
+        values, missing = {}, {}
+        for s in scenes:
+            for m in methods:
+                found = seed_values(records, m, s, metric, init)
+                if found:
+                    values.setdefault(s, {})[m] = found
+                else:
+                    missing.setdefault(s, {})[m] = not_run_reason(records, m, s, init) or "no record"
+        cells[metric] = {"values": values, "not_run": missing}
+    columns = sorted({r["columns"] for r in records.values() if "columns" in r}) if track == "library" else []
+    return {"methods": methods, "scenes": scenes, "iterations": P[f"{track}_iterations"],
+            "labels": {m: registry[m].label for m in methods},
+            "settings": {m: registry[m].describe() for m in methods}, "library_columns": columns,
+            "cells": cells, "ranks": {m: _rank_or_reason(records, methods, scenes, m, init) for m in TRACK_RANKED}}
+
+
 def _accuracy_vs_time(records: Mapping[str, Mapping], P: Mapping) -> dict:
     """Per ranked metric: each method's median wall time per scene and median error relative to
     the best method of each scene (None where it has none)."""
@@ -317,6 +402,14 @@ def report(P: Mapping, records: Mapping[str, Mapping[str, Mapping]]) -> Report:
             "accuracy_vs_time": _accuracy_vs_time(main, P),
             "check": _budget_check(P, main, budget),
             "sensitivity": _sensitivity(P, main, records.get("sensitivity", {}))}
+    # added with the tracks and the saved metrics; absent from the data of an older run (whose
+    # committed summary the report regenerates unchanged)
+    user = _user_cells(main, P)
+    if user is not None:
+        data["user_metrics"] = user
+    ran = {t: _track(P, t, records[t]) for t in TRACKS if t in records}
+    if ran:
+        data["tracks"] = ran
     return Report(comparison, data)
 
 
@@ -354,6 +447,26 @@ def protocol_table(P: Mapping, device: str) -> Table:
          "label": "O"},
         {"item": "budgets", "choice": ", ".join(f"{k} {P[k]}" for k in BUDGET_KEYS), "label":
          "O: far below each paper's protocol (CPU time); see the methods table"},
+        {"item": "metrics users compare with", "choice": "per record, under each matching (SAD: Hungarian "
+         "on the spectral angle; abundances: Hungarian on the abundance maps' MSE): SAD per endmember and "
+         "mean in rad and deg, global aRMSE (%), mean per-pixel RMSE, per-endmember RMSE, abundance SRE (dB)",
+         "label": "O: HySUPP matches on abundances and reports aRMSE % and SAD deg; the papers match on SAD"},
+        {"item": "saved estimates", "choice": "every record keeps the method's endmembers and abundances "
+         "(float32, compressed .npz beside it, written before it); experiments.benchmark.load_estimate",
+         "label": "O: re-scoring or plotting without recomputing"},
+        {"item": "supervised track", "choice": (
+            f"true endmembers given; {', '.join(P['supervised_methods'])} on "
+            f"{len(P['supervised_scenes'])} scene(s), iteration cap {P['supervised_iterations']}"
+            if P.get("supervised_methods") else "none at this scale"),
+         "label": "O: abundance estimation alone, no matching (the columns are known)"},
+        {"item": "library track", "choice": (
+            f"the USGS 1995 library on the scene's channels, pruned to {tracks.PRUNE_DEG} deg with the scene's "
+            f"spectra kept first; {', '.join(P['library_methods'])} on {len(P['library_scenes'])} scene(s), "
+            f"iteration cap {P['library_iterations']}, tolerance 1e-7" if P.get("library_methods") else
+            "none at this scale"),
+         "label": "P: Iordache et al. (2011) prune to 4.44 deg; O: truth kept first, so it is in the library"},
+        {"item": "track ranks", "choice": "Friedman + Nemenyi over scenes on the mean per-pixel abundance RMSE "
+         "and the abundance SRE (dB, higher is better)", "label": "O: as the blind track"},
     ]
     return Table(rows, {"item": "protocol item", "choice": "what every method gets", "label": "P / C / O"},
                  caption="The common protocol")
@@ -393,36 +506,133 @@ def metric_tables(data: Mapping, where: str) -> list[Table]:
             values = cells["values"].get(s, {}).get(m)
             return format_mean_std(values, fmt) if values else "not run: " + cells["not_run"][s][m]
 
-        rows = [{"method": label(m), **{s: cell(m, s) for s in data["scenes"]}} for m in data["methods"]]
+        rows = [{"method": label(m, data.get("labels")), **{s: cell(m, s) for s in data["scenes"]}}
+                for m in data["methods"]]
         columns = {"method": "method", **{s: SCENES[s].label for s in data["scenes"]}}
         out.append(Table(rows, columns, caption=f"{name}, mean ± std over {len(data['seeds'])} seed(s), VCA "
-                                                f"start ({where}); lower is better"))
+                                                f"start, matched on SAD ({where}); lower is better"))
     return out
 
 
-def _groups(groups: Sequence[Sequence[str]]) -> str:
-    return "; ".join("{" + ", ".join(label(m) for m in g) + "}" for g in groups) or "none"
+def _groups(groups: Sequence[Sequence[str]], labels: Mapping[str, str] | None = None) -> str:
+    return "; ".join("{" + ", ".join(label(m, labels) for m in g) + "}" for g in groups) or "none"
 
 
 def rank_table(data: Mapping, caption: str) -> Table:
+    """Average ranks, best first, per ranked metric of ``data["ranks"]`` (the main run's, or a
+    track's or a user's method's data: :func:`track_rank_data`, :func:`bring_your_own`)."""
+    names, labels = data.get("ranked", RANKED), data.get("labels")
     rows = []
     for metric, a in data["ranks"].items():
+        if "unranked" in a:
+            continue
         order = np.argsort(a["average"], kind="stable")
-        rows += [{"metric": RANKED[metric], "place": k + 1, "method": label(a["methods"][j]),
+        rows += [{"metric": names[metric], "place": k + 1, "method": label(a["methods"][j], labels),
                   "average rank": float(a["average"][j])} for k, j in enumerate(order)]
     return Table(rows, caption=caption, floatfmt=".2f")
 
 
 def test_summary(data: Mapping) -> str:
-    """Markdown: Friedman, the CD and its groups per ranked metric."""
+    """Markdown: Friedman, the CD and its groups per ranked metric (see :func:`rank_table`)."""
+    names, labels = data.get("ranked", RANKED), data.get("labels")
     lines = []
     for metric, a in data["ranks"].items():
-        dropped = "; ".join(f"{label(m)} ({why})" for m, why in a["dropped"].items())
-        lines.append(f"* **{RANKED[metric]}**: {len(a['methods'])} methods on {len(a['scenes'])} scenes; "
+        if "unranked" in a:
+            lines.append(f"* **{names[metric]}**: not ranked ({a['unranked']}).")
+            continue
+        dropped = "; ".join(f"{label(m, labels)} ({why})" for m, why in a["dropped"].items())
+        lines.append(f"* **{names[metric]}**: {len(a['methods'])} methods on {len(a['scenes'])} scenes; "
                      f"Friedman chi2 = {a['chi2']:.1f}, p = {a['p']:.2g}; Nemenyi CD = {a['cd']:.2f}; "
-                     f"groups not significantly different: {_groups(a['groups'])}."
+                     f"groups not significantly different: {_groups(a['groups'], labels)}."
                      + (f" Left out (incomplete): {dropped}." if dropped else ""))
     return "\n".join(lines)
+
+
+def _seed_cell(values: list | None, missing: str | None, fmt: str) -> str:
+    if values is None:
+        return missing if missing == NOT_RECORDED else f"not run: {missing}"
+    if len(values) == 1:                        # one run (a track's deterministic estimator)
+        return "diverged" if values[0] is None else format(values[0], fmt)
+    return format_mean_std(values, fmt)
+
+
+def user_metric_tables(data: Mapping, where: str, matching: str = "sad") -> list[Table] | str:
+    """One table per metric of :data:`USER_METRICS` under ``matching`` (a key of
+    :data:`companion.metrics.MATCH_ON`): mean ± std over seeds; markdown text when the records
+    hold none of these metrics (a run made before they were kept)."""
+    user = data.get("user_metrics")
+    if user is None:
+        return (f"*SAD in degrees, global aRMSE, SRE and per-endmember errors: {NOT_RECORDED} in these "
+                f"records ({where}; computed before the records kept them). Their saved estimates are "
+                "absent too; rerun the study to get both.*")
+    out = []
+    for metric, (name, fmt) in USER_METRICS.items():
+        cells = user[matching][metric]
+        rows = [{"method": label(m), **{s: _seed_cell(cells["values"].get(s, {}).get(m),
+                                                       cells["not_run"].get(s, {}).get(m), fmt)
+                                        for s in data["scenes"]}} for m in data["methods"]]
+        columns = {"method": "method", **{s: SCENES[s].label for s in data["scenes"]}}
+        better = "higher" if metric in HIGHER_IS_BETTER else "lower"
+        out.append(Table(rows, columns, caption=f"{name}, {MATCHING_TEXT[matching]}; mean ± std over "
+                                                f"{len(data['seeds'])} seed(s), VCA start ({where}); {better} is better"))
+    return out
+
+
+def per_endmember_table(data: Mapping, scene: str, where: str, matching: str = "sad") -> Table | str:
+    """SAD (deg) and abundance RMSE of each true endmember of ``scene``, mean over seeds, per method
+    (markdown text when the records hold no per-endmember metrics)."""
+    user = data.get("user_metrics")
+    if user is None:
+        return f"*Per-endmember errors: {NOT_RECORDED} in these records ({where}).*"
+    names = load_scene(scene).names
+    rows = []
+    for m in data["methods"]:
+        row = {"method": label(m)}
+        for metric, (what, fmt) in PER_ENDMEMBER.items():
+            values = user[matching][metric]["values"].get(scene, {}).get(m)
+            runs = [v for v in values or [] if v is not None]
+            means = np.mean(runs, axis=0) if runs else [None] * len(names)
+            for name, v in zip(names, means, strict=True):
+                row[f"{metric}:{name}"] = "—" if v is None else format(v, fmt)
+        rows.append(row)
+    columns = {"method": "method", **{f"{metric}:{n}": f"{what}: {n}" for metric, (what, _) in PER_ENDMEMBER.items()
+                                      for n in names}}
+    return Table(rows, columns, caption=f"{SCENES[scene].label}: per-endmember SAD (deg) and abundance RMSE, "
+                                        f"{MATCHING_TEXT[matching]}, mean over seeds ({where}); lower is better")
+
+
+def track_rank_data(data: Mapping, track: str) -> dict | None:
+    """A track's ranks in the shape :func:`test_summary`, :func:`rank_table` and the chapter's
+    figures read (``ranks``, ``ranked`` metric names, estimator ``labels``); None without the
+    track."""
+    t = data.get("tracks", {}).get(track)
+    if t is None:
+        return None
+    return {"ranks": t["ranks"], "ranked": TRACK_RANKED, "labels": t["labels"], "methods": t["methods"]}
+
+
+def track_tables(data: Mapping, track: str, where: str) -> list[Table] | str:
+    """A track's estimators (settings) and one table per metric of :data:`TRACK_METRICS`
+    (markdown text when the run has no such track)."""
+    t = data.get("tracks", {}).get(track)
+    given = TRACKS[track][0]
+    if t is None:
+        return f"*No {track} track in this run ({where}).*"
+    extra = (f"; library of {', '.join(map(str, t['library_columns']))} spectra" if t["library_columns"] else "")
+    out = [Table([{"label": t["labels"][m], "key": m, "settings": t["settings"][m]} for m in t["methods"]],
+                 {"label": "estimator", "key": "key", "settings": "settings"},
+                 caption=f"{track.capitalize()} track: estimators given {given}; iteration cap "
+                         f"{t['iterations']}{extra} ({where})")]
+    for metric, (name, fmt) in TRACK_METRICS.items():
+        cells = t["cells"][metric]
+        rows = [{"method": t["labels"][m], **{s: _seed_cell(cells["values"].get(s, {}).get(m),
+                                                             cells["not_run"].get(s, {}).get(m), fmt)
+                                              for s in t["scenes"]}} for m in t["methods"]]
+        better = "higher" if metric in HIGHER_IS_BETTER else "lower"
+        out.append(Table(rows, {"method": "estimator", **{s: SCENES[s].label for s in t["scenes"]}},
+                         caption=f"{track.capitalize()} track: {name}, no matching (the columns are known), "
+                                 f"one deterministic run ({where}); {better} is better"))
+    return out
 
 
 def budget_table(data: Mapping, where: str) -> Table | str:
@@ -515,13 +725,86 @@ def findings_table(data: Mapping, caption: str) -> Table:
 
 
 def closing_note(comparison: Sequence[Mapping], data: Mapping, where: str) -> str:
-    """Markdown: the order by average rank per metric and every claim's verdict."""
+    """Markdown: the order by average rank per metric (blind track, then the other tracks) and
+    every claim's verdict."""
     lines = [f"From {where}:"]
     for metric, a in data["ranks"].items():
         order = [label(a["methods"][j]) for j in np.argsort(a["average"], kind="stable")]
         lines.append(f"* **{RANKED[metric]}**, best to worst by average rank: {', '.join(order)}. "
                      f"Friedman p = {a['p']:.2g}; CD {a['cd']:.2f}; groups {_groups(a['groups'])}.")
+    for track in data.get("tracks", {}):
+        ranked = track_rank_data(data, track)
+        for metric, a in ranked["ranks"].items():
+            if "unranked" in a:
+                continue
+            order = [label(a["methods"][j], ranked["labels"]) for j in np.argsort(a["average"], kind="stable")]
+            lines.append(f"* {track} track, **{TRACK_RANKED[metric]}**: {', '.join(order)}; Friedman p = "
+                         f"{a['p']:.2g}; CD {a['cd']:.2f}; groups {_groups(a['groups'], ranked['labels'])}.")
     for row in comparison:
         shown = row["ours"] or (row.get("reason") or {}).get("evidence", "")
         lines.append(f"* {row['quantity']}: **{row['verdict']}** ({shown}).")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- bring your own method
+def _function_name(function) -> str:
+    return function if isinstance(function, str) else f"{function.__module__}:{function.__qualname__}"
+
+
+def bring_your_own(function, P: Mapping, progress: bool = False) -> dict:
+    """Score a user's method on the main run's scenes and seeds and rank it with the stored records.
+
+    ``function(Y (bands, pixels), p, start, seed) -> (E (bands, p), A (p, pixels))``, or its name
+    ``"module:qualname"``; ``start`` is the shared :class:`companion.methods.Start` (VCA, seed =
+    run seed: ``start.endmembers``, ``start.abundances``). ``P``: the parameters of the run to
+    rank against (e.g. the committed summary's ``provenance["params"]``); its main-run records
+    must be stored (``pipeline.load_records``), none is recomputed. The user's records go to
+    ``results/benchmark/<scale>/byo/<module.qualname>/`` (resumable; an edited function
+    recomputes) with the same scoring and saved estimates as every method.
+
+    Returns data shaped like the report's (``methods`` with ``"byo"`` last, ``labels``, ``cells``,
+    ``ranks`` on :data:`RANKED` by Friedman + Nemenyi), for :func:`metric_tables`,
+    :func:`test_summary`, :func:`rank_table`, :func:`byo_summary` and the chapter's figures."""
+    name = _function_name(function)
+    only_main = {**P, "sensitivity_seeds": [], "check_scenes": [], "supervised_methods": [], "library_methods": []}
+    main = pipeline.load_records("benchmark", only_main)["main"]
+    device = pipeline.plan("benchmark", only_main)["main"].configs
+    device = next(iter(device.values()))["device"]
+    folder = "byo/" + name.replace(":", ".").replace("<", "").replace(">", "")
+    definition = experiments.SceneStudy("benchmark", P["scale"], experiments.byo_configs(name, P["scenes"], P["seeds"],
+                                                                                        device),
+                                        experiments.PROTOCOL, experiments.compute, list(P["scenes"]),
+                                        f"your method {name}", folder)
+    definition.load_data()
+    yours = run_study(definition.configs, experiments.compute, definition.directory(), definition.protocol,
+                      progress=progress, desc=definition.desc)
+    merged, methods = {**main, **yours}, [*P["methods"], BYO]
+    labels = {BYO: f"{name.split(':')[-1]} (yours)"}
+    return {"function": name, "directory": str(definition.directory()), "methods": methods,
+            "scenes": list(P["scenes"]), "seeds": list(P["seeds"]), "labels": labels, "ranked": RANKED,
+            "cells": _cells(merged, {**P, "methods": methods}),
+            "ranks": {m: _rank_or_reason(merged, methods, P["scenes"], m, "vca") for m in RANKED},
+            "seconds": float(sum(r.get("time_s") or 0.0 for r in yours.values()))}
+
+
+def byo_summary(data: Mapping) -> str:
+    """Markdown: where the user's method places per ranked metric, against whom it differs
+    significantly (Nemenyi), from :func:`bring_your_own`'s data."""
+    lines = []
+    for metric, a in data["ranks"].items():
+        if "unranked" in a:
+            lines.append(f"* **{RANKED[metric]}**: not ranked ({a['unranked']}).")
+            continue
+        if BYO not in a["methods"]:
+            lines.append(f"* **{RANKED[metric]}**: your method left out ({a['dropped'].get(BYO, 'no result')}).")
+            continue
+        j = a["methods"].index(BYO)
+        place = 1 + int(np.sum(np.asarray(a["average"]) < a["average"][j]))
+        p = np.asarray(a["pvalues"])[j]
+        better = [label(m) for i, m in enumerate(a["methods"]) if p[i] < 0.05 and a["average"][i] > a["average"][j]]
+        worse = [label(m) for i, m in enumerate(a["methods"]) if p[i] < 0.05 and a["average"][i] < a["average"][j]]
+        lines.append(f"* **{RANKED[metric]}**: place {place} of {len(a['methods'])} (average rank "
+                     f"{a['average'][j]:.2f}; CD {a['cd']:.2f}, Friedman p = {a['p']:.2g}); significantly ahead of "
+                     f"{', '.join(better) or 'none'}; significantly behind {', '.join(worse) or 'none'} (Nemenyi, "
+                     "alpha 0.05).")
     return "\n".join(lines)
