@@ -16,7 +16,7 @@ PACKAGE = Path(study.__file__).resolve().parent
 LAYERS = [
     {"jsonio", "runtime", "metrics", "verdicts", "data", "optim", "chapters"},
     {"classic", "initialisation", "nets"},
-    {"methods"},
+    {"methods", "tracks"},
     {"study", "results"},
     {"experiments"},
     {"pipeline", "plots", "ranking"},
