@@ -91,7 +91,8 @@ class _Dispatch(TorchDispatchMode):
             t.reads += counts(args[0])
             if args[0].is_meta:                                  # no value: answer zero
                 return False if args[0].dtype == torch.bool else 0 if not args[0].is_floating_point() else 0.0
-        elif func is aten._to_copy.default and _off_host(args[0]) and kwargs.get("device") == torch.device("cpu"):
+        elif (func is aten._to_copy.default and _off_host(args[0])
+              and kwargs.get("device") == torch.device("cpu")):
             t.reads += 1
             if args[0].is_meta:
                 return torch.zeros(args[0].shape, dtype=kwargs.get("dtype") or args[0].dtype)
@@ -280,7 +281,8 @@ def test_nlaeu_fit_reads_nothing_per_iteration():
     _, _, Y = _image()
 
     def run(iterations):
-        assert nlaeu.fit(Y, 3, [0], iterations, hidden=8, hidden_nl=4, device="meta").loss.shape == (iterations, 1)
+        fit = nlaeu.fit(Y, 3, [0], iterations, hidden=8, hidden_nl=4, device="meta")
+        assert fit.loss.shape == (iterations, 1)
 
     assert measure(run, (2, 4)) == (0.0, 0.0)
 
@@ -359,7 +361,8 @@ def test_benchmark_deepgu_adapter_runs_its_networks_on_the_requested_device(monk
 
     monkeypatch.setitem(methods.DEEPGU, "latent_iter", 2)
     unmix_tv = deepgu.unmix_tv
-    monkeypatch.setattr(deepgu, "unmix_tv", lambda *args, **kwargs: unmix_tv(*args, **(kwargs | {"iterations": 2})))
+    monkeypatch.setattr(deepgu, "unmix_tv",
+                        lambda *args, **kwargs: unmix_tv(*args, **(kwargs | {"iterations": 2})))
     traffic = Traffic()
     with traffic():
         estimate = METHODS["deepgu"].run(_problem("meta"))
@@ -427,3 +430,22 @@ def test_provenance_says_where_each_part_of_deepgu_ran():
     parts = placement("deepgu", {**resolve_parameters("deepgu", "smoke"), "device": "meta"})
     assert parts["VAE training"].startswith("meta") and parts["latent step (BFGS)"].startswith("meta")
     assert parts["ELMM, GLMM, PLMM baselines"].startswith("CPU")
+
+
+def test_a_computing_summary_records_where_each_part_ran(tmp_path, monkeypatch):
+    """``write_summary`` fills the provenance's ``parts`` (the box redrawn after it shows them);
+    a report-only summary claims none."""
+    from companion import pipeline
+    from companion.chapters import resolve_parameters
+    from companion.results import Provenance, read_result
+
+    monkeypatch.setenv("HU_RESULTS_DIR", str(tmp_path))
+    P = resolve_parameters("deepgu", "smoke")
+    prov = Provenance.start("deepgu", P, "CPU, one torch thread")
+    pipeline.write_summary("deepgu", P, pipeline.Report([], {}), prov.finish(), root=tmp_path)
+    stored = read_result("deepgu", "smoke", "summary", tmp_path)["provenance"]["parts"]
+    assert stored == pipeline.placement("deepgu", P) and stored["VAE training"] == "CPU"
+    assert "Where each part ran" in prov.to_html() and "VAE training: CPU" in prov.to_html()
+    report_only = Provenance.start("deepgu", P, pipeline.REPORT_ONLY)
+    pipeline.write_summary("deepgu", P, pipeline.Report([], {}), report_only.finish(), root=tmp_path)
+    assert report_only.parts == {}
