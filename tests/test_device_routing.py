@@ -449,3 +449,24 @@ def test_a_computing_summary_records_where_each_part_ran(tmp_path, monkeypatch):
     report_only = Provenance.start("deepgu", P, pipeline.REPORT_ONLY)
     pipeline.write_summary("deepgu", P, pipeline.Report([], {}), report_only.finish(), root=tmp_path)
     assert report_only.parts == {}
+
+
+@pytest.mark.parametrize("chapter", ["stability", "mtl", "admm_unfolding", "deepgu", "nmf_sae"])
+def test_every_chapter_says_which_parts_follow_the_device_and_which_stay_on_the_cpu(chapter):
+    from companion.chapters import resolve_parameters
+    from companion.pipeline import placement
+
+    P = resolve_parameters(chapter, "smoke")
+    on_cpu, on_meta = placement(chapter, {**P, "device": "cpu"}), placement(chapter, {**P, "device": "meta"})
+    assert on_cpu and all(where.startswith("CPU") for where in on_cpu.values())
+    followed = {part for part, where in on_meta.items() if where.startswith("meta")}
+    host = {part for part, where in on_meta.items() if where.startswith("CPU")}
+    assert followed and followed | host == set(on_meta)
+
+
+def test_benchmark_methods_say_where_they_run():
+    from companion.methods import METHODS, placement
+
+    parts = placement("meta")
+    assert parts["elmm"].startswith("CPU") and parts["deepgu"] == parts["starts (FCLS)"] == "meta"
+    assert set(METHODS) - {"vca_fcls"} <= set(parts)
