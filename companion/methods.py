@@ -43,9 +43,9 @@ from .nets.admm_unfolding import BU_METHODS, BlindNet, LinearDecoder, UnfoldedAD
 from .nets.deepgu import OFFICIAL, deepgu
 from .nets.ensemble import train_ensemble, unmix
 from .nets.unmixing_ae import AEConfig, stack_initial_weights
-from .runtime import Timer
+from .runtime import Timer, placed
 
-__all__ = ["METHODS", "Estimate", "Method", "Problem", "Start", "make_start"]
+__all__ = ["METHODS", "Estimate", "Method", "Problem", "Start", "make_start", "placement"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -61,11 +61,13 @@ class Start:
     seconds: float
 
 
-def make_start(name: str, Y: np.ndarray, p: int, seed: int, truth: np.ndarray | None = None) -> Start:
-    """The start ``name`` on ``Y (bands, pixels)`` with ``seed``: endmembers then FCLS."""
+def make_start(name: str, Y: np.ndarray, p: int, seed: int, truth: np.ndarray | None = None,
+               device="cpu") -> Start:
+    """The start ``name`` on ``Y (bands, pixels)`` with ``seed``: endmembers (on the host) then
+    FCLS on ``device``."""
     with Timer() as t:
         E0 = initial_endmembers(name, Y, p, seed=seed, truth=truth)
-        A0 = fcls(Y, E0, device="cpu")
+        A0 = fcls(Y, E0, device=device)
     return Start(name, seed, E0, A0, t.seconds)
 
 
@@ -246,7 +248,7 @@ def _deepgu(pb: Problem) -> Estimate:
     out = deepgu(pb.Y, pb.rows, pb.cols, np.array(pb.start.endmembers), np.array(pb.start.abundances),
                  DEEPGU["lam_a"], DEEPGU["lam_z"], pb.seed, epochs=pb.budget["deepgu_epochs"],
                  bundle_size=DEEPGU["bundle_size"], outer=pb.budget["deepgu_outer"],
-                 latent_iter=DEEPGU["latent_iter"], device="cpu")
+                 latent_iter=DEEPGU["latent_iter"], device=pb.device)
     return _per_pixel(out["endmembers"], out["abundances"])
 
 
@@ -274,3 +276,20 @@ METHODS: dict[str, Method] = {m.key: m for m in [
     Method("elmm", "ELMM", "DeepGU", "E0 (reference), A0", _described(OFFICIAL["dc1"]["elmm"]), _elmm),
     Method("deepgu", "DeepGU", "DeepGU", "E0 (reference, bundles), A0", _described(DEEPGU), _deepgu),
 ]}
+
+
+# The parts of the benchmark that stay on the host whatever the device: their implementations take
+# no device (numpy, or a classical solver without a device argument).
+_HOST_PARTS = {
+    "starts (VCA, SiVM, ... endmembers)": "numpy",
+    "elmm": "classic.elmm takes no device",
+    "deepgu: bundles": "numpy, before training",
+}
+
+
+def placement(device) -> dict[str, str]:
+    """Where each part of a benchmark run on ``device`` runs, for the provenance: every method
+    and the starts' FCLS on ``device``, the parts of :data:`_HOST_PARTS` on the CPU (with why)."""
+    here = placed(device)
+    parts = {"starts (FCLS)": here, **{key: here for key in METHODS if key != "vca_fcls"}}
+    return parts | {part: f"CPU ({why})" for part, why in _HOST_PARTS.items()}

@@ -45,6 +45,7 @@ __all__ = [
     "code_hash",
     "has_pipeline",
     "load_records",
+    "placement",
     "plan",
     "report",
     "run",
@@ -90,6 +91,14 @@ def code_hash(chapter: str) -> str:
     """Hash of the compute closure of ``chapter``: ``companion.experiments.<chapter>`` and every
     package module it imports (:func:`companion.study.code_fingerprint`)."""
     return code_fingerprint([f"companion.experiments.{chapter}"])
+
+
+def placement(chapter: str, P: Mapping) -> dict[str, str]:
+    """Where each part of ``chapter``'s compute runs with resolved parameters ``P`` (the
+    experiments module's ``placement(P)``), for the provenance; ``{}`` for a chapter that does not
+    say."""
+    where = getattr(experiments_module(chapter), "placement", None) if has_pipeline(chapter) else None
+    return where(P) if where is not None else {}
 
 
 def plan(chapter: str, P: Mapping) -> dict[str, StudyDefinition]:
@@ -160,10 +169,14 @@ def write_summary(chapter: str, P: Mapping, result: Report, provenance, root: Pa
     """Write ``results/<chapter>/<scale>/summary.json``: the report, the provenance and the code
     hash of the records it was made from (``code``; None when they do not share one). A summary
     that only reports (``provenance.device`` is :data:`REPORT_ONLY`) keeps, as ``computed``, the
-    provenance of the run that computed the records, taken from the summary it replaces."""
+    provenance of the run that computed the records, taken from the summary it replaces; a
+    computing run's provenance without ``parts`` gets them here (:func:`placement`), so its box,
+    redrawn after this call, says where each part ran."""
     from companion.results import read_result, write_result
 
     computed = None
+    if provenance.device != REPORT_ONLY and not provenance.parts:
+        provenance.parts = placement(chapter, P)
     if provenance.device == REPORT_ONLY:
         previous = read_result(chapter, P["scale"], "summary", root) or {}
         before = previous.get("provenance", {})

@@ -83,7 +83,9 @@ class Provenance:
     """Where a result came from: parameters, hardware, library versions, code, data, time.
 
     ``checksums`` maps dataset file paths (relative to the data directory) to sha256 digests;
-    ``started`` is ISO 8601 UTC; ``wall_time_s`` (seconds) is set by :meth:`finish`.
+    ``started`` is ISO 8601 UTC; ``wall_time_s`` (seconds) is set by :meth:`finish`; ``parts``
+    says where each part of the compute ran (``{"VAE training": "cuda:0", "ELMM baseline":
+    "CPU (...)"}``, :func:`companion.pipeline.placement`; empty when not known).
     """
 
     chapter: str
@@ -95,6 +97,7 @@ class Provenance:
     checksums: dict = field(default_factory=dict)
     started: str = ""
     wall_time_s: float | None = None
+    parts: dict = field(default_factory=dict)
     _t0: float = field(default=0.0, repr=False)
 
     @classmethod
@@ -157,6 +160,8 @@ def _provenance_html(prov: Mapping) -> str:
         ("Scale", prov["scale"]),
         ("Parameters", params),
         ("Device", prov["device"]),
+        *([("Where each part ran", "; ".join(f"{part}: {where}" for part, where in prov["parts"].items()))]
+          if prov.get("parts") else []),
         ("Versions", versions),
         ("Git commit", prov["git_commit"]),
         ("Started (UTC)", prov["started"]),

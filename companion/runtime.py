@@ -10,17 +10,20 @@ from typing import Self
 
 import torch
 
-__all__ = ["Timer", "classic_dtype", "device_name", "resolve_device", "torch_threads"]
+__all__ = ["NO_FLOAT64", "Timer", "classic_dtype", "device_name", "placed", "resolve_device", "torch_threads"]
+
+# Device types without float64 arithmetic: the classical solvers, the metrics and the counter-based
+# random streams (int64, float64) need it, so these are refused when a device is resolved.
+NO_FLOAT64 = {"mps": "Apple's MPS backend has no float64"}
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """Return a concrete torch device; ``"auto"`` means CUDA when present, else CPU.
 
     Asking for ``"cuda"`` on a machine without a GPU fails at once with a message saying so; a
-    name torch does not know (``"gpu"``) raises ValueError.
+    name torch does not know (``"gpu"``) and a device without float64 (``"mps"``,
+    :data:`NO_FLOAT64`) raise ValueError, each with a one-line message.
     """
-    if isinstance(device, torch.device):
-        return device
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -29,12 +32,21 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         raise ValueError(
             f"device={device!r} is not a torch device; use 'auto', 'cpu', 'cuda' or 'cuda:N'."
         ) from None
+    if resolved.type in NO_FLOAT64:
+        raise ValueError(f"device={str(device)!r} is refused: {NO_FLOAT64[resolved.type]}, which the book's "
+                         "solvers and metrics need; use 'cpu' or 'cuda'.")
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError(
             f"device={device!r} was requested but no CUDA GPU is visible; "
             "use device='auto' or device='cpu'."
         )
     return resolved
+
+
+def placed(device: str | torch.device) -> str:
+    """Where a part ran, for the provenance: ``"CPU"`` or the device (``"cuda:0"``)."""
+    resolved = resolve_device(device)
+    return "CPU" if resolved.type == "cpu" else str(resolved)
 
 
 def classic_dtype(device: torch.device) -> torch.dtype:

@@ -36,14 +36,14 @@ from ..data.scenes import uadmm_official_scene, uadmm_scene
 from ..data.user_images import URBAN, available
 from ..initialisation import INITIALISATIONS
 from ..nets.admm_unfolding import AE_METHODS, GLOROT_SUFFIX, train_supervised
-from ..runtime import resolve_device, torch_threads
+from ..runtime import placed, resolve_device, torch_threads
 from ..study import StudyDefinition
 from .unrolled import as_tensor, blind_start, blind_unmix, encoder, train_indices
 
 __all__ = ["SUNSAL_LAMBDA",
            "POINTS", "abundance_point", "blind_point", "compute", "cost",
            "grid", "init_study_point", "jasper_abundance_point", "jasper_blind_point", "plan",
-           "protocol_of", "sunsal_abundances"]
+           "protocol_of", "sunsal_abundances", "placement"]
 
 SUNSAL_LAMBDA = 0.0   # SUnSAL reference default ("default settings", Sec. IV-C)
 
@@ -303,3 +303,13 @@ def cost(config: Mapping) -> float:
     n_train = pixels if config["n_train"] is None else min(config["n_train"], pixels)
     scored = len(config.get("eval_at", [config["epochs"]]))
     return float(len(methods) * runs * ((config["K"] + 1) * config["epochs"] * n_train + scored * pixels))
+
+
+def placement(P: Mapping) -> dict[str, str]:
+    """Where each part of the chapter's compute runs with parameters ``P``, for the provenance:
+    the networks train on the device; the minibatch order is drawn on the host (numpy, one
+    stream per run) and crosses once per epoch; the scores are computed on the host at the
+    checkpoint epochs."""
+    here = placed(P["device"])
+    return {"network training": here, "SUnSAL and FCLS": here,
+            "minibatch order, starts and scores": "CPU (numpy)"}

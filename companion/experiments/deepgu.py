@@ -5,8 +5,11 @@
 method on DC1 and DC2 per scene seed, DeepGU on the lambda_A grid for the first seed) and
 ``real`` (Table IV-style: Samson, Jasper Ridge and a user-supplied Houston image). The compute
 functions (:func:`calibration_point`, :func:`method_point`, :func:`real_point`) run with one
-torch thread, as the committed records were computed. The algorithm itself is in
-:mod:`companion.nets.deepgu`; verdicts and tables in :mod:`companion.reports.deepgu`.
+torch CPU thread, as the committed records were computed, and put the torch work on the chapter's
+``device``: FCLS, the VAEs, the latent step and the TV abundance solve; VCA, the scores and the
+ELMM/GLMM/PLMM baselines (which take no device) run on the CPU (:func:`placement`). The
+algorithm itself is in :mod:`companion.nets.deepgu`; verdicts and tables in
+:mod:`companion.reports.deepgu`.
 
 Pixels are in row-major image order throughout; per-pixel endmembers are ``(N, L, P)``.
 """
@@ -26,11 +29,11 @@ from ..data.hsi import HSI
 from ..data.loaders import deepgu_abundances, usgs_library
 from ..data.scenes import variability_scene
 from ..nets.deepgu import OFFICIAL, deepgu
-from ..runtime import Timer, torch_threads
+from ..runtime import Timer, placed, resolve_device, torch_threads
 from ..study import StudyDefinition
 
 __all__ = ["OFFICIAL", "METHODS", "PROTOCOL_KEYS", "VERIFY_ATOL", "VERIFY_IGNORE", "deepgu", "score",
-           "calibration_point", "method_point", "real_point", "plan", "cost"]
+           "calibration_point", "method_point", "real_point", "plan", "cost", "placement"]
 
 
 def score(Y: np.ndarray, A_true: np.ndarray, A: np.ndarray, M_true: np.ndarray | None,
@@ -57,32 +60,33 @@ BASELINES = {"elmm": elmm, "glmm": glmm, "plmm": plmm}
 METHODS = ("fcls", "plmm", "elmm", "glmm", "deepgu")
 
 
-def _reference(hsi: HSI, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _reference(hsi: HSI, seed: int, device) -> tuple[np.ndarray, np.ndarray]:
     """VCA endmembers, ordered like the ground truth (Hungarian on SAD, as the reference code
-    orders them) when there is one, and their FCLS abundances."""
+    orders them) when there is one, and their FCLS abundances (on ``device``)."""
     M0, _ = vca(hsi.Y, hsi.p, seed=seed)
     if hsi.endmembers is not None:
         M0 = M0[:, metrics.match_endmembers(hsi.endmembers, M0)]
-    return M0, fcls(hsi.Y, M0, device="cpu")
+    return M0, fcls(hsi.Y, M0, device=device)
 
 
-def calibration_point(config: Mapping, protocol: Mapping) -> dict:
+def calibration_point(config: Mapping, protocol: Mapping, device="auto") -> dict:
     """FCLS (VCA references) on ``config['scene']`` at variability ``config['amplitude']`` and
     scene seed ``config['seed']``: the baseline statistics the amplitudes are calibrated on."""
     with torch_threads(1):
         scene = variability_scene(config["scene"], config["seed"], protocol["snr_db"], config["amplitude"])
-        M0, A0 = _reference(scene.hsi, config["seed"])
+        M0, A0 = _reference(scene.hsi, config["seed"], resolve_device(device))
         return score(scene.hsi.Y, scene.hsi.abundances, A0, scene.M_true, M0)
 
 
 def _unmix_all(hsi: HSI, M_true, protocol: Mapping, seed: int, settings: Mapping, lam_as: list[float],
-               keep_maps: bool) -> dict:
+               keep_maps: bool, device) -> dict:
     """FCLS, the baselines of ``protocol['baselines']`` at ``settings`` (reference-code values) and
     DeepGU (one trained VAE set, one run per lambda_A) on ``hsi``, all from the same VCA
     references and FCLS start. FCLS's endmember scores are those of ``M0`` used at every pixel;
-    its time includes VCA."""
+    its time includes VCA. FCLS and DeepGU run on ``device``, the baselines on the CPU."""
+    device = resolve_device(device)
     with Timer() as t:
-        M0, A0 = _reference(hsi, seed)
+        M0, A0 = _reference(hsi, seed, device)
     records = {"fcls": {**score(hsi.Y, hsi.abundances, A0, M_true, M0), "time": t.seconds}}
     maps = {"fcls": A0}
     for name in protocol["baselines"]:
@@ -95,7 +99,7 @@ def _unmix_all(hsi: HSI, M_true, protocol: Mapping, seed: int, settings: Mapping
     for lam_a in lam_as:
         out = deepgu(hsi.Y, hsi.rows, hsi.cols, M0, A0, lam_a, protocol["lambda_z"], seed,
                      epochs=protocol["epochs"], bundle_size=protocol["bundle_size"],
-                     outer=protocol["outer"], latent_iter=protocol["latent_iter"], vae=vae)
+                     outer=protocol["outer"], latent_iter=protocol["latent_iter"], device=device, vae=vae)
         if vae is None:
             vae_time = out["timings"]["vae"]
         vae = out["vae"]
@@ -109,7 +113,7 @@ def _unmix_all(hsi: HSI, M_true, protocol: Mapping, seed: int, settings: Mapping
     return records
 
 
-def method_point(config: Mapping, protocol: Mapping) -> dict:
+def method_point(config: Mapping, protocol: Mapping, device="auto") -> dict:
     """Table III: every method on DC1 or DC2 (``config['scene']``) at scene seed ``config['seed']``;
     DeepGU at the reference code's lambda_A, and on the whole ``lambda_a_grid`` when
     ``config['grid']``. Abundance maps are kept for the first seed only (Fig. 2)."""
@@ -119,10 +123,10 @@ def method_point(config: Mapping, protocol: Mapping) -> dict:
         official = OFFICIAL[name]["deepgu_lambda_a"]
         lam_as = sorted({official, *protocol["lambda_a_grid"]}) if config["grid"] else [official]
         return _unmix_all(scene.hsi, scene.M_true, protocol, seed, OFFICIAL[name], lam_as,
-                          keep_maps=config["grid"])
+                          keep_maps=config["grid"], device=device)
 
 
-def real_point(config: Mapping, protocol: Mapping) -> dict:
+def real_point(config: Mapping, protocol: Mapping, device="auto") -> dict:
     """Table IV-style: FCLS, the baselines (example-1 settings) and DeepGU on Samson or Jasper
     Ridge (``config['scene']``) at ``config['lambda_a']`` and seed ``config['seed']`` (VCA, VAEs),
     RMSE_A against the published maps. A user-supplied image that is absent (Houston) gives a
@@ -133,7 +137,7 @@ def real_point(config: Mapping, protocol: Mapping) -> dict:
         return {"status": "not run", "reason": str(err).splitlines()[0]}
     with torch_threads(1):
         return _unmix_all(hsi, None, protocol, config["seed"], OFFICIAL["dc1"], [config["lambda_a"]],
-                          keep_maps=False)
+                          keep_maps=False, device=device)
 
 
 # ----------------------------------------------------------------------------- the plan
@@ -176,15 +180,16 @@ def plan(P: Mapping) -> dict[str, StudyDefinition]:
     synthetic = {f"{name}_seed{s}": {"scene": name, "seed": s, "grid": i == 0}
                  for name in scenes for i, s in enumerate(seeds)}
     real = {name: {"scene": name, "lambda_a": P["real_lambda_a"], "seed": seeds[0]} for name in P["real"]}
+    device = P["device"]
     return {
         "calibration": _SceneStudy("deepgu", scale, calibration, protocol,
-                                   functools.partial(calibration_point, protocol=protocol), [],
+                                   functools.partial(calibration_point, protocol=protocol, device=device), [],
                                    desc="calibration", scenes=scenes),
         "synthetic": _SceneStudy("deepgu", scale, synthetic, protocol,
-                                 functools.partial(method_point, protocol=protocol), [],
+                                 functools.partial(method_point, protocol=protocol, device=device), [],
                                  desc="Table III", scenes=scenes),
         "real": StudyDefinition("deepgu", scale, real, protocol,
-                                functools.partial(real_point, protocol=protocol),
+                                functools.partial(real_point, protocol=protocol, device=device),
                                 [name for name in P["real"] if name not in USER_SUPPLIED], desc="Table IV"),
     }
 
@@ -204,3 +209,11 @@ def cost(config: Mapping) -> float:
         base, extra = _SYNTHETIC_COST[config["scene"]]
         return base + (extra * 2 if config["grid"] else 0.0)
     return _REAL_COST.get(config["scene"], 400.0)
+
+
+def placement(P: Mapping) -> dict[str, str]:
+    """Where each part of the chapter's compute runs with parameters ``P``, for the provenance."""
+    here = placed(P["device"])
+    return {"VCA, bundles and scores": "CPU (numpy)", "FCLS start": here, "VAE training": here,
+            "latent step (BFGS)": here, "abundance step (TV-ADMM)": here,
+            "ELMM, GLMM, PLMM baselines": "CPU (the classical solvers take no device), one torch thread"}

@@ -33,12 +33,12 @@ from ..data.hsi import HSI
 from ..data.scenes import nonlinear_scene
 from ..data.user_images import CUPRITE, available
 from ..nets import mtl, nlaeu
-from ..runtime import resolve_device, torch_threads
+from ..runtime import placed, resolve_device, torch_threads
 from ..study import StudyDefinition
 
 __all__ = ["BASELINES", "PROTOCOL_KEYS", "REAL_PIXELS", "USER_SUPPLIED", "cost", "data_files", "mtl_point",
            "plan", "real_point", "real_scenes", "score", "sensitivity_base", "sensitivity_settings",
-           "unmix_point"]
+           "unmix_point", "placement"]
 
 BASELINES = ("vca_fcls", "l1_nmf", "rnmf", "nlaeu")
 PROTOCOL_KEYS = ("iterations", "real_iterations", "lr", "alpha", "beta", "hidden_rows", "hidden_cols",
@@ -194,3 +194,10 @@ def cost(config: Mapping) -> float:
     if "overrides" in config:
         return float(runs)
     return runs * (3.0 + config["ablation"]) * config["p"] / 4
+
+
+def placement(P: Mapping) -> dict[str, str]:
+    """Where each part of the chapter's compute runs with parameters ``P``, for the provenance."""
+    here = placed(P["device"])
+    return {"VCA start and scores": "CPU (numpy)", "FCLS": here, "L1-NMF, rNMF": here, "NLAEU": here,
+            "MTL network (iRprop+)": here}

@@ -42,13 +42,13 @@ from ..data.hsi import HSI
 from ..data.scenes import minerals_scene
 from ..initialisation import DETERMINISTIC, INITIALISATIONS, initial_endmembers_runs
 from ..nets.nmf_sae import fit
-from ..runtime import resolve_device, torch_threads
+from ..runtime import placed, resolve_device, torch_threads
 from ..study import StudyDefinition
 from .unrolled import blind_start, blind_unmix
 
 __all__ = ["FIG2_SNR", "THREADS", "UNROLLED_PROTOCOL", "cost", "fig2_configs", "fig3_configs",
            "jasper_configs", "jasper_point", "plan", "protocol", "run_point", "seeds", "snr_point",
-           "summary", "training_size_point"]
+           "summary", "training_size_point", "placement"]
 
 # The U-ADMM paper's blind protocol for the unrolled baselines: Adam 1e-4, batch 64, and the
 # official code's depth and best-loss checkpoint.
@@ -265,3 +265,10 @@ def cost(config: Mapping) -> float:
     if "snr_db" in config:
         return float(runs * _FIG3_PASSES * _SCENE_PIXELS)
     return float(runs * (config["n_train"] + _SCENE_PIXELS))
+
+
+def placement(P: Mapping) -> dict[str, str]:
+    """Where each part of the chapter's compute runs with parameters ``P``, for the provenance."""
+    here = placed(P["device"])
+    return {"VCA starts and scores": "CPU (numpy)", "FCLS": here, "NMF-SAE training": here,
+            "L1-NMF baseline": here, "unrolled baselines": here}

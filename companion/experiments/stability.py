@@ -43,13 +43,14 @@ from companion.nets.ensemble import (
     train_ensemble,
 )
 from companion.nets.unmixing_ae import INIT_SCHEMES, AEConfig, initial_weights
-from companion.runtime import resolve_device, torch_threads
+from companion.runtime import placed, resolve_device, torch_threads
 from companion.study import StudyDefinition
 
 __all__ = ["EXPERIMENTS", "STUDY", "WEIGHT_DECAY", "Compute", "Scene", "abundance_rmse", "configs", "cost",
            "datasets", "load_scene", "match_and_score", "match_endmembers", "plan", "protocol",
            "reinit_study",
-           "scene", "score_trained", "table1_configs", "table3_configs", "train_initialisations", "variants"]
+           "scene", "score_trained", "table1_configs", "table3_configs", "train_initialisations", "variants",
+           "placement"]
 
 # Table 1: architecture (arch), loss, dataset, n1 (basic), batch size, learning rate, Gaussian dropout.
 EXPERIMENTS = {
@@ -377,3 +378,11 @@ def cost(config: Mapping, runs: int = 5) -> float:
         models = len(config["schemes"]) * len(config["initialisations"]) * len(config["variants"])
     pixels = PIXELS[EXPERIMENTS[e]["dataset"]]
     return float(models * epochs * (pixels + STEP_PIXELS * (pixels // EXPERIMENTS[e]["batch_size"])))
+
+
+def placement(P: Mapping) -> dict[str, str]:
+    """Where each part of the chapter's compute runs with parameters ``P``, for the provenance."""
+    here = placed(P["device"])
+    threads = ", one torch thread" if here == "CPU" else ""
+    return {"ensemble training": here + threads, "matching and scores": here + threads,
+            "initial weights (counter-based streams)": "CPU, copied to the device once per record"}

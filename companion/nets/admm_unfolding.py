@@ -322,11 +322,14 @@ class _BestWeights:
         self.epoch = np.zeros(runs, dtype=int)
 
     def update(self, epoch: int, loss: np.ndarray) -> None:
+        """Keep the weights of the runs whose epoch-``epoch`` mean loss ``(runs,)`` is their best
+        so far (one upload of the runs' mask, none when no run improved)."""
         better = np.isfinite(loss) & (loss < self.loss)
         if better.any():
-            mask = torch.from_numpy(better)
+            mask = torch.from_numpy(better).to(self.saved[0].device)
             for saved, q in zip(self.saved, self.params, strict=True):
-                saved[mask.to(q.device)] = q.detach()[mask.to(q.device)]
+                shape = (-1,) + (1,) * (q.dim() - 1)
+                saved.copy_(torch.where(mask.view(shape), q.detach(), saved))
             self.loss[better], self.epoch[better] = loss[better], epoch
 
     def restore(self) -> None:
@@ -335,10 +338,13 @@ class _BestWeights:
                 q.copy_(saved)
 
 
-def _minibatches(n: int, batch: int, rngs: list[np.random.Generator]):
-    perms = np.stack([r.permutation(n) for r in rngs])          # (runs, n), one stream per run
+def _minibatches(n: int, batch: int, rngs: list[np.random.Generator], device: torch.device):
+    """One epoch's minibatch indices ``(runs, <= batch)`` on ``device``: each run's permutation
+    from its own numpy stream (as the official code shuffles), all runs' permutations copied to
+    the device once per epoch."""
+    perms = torch.from_numpy(np.stack([r.permutation(n) for r in rngs])).to(device)   # (runs, n)
     for start in range(0, n, batch):
-        yield torch.from_numpy(perms[:, start:start + batch])
+        yield perms[:, start:start + batch]
 
 
 def _gather(T: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
@@ -347,6 +353,10 @@ def _gather(T: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
 
 def _fit(model, loss_fn, Y, target, epochs, batch, lr, seeds, on_epoch, eval_at, after_step=None,
          keep_best=False):
+    """Adam over minibatches of ``Y``/``target`` (on the model's device). Host traffic: the
+    epoch's minibatch order crosses to the device once, and the epoch's mean loss is read once
+    per epoch (the history, and the best-epoch checkpoint, which needs its value); nothing
+    crosses per step."""
     runs = model.runs
     Y = _as_runs(Y, runs)
     target = _as_runs(target, runs)
@@ -360,17 +370,16 @@ def _fit(model, loss_fn, Y, target, epochs, batch, lr, seeds, on_epoch, eval_at,
     n = Y.shape[1]
     best = _BestWeights(model, runs) if keep_best else None
     for epoch in range(1, epochs + 1):
-        total = torch.zeros(runs, dtype=torch.float64)
-        for idx in _minibatches(n, batch, rngs):
-            idx = idx.to(Y.device)
+        total = torch.zeros(runs, dtype=torch.float64, device=Y.device)
+        for idx in _minibatches(n, batch, rngs, Y.device):
             optimiser.zero_grad()
             per_run = loss_fn(model, _gather(Y, idx), _gather(target, idx))
             per_run.sum().backward()
             optimiser.step()
             if after_step is not None:
                 after_step()
-            total += per_run.detach().cpu().double() * idx.shape[1]
-        history[epoch - 1] = (total / n).numpy()
+            total += per_run.detach().double() * idx.shape[1]
+        history[epoch - 1] = (total / n).cpu().numpy()   # the one host read of the epoch
         if best is not None:
             best.update(epoch, history[epoch - 1])
             if epoch == epochs:

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ..classic import unmix_tv
-from ..runtime import Timer
+from ..runtime import Timer, resolve_device
 from .vae import train_vaes
 
 __all__ = ["OFFICIAL", "bundles", "deepgu", "latent_objective", "latent_step"]
@@ -79,6 +79,11 @@ def latent_step(decode: Callable, Y: torch.Tensor, A: torch.Tensor, Z_init: torc
     decrease (a failed quasi-Newton step first resets its estimate to the identity); only
     unfinished pixels are evaluated. Returns ``(Z (N, P, K), info)``
     with ``info`` the iterations run and the number of objective evaluations (pixel-batches).
+
+    Everything stays on the device of ``Y``. The per-pixel stopping needs values: each iteration
+    synchronises once per line-search halving (the pixels whose Armijo test failed) and once for
+    the pixels still active, at most ``max_halvings + 1`` times; the descent resets and failed
+    steps are selected without a sync.
     """
     N, P, K = Z_init.shape
     D = P * K
@@ -100,8 +105,9 @@ def latent_step(decode: Callable, Y: torch.Tensor, A: torch.Tensor, Z_init: torc
         direction = -(Ha @ ga.unsqueeze(-1)).squeeze(-1)
         slope = (direction * ga).sum(1)
         bad = slope >= 0                                  # not a descent direction: reset to -g
-        direction[bad], slope[bad] = -ga[bad], -(ga[bad] ** 2).sum(1)
-        Ha[bad] = eye
+        direction = torch.where(bad[:, None], -ga, direction)
+        slope = torch.where(bad, -(ga**2).sum(1), slope)
+        Ha = torch.where(bad[:, None, None], eye, Ha)
         step = torch.ones(len(active), dtype=z.dtype, device=z.device)
         pending = torch.arange(len(active), device=z.device)
         for _ in range(max_halvings):                      # per-pixel Armijo backtracking
@@ -110,13 +116,13 @@ def latent_step(decode: Callable, Y: torch.Tensor, A: torch.Tensor, Z_init: torc
                                      lam_z).detach()
             evaluations += 1
             ok = value <= fa[pending] + 1e-4 * step[pending] * slope[pending]
-            pending = pending[~ok]
+            pending = pending[~ok]                         # the one sync of a halving
             if pending.numel() == 0:
                 break
             step[pending] /= 2
         failed = torch.zeros(len(active), dtype=torch.bool, device=z.device)
         failed[pending] = True                             # no decrease found: stay put
-        step[failed] = 0.0
+        step = torch.where(failed, 0.0, step)
         s = step[:, None] * direction
         z_new = za + s
         f_new, g_new = _value_and_grad(fun_on(active), z_new)
@@ -131,13 +137,14 @@ def latent_step(decode: Callable, Y: torch.Tensor, A: torch.Tensor, Z_init: torc
         V = eye - r * s.unsqueeze(2) * u.unsqueeze(1)
         updated = V @ Ha @ V.transpose(1, 2) + r * s.unsqueeze(2) * s.unsqueeze(1)
         Ha = torch.where(update[:, None, None], updated, Ha)
-        Ha[failed] = eye                                   # retry once along -gradient
+        Ha = torch.where(failed[:, None, None], eye, Ha)   # retry once along -gradient
         gave_up = failed & (reset[active] | bad)
         z[active], H[active], reset[active] = z_new, Ha, failed
         small = direction.norm(dim=1) <= tol * z_new.norm(dim=1).clamp(min=1.0)
         stalled = ~failed & (fa - f_new <= ftol * fa.abs())
         done = small | stalled | (g_new.norm(dim=1) <= gtol) | gave_up
-        active, f, g = active[~done], f_new[~done], g_new[~done]
+        keep = (~done).nonzero().squeeze(1)                # the one sync of the active set
+        active, f, g = active[keep], f_new[keep], g_new[keep]
     return z.reshape(N, P, K), {"iterations": it, "evaluations": evaluations}
 
 
@@ -154,7 +161,13 @@ def deepgu(Y: np.ndarray, rows: int, cols: int, M0: np.ndarray, A0: np.ndarray, 
 
     Returns abundances ``(P, N)``, per-pixel endmembers ``(N, L, P)``, the trained ``vae``, the
     outer iterations run and the time of each phase (s).
+
+    ``device``: where the VAEs train, the latent step runs and :func:`unmix_tv` solves. Host
+    traffic per outer iteration: the endmembers cross to the host once (the TV solver takes and
+    the result returns arrays) and the convergence test reads one value; the VCA bundles are
+    chosen on the host (numpy), before training.
     """
+    device = resolve_device(device)
     timings = {}
     with Timer() as t:
         if vae is None:

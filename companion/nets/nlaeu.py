@@ -65,7 +65,8 @@ class NLAEUFit:
 
 def fit(Y: np.ndarray, p: int, seeds: list[int], iterations: int, lr: float = 1e-3, hidden: int = 64,
         hidden_nl: int = 32, device="auto") -> NLAEUFit:
-    """Train one NLAEU per seed for ``iterations`` full-batch Adam steps of rate ``lr`` (float32)."""
+    """Train one NLAEU per seed for ``iterations`` full-batch Adam steps of rate ``lr`` (float32)
+    on ``device``; the losses are read once, at the end."""
     if iterations < 1:
         raise ValueError(f"iterations must be at least 1, got {iterations}")
     dev = resolve_device(device)
@@ -83,8 +84,8 @@ def fit(Y: np.ndarray, p: int, seeds: list[int], iterations: int, lr: float = 1e
         optimiser.step()
         with torch.no_grad():
             model.E.clamp_(min=0.0)
-        losses.append(loss.detach().cpu().numpy())
+        losses.append(loss.detach())                  # on the device until the end
     with torch.no_grad():
         A = model.abundances(Yt)
     to_np = lambda t: t.detach().cpu().double().numpy()  # noqa: E731
-    return NLAEUFit(to_np(model.E), to_np(A), np.stack(losses))
+    return NLAEUFit(to_np(model.E), to_np(A), torch.stack(losses).cpu().numpy())

@@ -153,7 +153,8 @@ def train(
     decoder (``W2``) with their own learning rates. Runs are independent: the summed loss has
     per-run gradients and Adam's update is elementwise.
 
-    Returns the per-run loss before every update, ``(iterations, runs)``.
+    Returns the per-run loss before every update, ``(iterations, runs)``; the losses stay on the
+    model's device until the end (one host read in all).
     """
     optimiser = torch.optim.Adam(
         [
@@ -161,14 +162,14 @@ def train(
             {"params": [model.W2], "lr": lr_decoder},
         ]
     )
-    history = np.empty((iterations, model.runs))
-    for it in tqdm(range(iterations), desc="NMF-SAE", disable=not progress, mininterval=5.0):
+    history = []
+    for _ in tqdm(range(iterations), desc="NMF-SAE", disable=not progress, mininterval=5.0):
         optimiser.zero_grad()
         per_run = model.training_loss()
         per_run.sum().backward()
         optimiser.step()
-        history[it] = per_run.detach().cpu().numpy()
-    return history
+        history.append(per_run.detach())
+    return torch.stack(history).cpu().double().numpy() if history else np.empty((0, model.runs))
 
 
 @dataclass

@@ -51,6 +51,7 @@ ARCHITECTURES = ("original", "basic")
 INIT_SCHEMES = ("he_normal", "he_uniform", "glorot_normal", "glorot_uniform")
 SHORT_NAMES = {"he_normal": "KHN", "he_uniform": "KHU", "glorot_normal": "XGN", "glorot_uniform": "XGU"}
 SUM_TO_ONE_EPS = 1e-7
+_FUSED_ADAM = ("cpu", "cuda")   # devices with torch's fused Adam kernel (elsewhere, e.g. meta: the default)
 BN_EPS, BN_MOMENTUM = 1e-5, 0.1
 ALPHA_INIT = 0.01
 
@@ -153,6 +154,12 @@ def _mix64(z: torch.Tensor) -> torch.Tensor:
     return z
 
 
+def _wrap64(value: int) -> int:
+    """``value`` modulo 2**64 as a signed int64 (two's complement), as int64 tensors wrap."""
+    value &= (1 << 64) - 1
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
 def counter_uniform(seeds: torch.Tensor, stream: int, epoch: int, step: int, shape: tuple[int, ...],
                     device=None) -> torch.Tensor:
     """Counter-based uniforms in (0, 1], float64, shape ``(models, *shape)``: a pure function of
@@ -162,9 +169,9 @@ def counter_uniform(seeds: torch.Tensor, stream: int, epoch: int, step: int, sha
     count = math.prod(shape)
     index = torch.arange(count, dtype=torch.int64, device=seeds.device)
     golden = -7046029254386353131  # 0x9E3779B97F4A7C15 as a signed int64
-    counter = torch.tensor(stream * 1_000_003 + epoch * 7_919 + step + 1, dtype=torch.int64,
-                           device=seeds.device)
-    key = _mix64(seeds * golden + counter * 7146284364453076505)
+    # counter * 7146284364453076505 wrapped to int64 on the host: a Python scalar, no tensor to copy
+    offset = _wrap64((stream * 1_000_003 + epoch * 7_919 + step + 1) * 7146284364453076505)
+    key = _mix64(seeds * golden + offset)
     z = _mix64(key[:, None] + (index[None, :] + 1) * golden)
     uniform = (((z >> 11) & ((1 << 53) - 1)).to(torch.float64) + 1.0) * 2.0**-53
     return uniform.view(seeds.shape[0], *shape)
@@ -196,10 +203,19 @@ def counter_linear(seeds: torch.Tensor, schemes: torch.Tensor, layer: int, epoch
     u = counter_uniform(seeds, 2 + layer, epoch, step, (2, fan_out, fan_in + 1), device)
     normal = torch.sqrt(-2.0 * torch.log(u[:, 0])) * torch.cos(2.0 * math.pi * u[:, 1])
     uniform = 2.0 * u[:, 0] - 1.0
-    table = torch.tensor([init_scale(s, fan_in, fan_out, gain) for s in INIT_SCHEMES], dtype=torch.float64,
-                         device=u.device)[schemes]                       # (n, 3): normal?, scale, bias bound
-    draw = torch.where(table[:, 0, None, None] > 0, normal, uniform)
-    return draw[..., :fan_in] * table[:, 1, None, None], uniform[..., fan_in] * table[:, 2, None]
+    # Each model's (normal?, scale, bias bound) selected on the device from Python scalars: no
+    # host table to copy per call (the Table 3 reinitialisation calls this every step).
+    is_normal = torch.zeros_like(schemes, dtype=torch.bool)
+    scale = torch.zeros_like(schemes, dtype=torch.float64)
+    bias_bound = torch.zeros_like(schemes, dtype=torch.float64)
+    for code, name in enumerate(INIT_SCHEMES):
+        normal_draw, weight_scale, bound = init_scale(name, fan_in, fan_out, gain)
+        chosen = schemes == code
+        is_normal = is_normal | (chosen & normal_draw)
+        scale = torch.where(chosen, weight_scale, scale)
+        bias_bound = torch.where(chosen, bound, bias_bound)
+    draw = torch.where(is_normal[:, None, None], normal, uniform)
+    return draw[..., :fan_in] * scale[:, None, None], uniform[..., fan_in] * bias_bound[:, None]
 
 
 def reconstruction_loss(x: torch.Tensor, x_hat: torch.Tensor, loss: str) -> torch.Tensor:
@@ -273,28 +289,30 @@ def train_single(model: UnmixingAE, X: torch.Tensor, *, loss: str, batch_size: i
                  epochs: int, run_seed: int) -> list[float]:
     """Train one model with Adam, the plain PyTorch way; return the per-step losses.
 
-    ``X: (pixels, L)`` already scaled. Data order and dropout noise are those of
-    :func:`pixel_order` and :func:`dropout_noise` for ``run_seed``.
+    ``X: (pixels, L)`` already scaled, on the model's device. Data order and dropout noise are
+    those of :func:`pixel_order` and :func:`dropout_noise` for ``run_seed``, drawn on ``X``'s
+    device; the losses stay there until the end (one host read in all).
     """
-    optimiser = torch.optim.Adam(model.parameters(), lr=lr, fused=True)  # as the ensemble
+    fused = X.device.type in _FUSED_ADAM  # as the ensemble, where torch has the fused kernel
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr, fused=fused or None)
     model.train()
-    seeds = torch.tensor([run_seed])
+    seeds = torch.full((1,), run_seed, dtype=torch.int64, device=X.device)
     losses = []
     for epoch in range(epochs):
-        order = pixel_order(seeds, epoch, X.shape[0], batch_size)[0]
+        order = pixel_order(seeds, epoch, X.shape[0], batch_size, X.device)[0]
         for step in range(order.shape[0]):
             xb = X[order[step]]
             noise = None
             if model.config.dropout > 0:
                 noise = dropout_noise(seeds, epoch, step, batch_size, model.config.endmembers,
-                                      model.config.dropout)[0].to(X.dtype)
+                                      model.config.dropout, X.device)[0].to(X.dtype)
             _, x_hat, _ = model(xb, noise)
             value = reconstruction_loss(xb, x_hat, loss)
             optimiser.zero_grad()
             value.backward()
             optimiser.step()
-            losses.append(float(value.detach()))
-    return losses
+            losses.append(value.detach())
+    return torch.stack(losses).tolist() if losses else []
 
 
 def stack_initial_weights(config: AEConfig, scheme: str, seeds: Sequence[int]) -> dict[str, torch.Tensor]:

@@ -58,34 +58,48 @@ class EndmemberVAE(nn.Module):
         return (self.L * bce + kl).mean(-1)
 
 
+def _draws(generators: list[torch.Generator], n: int, batch: int, K: int, epochs: int,
+           dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every epoch's shuffling and reparametrisation noise, drawn before training from each VAE's
+    own (CPU) generator in the order training uses them (per epoch: the permutation, then one
+    normal draw per minibatch): ``orders (epochs, P, n)``, ``noise (epochs, P, n, K)`` (the
+    minibatches' draws side by side)."""
+    orders, noise = [], []
+    for _ in range(epochs):
+        orders.append(torch.stack([torch.randperm(n, generator=g) for g in generators]))
+        noise.append(torch.cat([torch.stack([torch.randn(min(batch, n - start), K, generator=g, dtype=dtype)
+                                             for g in generators]) for start in range(0, n, batch)], dim=1))
+    return torch.stack(orders), torch.stack(noise)
+
+
 def train_vaes(bundles: torch.Tensor, seeds: list[int], K: int = 2, epochs: int = 50,
                lr: float = 1e-3, batch_fraction: float = 1 / 3) -> tuple[EndmemberVAE, list[float]]:
     """Train one VAE per bundle, all at once (Sec. VI: Adam, mini-batch a third of the bundle).
 
-    ``bundles (P, n, L)`` in [0, 1]; VAE ``p`` uses ``seeds[p]`` for its initial weights, its
-    shuffling and its reparametrisation noise, so its training does not depend on the others.
-    Returns the model (in eval mode) and the summed loss after every epoch.
+    ``bundles (P, n, L)`` in [0, 1], on the device to train on; VAE ``p`` uses ``seeds[p]`` for
+    its initial weights, its shuffling and its reparametrisation noise, so its training does not
+    depend on the others. The random draws come from CPU generators (the same numbers on every
+    device) and cross to the device once, before the first epoch; the losses are read once, at
+    the end. Returns the model (in eval mode) and the summed loss after every epoch.
     """
     P, n, L = bundles.shape
     if len(seeds) != P:
         raise ValueError(f"need one seed per bundle: {P} bundles, {len(seeds)} seeds")
-    if bundles.min() < 0 or bundles.max() > 1:
+    if bundles.min() < 0 or bundles.max() > 1:   # two host reads, before training
         raise ValueError("VAE training spectra must lie in [0, 1] (sigmoid output, BCE loss)")
     generators = [torch.Generator().manual_seed(s) for s in seeds]
     model = EndmemberVAE(L, K, generators, dtype=bundles.dtype).to(bundles.device)
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     batch = max(1, math.ceil(n * batch_fraction))
-    index = torch.arange(P).reshape(P, 1)
+    orders, noises = (t.to(bundles.device) for t in _draws(generators, n, batch, K, epochs, bundles.dtype))
+    index = torch.arange(P, device=bundles.device).reshape(P, 1)
     history = []
-    for _ in range(epochs):
-        order = torch.stack([torch.randperm(n, generator=g) for g in generators]).to(bundles.device)
+    for order, noise in zip(orders, noises, strict=True):
         for start in range(0, n, batch):
             rows = order[:, start:start + batch]
-            noise = torch.stack([torch.randn(rows.shape[1], K, generator=g, dtype=bundles.dtype)
-                                 for g in generators]).to(bundles.device)
-            loss = model.loss(bundles[index, rows], noise).sum()
+            loss = model.loss(bundles[index, rows], noise[:, start:start + batch]).sum()
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
-        history.append(float(loss.detach()))
-    return model.eval(), history
+        history.append(loss.detach())
+    return model.eval(), torch.stack(history).tolist() if history else []
