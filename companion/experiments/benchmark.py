@@ -53,7 +53,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import metrics, tracks
+from .. import methods, metrics, tracks
 from ..chapters.benchmark import PROTOCOL_BUDGET
 from ..data import MissingImage
 from ..data.hsi import HSI
@@ -63,7 +63,7 @@ from ..runtime import Timer, resolve_device, torch_threads
 from ..study import ARRAYS_KEY, StudyDefinition, load_arrays, run_study
 
 __all__ = ["BYO_PREFIX", "MATCHING", "PROTOCOL", "SceneStudy", "TRACK_INIT", "VERIFY_IGNORE", "byo_configs",
-           "byo_function", "compute", "configs", "inputs_digest", "load_estimate", "plan", "record_key", "run",
+           "byo_function", "compute", "configs", "inputs_digest", "load_estimate", "placement", "plan", "record_key", "run",
            "score", "score_track", "start_for", "track_configs"]
 
 MATCHING = "hungarian"
@@ -76,10 +76,16 @@ BYO_PREFIX = "byo:"   # a configuration's method "byo:<module>:<qualname>" is a 
 
 
 @functools.cache
-def start_for(scene: str, init: str, seed: int) -> Start:
-    """The one start of (scene, initialisation, seed) that every method receives."""
+def start_for(scene: str, init: str, seed: int, device: str = "cpu") -> Start:
+    """The one start of (scene, initialisation, seed) that every method receives; its FCLS runs
+    on ``device``."""
     hsi = load_scene(scene)
-    return make_start(init, hsi.Y, hsi.p, seed, truth=hsi.endmembers)
+    return make_start(init, hsi.Y, hsi.p, seed, truth=hsi.endmembers, device=device)
+
+
+def placement(P: Mapping) -> dict[str, str]:
+    """Where each part of the chapter's compute runs with parameters ``P``, for the provenance."""
+    return methods.placement(P["device"])
 
 
 def _saved(estimate: Estimate) -> dict:
@@ -218,7 +224,7 @@ def _compute(config: Mapping) -> dict:
         hsi = load_scene(config["scene"])
     except MissingImage as err:
         return {"status": "not run", "reason": f"image not supplied: {str(err).splitlines()[0]}"}
-    start = start_for(config["scene"], config["init"], config["seed"])
+    start = start_for(config["scene"], config["init"], config["seed"], config["device"])
     problem = Problem(hsi.Y, hsi.rows, hsi.cols, hsi.p, start, config["seed"], config.get("budget", {}),
                       config["device"])
     byo = config["method"].startswith(BYO_PREFIX)
