@@ -22,7 +22,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["NON_FINITE_KEY", "dumps_strict", "restore_non_finite", "to_strict", "write_json_atomically"]
+__all__ = ["NON_FINITE_KEY", "dumps_strict", "restore_non_finite", "to_strict", "write_bytes_atomically",
+           "write_json_atomically"]
 
 NON_FINITE_KEY = "non_finite"
 
@@ -107,17 +108,17 @@ def _umask() -> int:
     return mask
 
 
-def write_json_atomically(path: Path, document: Mapping) -> Path:
-    """Write ``document`` as strict JSON to ``path``: temporary file, fsync, ``os.replace``.
+def write_bytes_atomically(path: Path, payload: bytes) -> Path:
+    """Write ``payload`` to ``path``: temporary file in the same folder, fsync, ``os.replace``,
+    then fsync the folder (where the file system allows).
 
     Raises the original ``OSError`` (e.g. a read-only directory) with the temporary file removed.
     """
     path = Path(path)
-    text = dumps_strict(document)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
@@ -136,3 +137,8 @@ def write_json_atomically(path: Path, document: Mapping) -> Path:
     finally:
         os.close(directory)
     return path
+
+
+def write_json_atomically(path: Path, document: Mapping) -> Path:
+    """Write ``document`` as strict JSON (UTF-8) to ``path`` with :func:`write_bytes_atomically`."""
+    return write_bytes_atomically(path, dumps_strict(document).encode("utf-8"))

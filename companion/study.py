@@ -57,7 +57,6 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 import re
 import socket
 import sys
@@ -74,7 +73,13 @@ import numpy as np
 from tqdm import tqdm
 
 from .data import registry
-from .jsonio import NON_FINITE_KEY, restore_non_finite, to_strict, write_json_atomically
+from .jsonio import (
+    NON_FINITE_KEY,
+    restore_non_finite,
+    to_strict,
+    write_bytes_atomically,
+    write_json_atomically,
+)
 
 __all__ = [
     "ARRAYS_KEY",
@@ -233,27 +238,13 @@ def _arrays_path(directory: Path, key: str) -> Path:
     return Path(directory) / f"{key}.npz"
 
 
-def _write_bytes_atomically(path: Path, payload: bytes) -> None:
-    """``payload`` to ``path``: temporary file in the same folder, fsync, ``os.replace``."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _store_arrays(path: Path, arrays: Mapping[str, np.ndarray]) -> dict:
     """Write ``arrays`` compressed to ``path`` (atomically); the record's note of them: ``file``
     (name, beside the record), ``bytes``, ``sha256`` and each array's ``shapes`` and ``dtypes``."""
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **{name: np.asarray(a) for name, a in arrays.items()})
     payload = buffer.getvalue()
-    _write_bytes_atomically(path, payload)
+    write_bytes_atomically(path, payload)
     return {"file": path.name, "bytes": len(payload), "sha256": hashlib.sha256(payload).hexdigest(),
             "shapes": {name: list(np.shape(a)) for name, a in arrays.items()},
             "dtypes": {name: str(np.asarray(a).dtype) for name, a in arrays.items()}}
