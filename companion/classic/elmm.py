@@ -144,9 +144,10 @@ def scaled_mixing(Y, M0, rows: int, cols: int, lam_s: float, lam_a: float, lam_p
 
 def elmm(Y, M0, rows: int, cols: int, lam_s: float = 5.0, lam_a: float = 0.05, lam_psi: float = 1.0,
          A0=None, iterations: int = 20, tol: float = 1e-3, admm_iterations: int = 100,
-         norm: str = "1,1", device="auto") -> ELMMResult:
+         norm: str = "1,1", device="auto", admm_tol: float = 1e-5) -> ELMMResult:
     """Full ELMM: one scaling per pixel and material, smooth in space. Defaults are the reference
     code's example 1 (``lambda_s`` 5, ``lambda_a`` 0.05, ``lambda_psi`` 1, 20 ANLS steps, 100 ADMM
     steps, '1,1' TV, tolerance 1e-3)."""
     return scaled_mixing(Y, M0, rows, cols, lam_s, lam_a, lam_psi, False, A0=A0, iterations=iterations,
-                         tol=tol, admm_iterations=admm_iterations, norm=norm, device=device)
+                         tol=tol, admm_iterations=admm_iterations, norm=norm, device=device,
+                         admm_tol=admm_tol)
