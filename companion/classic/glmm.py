@@ -14,9 +14,10 @@ __all__ = ["glmm"]
 
 def glmm(Y, M0, rows: int, cols: int, lam_m: float = 1.0, lam_a: float = 0.05, lam_psi: float = 1e3,
          A0=None, iterations: int = 20, tol: float = 1e-3, admm_iterations: int = 100,
-         norm: str = "1,1") -> ELMMResult:
+         norm: str = "1,1", device="auto", admm_tol: float = 1e-5) -> ELMMResult:
     """GLMM from ``A0 (P, N)`` (default FCLS). ``Y (L, N)``, ``M0 (L, P)``; ``scalings (N, L, P)``.
     Defaults are the reference code's example 1 (``lambda_m`` 1, ``lambda_a`` 0.05,
     ``lambda_psi`` 1e3)."""
     return scaled_mixing(Y, M0, rows, cols, lam_m, lam_a, lam_psi, True, A0=A0, iterations=iterations,
-                         tol=tol, admm_iterations=admm_iterations, norm=norm)
+                         tol=tol, admm_iterations=admm_iterations, norm=norm, device=device,
+                         admm_tol=admm_tol)

@@ -14,6 +14,11 @@ sums absolute values instead, as the reference code of DeepGU and ELMM runs it. 
 ``V3 = H_v A`` (group or entrywise soft thresholds) leaves an A-update that is one FFT solve.
 Every step is batched over pixels.
 
+Stopping rule (C: the ADMM of ``ELMM_ADMM.m``): the primal residual of the four splittings and
+the dual residual ``rho ||V1 - V1_prev||`` (root mean square per entry) both below ``tol``,
+tested every 10 iterations (one host read each; ``tol = 0``: exactly ``iterations`` steps, no
+read). Runs on the device of the request, float64 on the CPU (``runtime.classic_dtype``).
+
 Pixels are in row-major image order: ``A.reshape(P, rows, cols)`` is the map.
 """
 
@@ -22,6 +27,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ._tensors import as_tensors, to_numpy
+from .convergence import CHECK_EVERY, Convergence, report
 from .simplex import project_simplex
 
 __all__ = ["NORMS", "tv_norm", "tv_objective", "unmix_tv"]
@@ -80,21 +87,33 @@ def tv_objective(Y, M, A, rows: int, cols: int, lam: float, norm: str = "2,1") -
 
 
 def unmix_tv(Y, M, rows: int, cols: int, lam: float, A0=None, rho: float = 1.0, iterations: int = 200,
-             tol: float = 1e-5, device="cpu", norm: str = "2,1") -> np.ndarray:
+             tol: float = 1e-5, device="auto", norm: str = "2,1", return_convergence: bool = False):
     """Abundances ``(P, N)`` on the simplex. ``Y (L, N)``, ``M (N, L, P)`` per-pixel endmembers
     (or ``(L, P)`` shared), ``A0 (P, N)`` warm start (default: uniform).
 
-    ADMM with penalty ``rho`` for at most ``iterations`` steps, stopping when the primal and dual
-    residuals (root mean square per entry) fall below ``tol``. The returned abundances are the
-    simplex-projected split variable, hence exactly feasible.
+    ADMM with penalty ``rho`` for at most ``iterations`` steps, stopping on the rule of the module
+    docstring. The returned abundances are the simplex-projected split variable, hence exactly
+    feasible. With ``return_convergence`` returns ``(A, Convergence)``; otherwise a run that stops
+    on its budget emits a :class:`~companion.classic.convergence.ConvergenceWarning`.
     """
-    if lam < 0 or rho <= 0:
-        raise ValueError(f"need lam >= 0 and rho > 0, got lam={lam}, rho={rho}")
+    if lam < 0 or rho <= 0 or tol < 0:
+        raise ValueError(f"need lam >= 0, rho > 0 and tol >= 0, got lam={lam}, rho={rho}, tol={tol}")
     _check_norm(norm)
+    _, (Y, M) = as_tensors(Y, M, device=device)
+    A0 = None if A0 is None else as_tensors(A0, device=Y.device)[1][0]
+    A, convergence = tv_admm(Y, M, rows, cols, lam, A0, rho, iterations, tol, norm)
+    if return_convergence:
+        return to_numpy(A), convergence
+    report("unmix_tv", convergence, tol)
+    return to_numpy(A)
+
+
+def tv_admm(Y: torch.Tensor, M: torch.Tensor, rows: int, cols: int, lam: float, A0: torch.Tensor | None,
+            rho: float, iterations: int, tol: float, norm: str) -> tuple[torch.Tensor, Convergence]:
+    """The ADMM of :func:`unmix_tv` on tensors of one device (``Y``'s): ``A (P, N)`` and its
+    :class:`Convergence`."""
     shrink = _group_shrink if norm == "2,1" else _soft
-    dtype = torch.float64
-    Y = torch.as_tensor(np.asarray(Y), dtype=dtype, device=device)
-    M = torch.as_tensor(np.asarray(M), dtype=dtype, device=device)
+    dtype, device = Y.dtype, Y.device
     L, N = Y.shape
     if M.ndim == 2:
         M = M.expand(N, *M.shape)
@@ -108,12 +127,12 @@ def unmix_tv(Y, M, rows: int, cols: int, lam: float, A0=None, rho: float = 1.0, 
     wr = 2 - 2 * torch.cos(2 * torch.pi * torch.arange(rows, dtype=dtype, device=device) / rows)
     wc = 2 - 2 * torch.cos(2 * torch.pi * torch.arange(cols, dtype=dtype, device=device) / cols)
     spectrum = 2 + wr[:, None] + wc[None, :]
-    A = (torch.full((P, N), 1.0 / P, dtype=dtype, device=device) if A0 is None
-         else torch.as_tensor(np.asarray(A0), dtype=dtype, device=device).clone())
+    A = torch.full((P, N), 1.0 / P, dtype=dtype, device=device) if A0 is None else A0.to(dtype).clone()
     img = A.reshape(P, rows, cols)
     X, V1, V2, V3 = img.clone(), img.clone(), _diff_h(img), _diff_v(img)
     D0, D1, D2, D3 = (torch.zeros_like(v) for v in (X, V1, V2, V3))
-    for _ in range(iterations):
+    criterion = f"primal and dual residuals (RMS per entry) < {tol:g}"
+    for it in range(1, iterations + 1):
         rhs = (X - D0) + (V1 - D1) + _diff_h_adjoint(V2 - D2) + _diff_v_adjoint(V3 - D3)
         img = torch.fft.ifft2(torch.fft.fft2(rhs) / spectrum).real
         target = (img + D0).reshape(P, N)
@@ -124,8 +143,9 @@ def unmix_tv(Y, M, rows: int, cols: int, lam: float, A0=None, rho: float = 1.0, 
         V2, V3 = shrink(Hh + D2, lam / rho), shrink(Hv + D3, lam / rho)
         r = (img - X, img - V1, Hh - V2, Hv - V3)
         D0, D1, D2, D3 = D0 + r[0], D1 + r[1], D2 + r[2], D3 + r[3]
-        primal = torch.sqrt(sum((ri**2).sum() for ri in r) / (4 * P * N))
-        dual = rho * torch.sqrt(((V1 - V1_old) ** 2).mean())
-        if primal < tol and dual < tol:
-            break
-    return V1.reshape(P, N).cpu().numpy()
+        if tol > 0 and it % CHECK_EVERY == 0:
+            primal = torch.sqrt(sum((ri**2).sum() for ri in r) / (4 * P * N))
+            dual = rho * torch.sqrt(((V1 - V1_old) ** 2).mean())
+            if bool((primal < tol) & (dual < tol)):              # one host read per CHECK_EVERY
+                return V1.reshape(P, N), Convergence(True, it, criterion)
+    return V1.reshape(P, N), Convergence(False, iterations, criterion)
