@@ -138,14 +138,14 @@ RNMF_LAMBDA = 0.1
 
 def _l1_nmf(pb: Problem) -> Estimate:
     r = nmf_l1(np.clip(pb.Y, 0.0, None), lam=L1NMF_LAMBDA, A0=pb.start.endmembers, X0=pb.start.abundances,
-               n_iter=pb.budget["nmf_iterations"], device=pb.device)
+               n_iter=pb.budget["nmf_iterations"], tol=0.0, device=pb.device)   # the budget, exactly
     A = r.abundances / np.maximum(r.abundances.sum(0, keepdims=True), 1e-12)
     return Estimate(r.endmembers, A, r.endmembers @ r.abundances)
 
 
 def _rnmf(pb: Problem) -> Estimate:
     r = rnmf(np.clip(pb.Y, 0.0, None), pb.start.endmembers, pb.start.abundances, lam=RNMF_LAMBDA,
-             n_iter=pb.budget["nmf_iterations"], device=pb.device)
+             n_iter=pb.budget["nmf_iterations"], tol=0.0, device=pb.device)   # the budget, exactly
     return _linear(r.endmembers, r.abundances)   # reconstruction: the linear part M A, without R
 
 
@@ -235,7 +235,7 @@ def _nlaeu(pb: Problem) -> Estimate:
 
 def _elmm(pb: Problem) -> Estimate:
     r = elmm(pb.Y, pb.start.endmembers, pb.rows, pb.cols, **OFFICIAL["dc1"]["elmm"],
-             A0=pb.start.abundances, iterations=pb.budget["elmm_iterations"])
+             A0=pb.start.abundances, iterations=pb.budget["elmm_iterations"], device=pb.device)
     return _per_pixel(r.endmembers, r.abundances)
 
 
@@ -282,7 +282,6 @@ METHODS: dict[str, Method] = {m.key: m for m in [
 # no device (numpy, or a classical solver without a device argument).
 _HOST_PARTS = {
     "starts (VCA, SiVM, ... endmembers)": "numpy",
-    "elmm": "classic.elmm takes no device",
     "deepgu: bundles": "numpy, before training",
 }
 

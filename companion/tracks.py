@@ -7,7 +7,7 @@
   :data:`PRUNE_DEG`, the scene's spectra kept first); each estimator of :data:`LIBRARY` returns
   sparse abundances ``(m, pixels)`` over the whole library (sparse unmixing).
 
-Every estimator is ``run(Y, M, rows, cols, settings) -> Estimate`` (``Y (bands, pixels)``, pixels in
+Every estimator is ``run(Y, M, rows, cols, settings, device) -> Estimate`` (``Y (bands, pixels)``, pixels in
 row-major order); :mod:`companion.experiments.benchmark` scores them like the blind methods. A new
 estimator is one entry of a registry.
 """
@@ -24,7 +24,7 @@ from .data.loaders import usgs_library
 from .data.scenes import scene_family
 from .methods import Estimate
 
-__all__ = ["LIBRARY", "LIBRARY_FAMILIES", "PRUNE_DEG", "SUPERVISED", "TV_MEMORY_LIMIT", "Estimator",
+__all__ = ["LIBRARY", "LIBRARY_FAMILIES", "PRUNE_DEG", "SUPERVISED", "Estimator",
            "SceneLibrary", "scene_library"]
 
 # Library pruning (P: Iordache et al. 2011 prune their library to 4.44 degrees; C: Borsoi's
@@ -33,20 +33,17 @@ PRUNE_DEG = 4.44
 # Scene families whose endmembers are USGS 1995 spectra, and the channels their images use
 # (minerals, GBM: the library's valid channels; DC1, DC2: all 224 channels).
 LIBRARY_FAMILIES = {"minerals": "valid", "gbm": "valid", "dc1": "all", "dc2": "all"}
-# unmix_tv keeps one (m, m) inverse per pixel: refuse above this many bytes (O: CPU memory).
-TV_MEMORY_LIMIT = 2**28
 
 
 @dataclass(frozen=True)
 class Estimator:
     """An abundance estimator of a track: ``key``, display ``label``, stated ``settings`` and
-    ``run(Y, M, rows, cols, settings) -> Estimate``; ``refuse(Y, M) -> reason | None``."""
+    ``run(Y, M, rows, cols, settings, device) -> Estimate`` (``device``: a torch device name)."""
 
     key: str
     label: str
     settings: Mapping
     run: Callable[..., Estimate]
-    refuse: Callable[[np.ndarray, np.ndarray], str | None] = lambda Y, M: None
 
     def with_budget(self, iterations: int) -> dict:
         """The settings with the iteration cap ``max_iter`` set (for the iterative estimators)."""
@@ -62,29 +59,22 @@ def _linear(M: np.ndarray, A: np.ndarray) -> Estimate:
     return Estimate(M, A, M @ A)
 
 
-def _fcls(Y, M, rows, cols, s) -> Estimate:
-    return _linear(M, fcls(Y, M, device="cpu"))
+def _fcls(Y, M, rows, cols, s, device) -> Estimate:
+    return _linear(M, fcls(Y, M, device=device))
 
 
-def _sunsal(Y, M, rows, cols, s) -> Estimate:
+def _sunsal(Y, M, rows, cols, s, device) -> Estimate:
     return _linear(M, sunsal(Y, M, lam=s["lam"], positivity=True, sum_to_one=s["sum_to_one"],
-                             max_iter=s["max_iter"], tol=s["tol"], device="cpu"))
+                             max_iter=s["max_iter"], tol=s["tol"], device=device))
 
 
-def _tv(Y, M, rows, cols, s) -> Estimate:
-    return _linear(M, unmix_tv(Y, M, rows, cols, lam=s["lam"], iterations=s["max_iter"], tol=s["tol"]))
+def _tv(Y, M, rows, cols, s, device) -> Estimate:
+    return _linear(M, unmix_tv(Y, M, rows, cols, lam=s["lam"], iterations=s["max_iter"], tol=s["tol"],
+                               device=device))
 
 
-def _tv_refuses(Y: np.ndarray, M: np.ndarray) -> str | None:
-    need = Y.shape[1] * M.shape[1] ** 2 * 8
-    if need > TV_MEMORY_LIMIT:
-        return (f"classic.unmix_tv keeps one {M.shape[1]} x {M.shape[1]} inverse per pixel "
-                f"({need / 2**20:.0f} MiB here, limit {TV_MEMORY_LIMIT / 2**20:.0f} MiB)")
-    return None
-
-
-def _elmm(Y, M, rows, cols, s) -> Estimate:
-    r = elmm(Y, M, rows, cols, A0=fcls(Y, M, device="cpu"), iterations=s["iterations"])
+def _elmm(Y, M, rows, cols, s, device) -> Estimate:
+    r = elmm(Y, M, rows, cols, A0=fcls(Y, M, device=device), iterations=s["iterations"], device=device)
     return Estimate(r.endmembers.mean(axis=0), r.abundances, np.einsum("nlp,pn->ln", r.endmembers, r.abundances))
 
 
@@ -97,16 +87,14 @@ SUPERVISED: dict[str, Estimator] = {e.key: e for e in [
     Estimator("fcls", "FCLS (exact)", {}, _fcls),
     Estimator("ncls", "NCLS (SUnSAL, lambda 0, no sum-to-one)", {"lam": 0.0, "sum_to_one": False, **_ITER},
               _sunsal),
-    Estimator("sunsal_tv", "SUnSAL-TV (simplex + TV)", {"lam": 1e-3, "max_iter": None, "tol": 1e-5}, _tv,
-              _tv_refuses),
+    Estimator("sunsal_tv", "SUnSAL-TV (simplex + TV)", {"lam": 1e-3, "max_iter": None, "tol": 1e-5}, _tv),
     Estimator("elmm", "ELMM (true endmembers as reference)", {"iterations": 20}, _elmm),
 ]}
 LIBRARY: dict[str, Estimator] = {e.key: e for e in [
     Estimator("ncls", "NCLS (SUnSAL, lambda 0)", {"lam": 0.0, "sum_to_one": False, **_ITER}, _sunsal),
     Estimator("sunsal", "SUnSAL (lambda 1e-3)", {"lam": 1e-3, "sum_to_one": False, **_ITER}, _sunsal),
     Estimator("sclsu", "SUnSAL + sum-to-one (lambda 0)", {"lam": 0.0, "sum_to_one": True, **_ITER}, _sunsal),
-    Estimator("sunsal_tv", "SUnSAL-TV (simplex + TV)", {"lam": 1e-3, "max_iter": None, "tol": 1e-5}, _tv,
-              _tv_refuses),
+    Estimator("sunsal_tv", "SUnSAL-TV (simplex + TV)", {"lam": 1e-3, "max_iter": None, "tol": 1e-5}, _tv),
 ]}
 
 

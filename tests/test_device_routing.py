@@ -429,7 +429,7 @@ def test_provenance_says_where_each_part_of_deepgu_ran():
 
     parts = placement("deepgu", {**resolve_parameters("deepgu", "smoke"), "device": "meta"})
     assert parts["VAE training"].startswith("meta") and parts["latent step (BFGS)"].startswith("meta")
-    assert parts["ELMM, GLMM, PLMM baselines"].startswith("CPU")
+    assert parts["ELMM, GLMM, PLMM baselines"].startswith("meta")
 
 
 def test_a_computing_summary_records_where_each_part_ran(tmp_path, monkeypatch):
@@ -468,5 +468,5 @@ def test_benchmark_methods_say_where_they_run():
     from companion.methods import METHODS, placement
 
     parts = placement("meta")
-    assert parts["elmm"].startswith("CPU") and parts["deepgu"] == parts["starts (FCLS)"] == "meta"
+    assert parts["elmm"] == parts["deepgu"] == parts["starts (FCLS)"] == "meta"
     assert set(METHODS) - {"vca_fcls"} <= set(parts)

@@ -33,19 +33,30 @@ def test_supervised_estimators_recover_planted_abundances():
     hsi = load_scene("gbm_snr30")
     A = hsi.abundances[:, :300]
     Y = hsi.endmembers @ A                                    # noiseless, linear: FCLS is exact
-    est = tracks.SUPERVISED["fcls"].run(Y, hsi.endmembers, 15, 20, {})
+    est = tracks.SUPERVISED["fcls"].run(Y, hsi.endmembers, 15, 20, {}, "cpu")
     np.testing.assert_allclose(est.abundances, A, atol=1e-8)
     ncls = tracks.SUPERVISED["ncls"]
-    est = ncls.run(Y, hsi.endmembers, 15, 20, ncls.with_budget(5000))
+    est = ncls.run(Y, hsi.endmembers, 15, 20, ncls.with_budget(5000), "cpu")
     np.testing.assert_allclose(est.abundances, A, atol=1e-4)
     scored = bench.score_track(hsi, Estimate(hsi.endmembers, hsi.abundances, hsi.Y), hsi.abundances)
     assert scored["rmse_a"] == 0.0 and scored["armse_percent"] == 0.0 and scored["sre_db"] > 200
 
 
-def test_tv_refuses_what_it_cannot_hold():
-    Y = np.zeros((10, 5000))
-    assert tracks.SUPERVISED["sunsal_tv"].refuse(Y, np.zeros((10, 4))) is None
-    assert "inverse per pixel" in tracks.LIBRARY["sunsal_tv"].refuse(Y, np.zeros((10, 240)))
+def test_tv_with_shared_endmembers_equals_the_per_pixel_form():
+    """A library of many spectra (shared M) takes one inverse, not one per pixel: same result as the
+    per-pixel form with M repeated at every pixel."""
+    from companion.classic import unmix_tv
+
+    rng = np.random.default_rng(0)
+    rows, cols, L, m = 6, 7, 30, 12
+    M = rng.uniform(0.1, 1.0, (L, m))
+    A = rng.dirichlet(np.ones(m), rows * cols).T
+    Y = M @ A + 0.01 * rng.standard_normal((L, rows * cols))
+    shared = unmix_tv(Y, M, rows, cols, lam=1e-2, iterations=60, tol=0.0, device="cpu")
+    per_pixel = unmix_tv(Y, np.broadcast_to(M, (rows * cols, L, m)).copy(), rows, cols, lam=1e-2, iterations=60,
+                         tol=0.0, device="cpu")
+    np.testing.assert_allclose(shared, per_pixel, atol=1e-10)
+    assert np.abs(shared - 1.0 / m).max() > 1e-3          # it moved away from the uniform start
 
 
 def test_track_ranks_put_the_highest_sre_first():

@@ -115,14 +115,22 @@ def tv_admm(Y: torch.Tensor, M: torch.Tensor, rows: int, cols: int, lam: float, 
     shrink = _group_shrink if norm == "2,1" else _soft
     dtype, device = Y.dtype, Y.device
     L, N = Y.shape
-    if M.ndim == 2:
-        M = M.expand(N, *M.shape)
-    P = M.shape[2]
-    if M.shape[:2] != (N, L) or rows * cols != N:
+    P = M.shape[-1]
+    if M.shape[:-1] != ((N, L) if M.ndim == 3 else (L,)) or rows * cols != N:
         raise ValueError(f"shapes disagree: Y {tuple(Y.shape)}, M {tuple(M.shape)}, image {rows}x{cols}")
     eye = torch.eye(P, dtype=dtype, device=device)
-    gram_inv = torch.linalg.inv(M.transpose(1, 2) @ M + rho * eye)       # (N, P, P)
-    MtY = torch.einsum("nlp,ln->pn", M, Y)                                # (P, N)
+    if M.ndim == 3:                       # per-pixel endmembers: one P x P inverse per pixel
+        gram_inv = torch.linalg.inv(M.transpose(1, 2) @ M + rho * eye)   # (N, P, P)
+        MtY = torch.einsum("nlp,ln->pn", M, Y)                            # (P, N)
+
+        def data_step(rhs: torch.Tensor) -> torch.Tensor:
+            return torch.einsum("npq,qn->pn", gram_inv, rhs)
+    else:                                 # shared endmembers (L, P): one inverse for all pixels
+        shared_inv = torch.linalg.inv(M.T @ M + rho * eye)               # (P, P)
+        MtY = M.T @ Y                                                     # (P, N)
+
+        def data_step(rhs: torch.Tensor) -> torch.Tensor:
+            return shared_inv @ rhs
     # eigenvalues of 2 I + H_h^T H_h + H_v^T H_v under periodic boundaries
     wr = 2 - 2 * torch.cos(2 * torch.pi * torch.arange(rows, dtype=dtype, device=device) / rows)
     wc = 2 - 2 * torch.cos(2 * torch.pi * torch.arange(cols, dtype=dtype, device=device) / cols)
@@ -136,7 +144,7 @@ def tv_admm(Y: torch.Tensor, M: torch.Tensor, rows: int, cols: int, lam: float, 
         rhs = (X - D0) + (V1 - D1) + _diff_h_adjoint(V2 - D2) + _diff_v_adjoint(V3 - D3)
         img = torch.fft.ifft2(torch.fft.fft2(rhs) / spectrum).real
         target = (img + D0).reshape(P, N)
-        X = torch.einsum("npq,qn->pn", gram_inv, MtY + rho * target).reshape(P, rows, cols)
+        X = data_step(MtY + rho * target).reshape(P, rows, cols)
         V1_old = V1
         V1 = project_simplex((img + D1).reshape(P, N)).reshape(P, rows, cols)
         Hh, Hv = _diff_h(img), _diff_v(img)

@@ -160,13 +160,14 @@ def configs(methods: Sequence[str], scenes: Sequence[str], inits: Mapping[str, S
             for i, seeds in inits.items() for seed in seeds for s in scenes for m in methods}
 
 
-def track_configs(track: str, estimators: Sequence[str], scenes: Sequence[str], iterations: int
-                  ) -> dict[str, dict]:
+def track_configs(track: str, estimators: Sequence[str], scenes: Sequence[str], iterations: int,
+                  device: str = "cpu") -> dict[str, dict]:
     """The configurations of the ``"supervised"`` or ``"library"`` track: every estimator (a key
     of :data:`companion.tracks.SUPERVISED` / :data:`companion.tracks.LIBRARY`) on every scene,
-    once (the estimators are deterministic: seed 0), iterative ones capped at ``iterations``."""
+    once (the estimators are deterministic: seed 0), iterative ones capped at ``iterations``, on
+    the torch ``device``."""
     return {record_key(e, s, TRACK_INIT[track], 0): {"track": track, "method": e, "scene": s,
-                                                      "iterations": iterations}
+                                                      "iterations": iterations, "device": device}
             for s in scenes for e in estimators}
 
 
@@ -248,11 +249,9 @@ def _compute_track(config: Mapping) -> dict:
     else:
         library = tracks.scene_library(config["scene"], hsi.names)
         estimator, M, truth = tracks.LIBRARY[config["method"]], library.spectra, library.abundances(hsi.abundances)
-    reason = estimator.refuse(hsi.Y, M)
-    if reason is not None:
-        return {"status": "not run", "reason": reason}
     with Timer() as t:
-        estimate = estimator.run(hsi.Y, M, hsi.rows, hsi.cols, estimator.with_budget(config["iterations"]))
+        estimate = estimator.run(hsi.Y, M, hsi.rows, hsi.cols, estimator.with_budget(config["iterations"]),
+                                 config["device"])
     # the given endmembers or library are not saved again (tracks.scene_library rebuilds it)
     keep = {ARRAYS_KEY: {"abundances": np.asarray(estimate.abundances, dtype=np.float32)}}
     if estimate.endmembers is not M:
@@ -305,7 +304,8 @@ def plan(P: Mapping) -> dict[str, StudyDefinition]:
     for track in TRACK_INIT:      # absent from the parameters of runs made before the tracks
         if P.get(f"{track}_methods") and P.get(f"{track}_scenes"):
             studies[track] = _study(P, track_configs(track, P[f"{track}_methods"], P[f"{track}_scenes"],
-                                                     P[f"{track}_iterations"]), f"benchmark ({track} track)", track)
+                                                     P[f"{track}_iterations"], device),
+                                    f"benchmark ({track} track)", track)
     return studies
 
 

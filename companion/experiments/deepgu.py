@@ -6,8 +6,8 @@ method on DC1 and DC2 per scene seed, DeepGU on the lambda_A grid for the first 
 ``real`` (Table IV-style: Samson, Jasper Ridge and a user-supplied Houston image). The compute
 functions (:func:`calibration_point`, :func:`method_point`, :func:`real_point`) run with one
 torch CPU thread, as the committed records were computed, and put the torch work on the chapter's
-``device``: FCLS, the VAEs, the latent step and the TV abundance solve; VCA, the scores and the
-ELMM/GLMM/PLMM baselines (which take no device) run on the CPU (:func:`placement`). The
+``device``: FCLS, the VAEs, the latent step, the TV abundance solve and the ELMM/GLMM/PLMM
+baselines; VCA and the scores run on the CPU (:func:`placement`). The
 algorithm itself is in :mod:`companion.nets.deepgu`; verdicts and tables in
 :mod:`companion.reports.deepgu`.
 
@@ -83,7 +83,7 @@ def _unmix_all(hsi: HSI, M_true, protocol: Mapping, seed: int, settings: Mapping
     """FCLS, the baselines of ``protocol['baselines']`` at ``settings`` (reference-code values) and
     DeepGU (one trained VAE set, one run per lambda_A) on ``hsi``, all from the same VCA
     references and FCLS start. FCLS's endmember scores are those of ``M0`` used at every pixel;
-    its time includes VCA. FCLS and DeepGU run on ``device``, the baselines on the CPU."""
+    its time includes VCA. Every method runs on ``device``."""
     device = resolve_device(device)
     with Timer() as t:
         M0, A0 = _reference(hsi, seed, device)
@@ -91,7 +91,7 @@ def _unmix_all(hsi: HSI, M_true, protocol: Mapping, seed: int, settings: Mapping
     maps = {"fcls": A0}
     for name in protocol["baselines"]:
         with Timer() as t:
-            res = BASELINES[name](hsi.Y, M0, hsi.rows, hsi.cols, **settings[name], A0=A0)
+            res = BASELINES[name](hsi.Y, M0, hsi.rows, hsi.cols, **settings[name], A0=A0, device=device)
         records[name] = {**score(hsi.Y, hsi.abundances, res.abundances, M_true, res.endmembers),
                          "time": t.seconds, "iterations": res.iterations}
         maps[name] = res.abundances
@@ -215,5 +215,4 @@ def placement(P: Mapping) -> dict[str, str]:
     """Where each part of the chapter's compute runs with parameters ``P``, for the provenance."""
     here = placed(P["device"])
     return {"VCA, bundles and scores": "CPU (numpy)", "FCLS start": here, "VAE training": here,
-            "latent step (BFGS)": here, "abundance step (TV-ADMM)": here,
-            "ELMM, GLMM, PLMM baselines": "CPU (the classical solvers take no device), one torch thread"}
+            "latent step (BFGS)": here, "abundance step (TV-ADMM)": here, "ELMM, GLMM, PLMM baselines": here}

@@ -69,10 +69,11 @@ def _all_methods(hsi: HSI, seeds: list[int], protocol: Mapping, device, ablation
     E0, A0 = mtl.initial_factors(hsi.Y, hsi.p, seeds)
     A_fcls = np.stack([fcls(hsi.Y, E, device=device) for E in E0])
     Y_pos = np.clip(hsi.Y, 0.0, None)
+    # the protocol is a fixed number of updates (O): tol=0 runs exactly nmf_iterations
     l1 = nmf_l1(Y_pos, lam=protocol["l1nmf_lambda"], A0=E0, X0=A_fcls, n_iter=protocol["nmf_iterations"],
-                device=device)
+                tol=0.0, device=device)
     robust = rnmf(Y_pos, E0, A_fcls, lam=protocol["rnmf_lambda"], n_iter=protocol["nmf_iterations"],
-                  device=device)
+                  tol=0.0, device=device)
     ae = nlaeu.fit(hsi.Y, hsi.p, seeds, protocol["nlaeu_iterations"], device=device)
     record = {
         "vca_fcls": score(hsi, E0, A_fcls),

@@ -129,7 +129,7 @@ def snr_point(config: Mapping, protocol: Mapping, device="auto", progress=True) 
                                      progress)
     E0, A0 = _vca_fcls_runs(hsi.Y, hsi.p, config["seeds"], device)
     l1 = nmf_l1(np.clip(hsi.Y, 0.0, None), lam=protocol["l1nmf_lambda"], A0=E0, X0=A0,
-                n_iter=protocol["iterations"], device=device)
+                n_iter=protocol["iterations"], tol=0.0, device=device)   # the protocol's count, exactly
     l1_abundances = l1.abundances / np.maximum(l1.abundances.sum(axis=1, keepdims=True), 1e-12)
     return {
         "nmf_sae": metrics.score_runs(hsi.endmembers, hsi.abundances, result.endmembers, result.abundances),
