@@ -79,26 +79,17 @@ def test_a_chapter_without_parameters_tag_is_refused(tmp_path):
         chapter_notebooks.chapter_notebook(broken, "git+file:///x@y#egg=hu-book-companion")
 
 
-def test_papermill_runs_the_generated_notebook_with_parameters(tmp_path):
-    """README: `papermill chapter.ipynb out.ipynb -p scale paper -p device cuda`, here at smoke."""
-    notebook = _write(chapter_notebooks.chapter_notebook(CHEAPEST, "unused: companion importable"),
-                      tmp_path / "datasets.ipynb")
-    results = tmp_path / "results"
-    env = {**os.environ, "HU_RESULTS_DIR": str(results)}
-    out = tmp_path / "out.ipynb"
-    run = subprocess.run([sys.executable, "-m", "papermill", str(notebook), str(out),
-                          "-p", "scale", "smoke", "-p", "vca_runs", "2", "--no-progress-bar"],
-                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr[-3000:]
-    assert not _errors(out)
-    executed = json.loads(out.read_text())
-    tags = [c["metadata"].get("tags", []) for c in executed["cells"]]
-    injected = tags.index(["injected-parameters"])
-    assert "parameters" in tags[injected - 1] and tags[injected + 1] == ["device"]
-    params = _record(results)["provenance"]["params"]
-    assert params["scale"] == "smoke" and params["vca_runs"] == 2  # the injected values were used
-    assert params["device"] == "auto"  # the device cell: None -> "auto"
-    assert not (tmp_path / chapter_notebooks.CLONE_DIR).exists()  # setup cell skipped
+def test_setup_cell_does_nothing_where_companion_is_importable(monkeypatch, tmp_path):
+    """A checkout (or an installed companion): the setup cell neither runs pip nor clones."""
+    cell = chapter_notebooks.chapter_notebook(CHEAPEST, "git+file:///nowhere@0#egg=x").cells[0]
+
+    def no_subprocess(*args, **kwargs):
+        raise AssertionError(f"the setup cell ran {args}")
+
+    monkeypatch.setattr(subprocess, "run", no_subprocess)
+    monkeypatch.chdir(tmp_path)
+    exec(cell.source, {})  # noqa: S102  (the generated cell, as a kernel would run it)
+    assert not (tmp_path / chapter_notebooks.CLONE_DIR).exists()
 
 
 # -- 2. Colab: the setup cell in a fresh virtual environment ----------------------------------------
@@ -119,7 +110,10 @@ def _fresh_venv(path: Path) -> Path:
 
 @pytest.mark.skipif(shutil.which("git") is None or not (REPO / ".git").exists(),
                     reason="needs git and a git checkout (the setup cell clones the book)")
-def test_colab_setup_cell_installs_the_book_in_a_fresh_venv_then_the_chapter_runs(tmp_path):
+def test_generated_notebook_in_a_fresh_venv_setup_cell_then_papermill_at_smoke(tmp_path):
+    """Colab's path, and the README's `papermill chapter.ipynb out.ipynb -p scale paper -p device
+    cuda` at smoke scale: in a fresh venv without companion, papermill runs the generated notebook
+    with parameters; its setup cell installs the book from git at HEAD, then the chapter runs."""
     commit = chapter_notebooks.head_commit(REPO)
     requirement = chapter_notebooks.book_source(REPO.as_uri(), commit)  # the local repository
     notebook = chapter_notebooks.chapter_notebook(CHEAPEST, requirement)
@@ -134,18 +128,23 @@ def test_colab_setup_cell_installs_the_book_in_a_fresh_venv_then_the_chapter_run
     assert check.returncode != 0, "companion must not be importable before the setup cell"
     out = tmp_path / "out.ipynb"
     run = subprocess.run([str(python), "-m", "papermill", str(path), str(out),
-                          "-p", "scale", "smoke", "--no-progress-bar"],
+                          "-p", "scale", "smoke", "-p", "vca_runs", "2", "--no-progress-bar"],
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     assert not _errors(out)
+    tags = [c["metadata"].get("tags", []) for c in json.loads(out.read_text())["cells"]]
+    injected = tags.index(["injected-parameters"])  # papermill's cell, after the chapter's own
+    assert "parameters" in tags[injected - 1] and tags[injected + 1] == ["device"]
     clone = tmp_path / chapter_notebooks.CLONE_DIR / chapter_notebooks.PACKAGE
     printed = json.loads(out.read_text())["cells"][-1]["outputs"][0]["text"]
     kernel_python, package = "".join(printed).split()
     assert Path(kernel_python).parent == python.parent  # the fresh venv's kernel
     assert Path(package).is_relative_to(clone)  # the package pip cloned at the commit
-    summary = _record(clone / "results")  # results/ of the clone: committed results are there
-    assert summary["provenance"]["git_commit"] == commit
-    assert summary["provenance"]["params"]["device"] == "auto"
+    record = _record(clone / "results")  # results/ of the clone, where the committed ones are
+    assert record["provenance"]["git_commit"] == commit
+    params = record["provenance"]["params"]
+    assert params["scale"] == "smoke" and params["vca_runs"] == 2  # the injected values were used
+    assert params["device"] == "auto"  # the device cell: None -> "auto"
 
 
 # -- 3. Binder ---------------------------------------------------------------------------------------

@@ -8,8 +8,9 @@
   notebook (``chapter_notebooks.py``) from the ``hu_colab_branch`` branch of the repository, where
   the Pages workflow publishes the notebooks of the last deployed build (Colab opens notebooks
   from GitHub, not from a website).
-- **Download.** On a chapter the download menu gains ``.ipynb``: the same generated notebook, from
-  ``_notebooks/`` of this site.
+- **Download.** On a chapter the download menu's ``.ipynb`` is the same generated notebook, from
+  ``_notebooks/`` of this site (it replaces myst-nb's plain conversion in ``_sources/``, which
+  lacks the setup and device cells).
 """
 
 from pathlib import PurePosixPath
@@ -40,10 +41,12 @@ def _chapter_buttons(app, pagename, templatename, context, doctree):
     name = PurePosixPath(pagename).name
     download = _group(context, "download-buttons")
     if download is not None:
-        download["buttons"].insert(0, {
+        notebook = {
             "type": "link", "url": context["pathto"](f"{OUTPUT_DIR}/{name}.ipynb", 1),
             "text": ".ipynb", "icon": "fas fa-code", "label": "download-notebook-button",
-            "tooltip": "Download the chapter as a Jupyter notebook (papermill-ready)"})
+            "tooltip": "Download the chapter as a Jupyter notebook (papermill-ready)"}
+        download["buttons"] = [notebook] + [b for b in download["buttons"]
+                                            if b.get("label") != notebook["label"]]
     launch = _group(context, "launch-buttons")
     repository = app.config.html_theme_options.get("repository_url", "")
     if launch is not None and repository.startswith("https://github.com/"):
