@@ -1,43 +1,57 @@
-"""Sphinx extension: the HTML cell outputs in the PDF, as tables, lists and boxes.
+"""Sphinx extension: the HTML cell outputs in the PDF, as figures, tables, lists and boxes.
 
-The website shows the book's tables and boxes from their ``text/html`` form. In the LaTeX build
-myst-nb would instead take a table's ``text/markdown`` form, which it renders as CommonMark (no
-tables: each table becomes one run-on paragraph of pipes), and, for outputs that exist only as
-HTML (each chapter's provenance box, the landing page's overview, the scorecard), the
-``text/plain`` form, a Python repr (the scorecard's is one 260,000-character line, longer than
-TeX can read). For the LaTeX builder this extension makes myst-nb take ``text/html`` after
-images and LaTeX but before Markdown and plain text, and turns each HTML output into docutils
-nodes with BeautifulSoup (a Jupyter Book dependency): ``<table>`` becomes a table (its
-``<caption>`` the table's numbered caption; a long one a ``longtable`` that breaks across
-pages), ``<ul>``/``<ol>`` a list,
-an admonition ``<div>`` a titled box, ``<details>`` its summary and content, headings rubrics,
-``<b>``/``<code>``/``<a href>`` strong text, literals and links; ``<style>`` and ``<script>``
-are dropped, ``<br>`` starts a new paragraph. So the PDF shows the same content as the website,
-in the PDF's own typography.
+The website shows the book's figures, tables and boxes from their ``text/html`` form. In the
+LaTeX build myst-nb would instead take a figure's ``image/png`` (without the caption that only
+the HTML carries), a table's ``text/markdown`` (rendered as CommonMark, which has no tables: each
+becomes one run-on paragraph of pipes) and, for outputs that exist only as HTML (each chapter's
+provenance box, the landing page's overview, the scorecard), ``text/plain``, a Python repr (the
+scorecard's is one 260,000-character line, longer than TeX can read).
+
+For the LaTeX builder this extension makes myst-nb take ``text/html`` first and, when a document
+is read (so that Sphinx collects its images), turns each HTML output into docutils nodes with
+BeautifulSoup (a Jupyter Book dependency):
+
+- ``<img>`` with an embedded PNG: an image, written beside myst-nb's images, its HTML ``width``
+  as a share of the text width; ``<figcaption>`` a paragraph under it, as on the website
+  ("Figure 3. ...": the chapter's own numbering, not a LaTeX float's);
+- ``<table>``: a table, its ``<caption>`` the table's numbered caption, its columns as wide as
+  their content needs (``_layout``), set in a smaller font when they need more than the text
+  width, a
+  ``longtable`` (which breaks across pages) when it has many rows;
+- ``<ul>``/``<ol>``: lists; an admonition ``<div>``: a titled box; ``<details>``: its summary and
+  content; headings: rubrics; ``<b>``/``<i>``/``<code>``/``<a href>``: strong, emphasis, literal,
+  link; ``<style>``/``<script>``: dropped; ``<br>``: a new paragraph.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import os
 import re
+from collections.abc import Callable
+from pathlib import Path
 
 from bs4 import BeautifulSoup, NavigableString, Tag
 from docutils import nodes
-from sphinx.transforms.post_transforms import SphinxPostTransform
+from sphinx.transforms import SphinxTransform
 
 DROP = {"style", "script", "head", "title", "meta", "link"}
 BLOCKS = {"p", "div", "ul", "ol", "li", "table", "details", "summary", "pre", "blockquote",
-          "section", "article", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "figure", "dl"}
+          "section", "article", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "figure", "figcaption",
+          "dl", "img"}
 SPACE = re.compile(r"\s+")
+PAGE_PX = 760  # the website's text column: an <img width="380"> takes half the text width
 LONG_TABLE_ROWS = 20  # more body rows than this: a longtable, which can break across pages
-WIDEST = 30  # a column's width share: its longest cell text in characters, at most this
-PADDING = 2  # the column separation, in characters
-# the font size of a table whose columns need this many characters in all (at 10 pt the text
-# width holds about 95): a wider table is set smaller rather than cut at the margin
-FONT_SIZES = ((None, 95), ("small", 105), ("footnotesize", 120), ("scriptsize", 140), ("tiny", 1e9))
+NARROW, WIDE = 12, 60  # a column needs its body text up to NARROW characters, wants up to WIDE
+PADDING = 3  # the column separation (2 x 6 pt) and some slack, in characters
+# the font size of a table whose columns need up to this many characters in all (at 10 pt the
+# text width holds about 95): a wider table is set smaller rather than cut at the margin
+FONT_SIZES = ((None, 95), ("small", 105), ("footnotesize", 120), ("scriptsize", 140), ("tiny", 165))
 
 
 def _inline(element) -> list[nodes.Node]:
-    """Inline docutils nodes for an HTML element or string (text, strong, emphasis, literal, link)."""
+    """Inline docutils nodes for an HTML element or string."""
     if isinstance(element, NavigableString):
         text = SPACE.sub(" ", str(element))
         return [nodes.Text(text)] if text else []
@@ -65,127 +79,158 @@ def _paragraph(inline: list[nodes.Node]) -> list[nodes.Node]:
     return [nodes.paragraph("", "", *inline)]
 
 
-def _blocks(element: Tag) -> list[nodes.Node]:
-    """Block docutils nodes for the children of ``element``: runs of inline content become
-    paragraphs, block elements their own nodes."""
-    out: list[nodes.Node] = []
-    pending: list[nodes.Node] = []
-    for child in element.children:
-        if isinstance(child, Tag) and child.name == "br":
-            out += _paragraph(pending)
-            pending = []
-        elif isinstance(child, Tag) and child.name in BLOCKS:
-            out += _paragraph(pending)
-            pending = []
-            out += _block(child)
-        else:
-            pending += _inline(child)
-    return out + _paragraph(pending)
+def _layout(cells: list[list[Tag]], columns: int) -> tuple[str | None, list[int]]:
+    """The font size and the column widths (in tenths of a character) of a table.
 
-
-def _list(element: Tag, node: nodes.Element) -> list[nodes.Node]:
-    for item in element.find_all("li", recursive=False):
-        node += nodes.list_item("", *_blocks(item))
-    return [node] if len(node) else []
-
-
-def _table(element: Tag) -> list[nodes.Node]:
-    rows = [row for row in element.find_all("tr") if row.find_parent("table") is element]
-    cells = [[cell for cell in row.find_all(("td", "th"), recursive=False)] for row in rows]
-    columns = max((sum(int(c.get("colspan", 1)) for c in row) for row in cells), default=0)
-    if not columns:
-        return []
-    header = [row for row in cells if row and all(c.name == "th" for c in row)]
-    widths = [0] * columns  # in characters: a column's longest word, or its longest body text
+    Each column needs its longest word, or its longest body text up to NARROW characters; the
+    smallest font size whose text width holds what all columns need is chosen; the width left
+    then goes to the columns with longer text (up to WIDE characters), in proportion.
+    """
+    need, want = [PADDING] * columns, [PADDING] * columns
     for row in cells:
-        if len(row) == columns:  # rows without spanning cells
-            for j, cell in enumerate(row):
-                text = SPACE.sub(" ", cell.get_text(" ")).strip()
-                longest = max((len(word) for word in text.split()), default=0)
-                widths[j] = max(widths[j], longest, 0 if cell.name == "th" else min(len(text), WIDEST))
-    widths = [width + PADDING for width in widths]
-    group = nodes.tgroup(cols=columns)
-    group += [nodes.colspec(colwidth=width) for width in widths]
-
-    def body(kind, selected):
-        section = kind()
-        for row in selected:
-            line = nodes.row()
-            for cell in row:
-                entry = nodes.entry("", *(_blocks(cell) or [nodes.paragraph()]))
-                if int(cell.get("colspan", 1)) > 1:
-                    entry["morecols"] = int(cell["colspan"]) - 1
-                line += entry
-            section += line
-        return section
-
-    rows = [row for row in cells if row not in header and row]
-    if header:
-        group += body(nodes.thead, header)
-    group += body(nodes.tbody, rows)
-    table = nodes.table(classes=["colwidths-given"]  # Sphinx: wrapping columns of these widths
-                        + (["longtable"] if len(rows) > LONG_TABLE_ROWS else []))
-    caption = element.find("caption")
-    if caption is not None and caption.find_parent("table") is element:
-        table += nodes.title("", "", *_inline(caption))
-    table += group
-    size = next((size for size, fits in FONT_SIZES if sum(widths) <= fits), FONT_SIZES[-1][0])
-    if size is None:
-        return [table]
-    return [nodes.raw("", rf"\begingroup\{size}\setlength{{\tabcolsep}}{{3pt}}", format="latex"),
-            table, nodes.raw("", r"\endgroup", format="latex")]
+        if len(row) != columns:  # a row with spanning cells
+            continue
+        for j, cell in enumerate(row):
+            text = SPACE.sub(" ", cell.get_text(" ")).strip()
+            word = max((len(w) for w in text.split()), default=0)
+            body = 0 if cell.name == "th" else len(text)
+            need[j] = max(need[j], PADDING + max(word, min(body, NARROW)))
+            want[j] = max(want[j], PADDING + max(word, min(body, WIDE)))
+    size, fits = next(((size, fits) for size, fits in FONT_SIZES if sum(need) <= fits),
+                      (FONT_SIZES[-1][0], sum(need)))
+    spare, extra = max(fits - sum(need), 0), sum(want) - sum(need)
+    return size, [round(10 * (n + (spare * (w - n) / extra if extra else 0)))
+                  for n, w in zip(need, want, strict=True)]
 
 
-def _block(element: Tag) -> list[nodes.Node]:
-    name, classes = element.name, element.get("class", [])
-    if name in DROP or name == "hr":
-        return []
-    if name == "table":
-        return _table(element)
-    if name == "ul":
-        return _list(element, nodes.bullet_list(bullet="-"))
-    if name == "ol":
-        return _list(element, nodes.enumerated_list(enumtype="arabic", prefix="", suffix="."))
-    if name == "pre":
-        return [nodes.literal_block(element.get_text(), element.get_text())]
-    if re.fullmatch(r"h[1-6]", name):
-        return [nodes.rubric("", "", *_inline(element))]
-    if name == "summary":
-        return _paragraph([nodes.strong("", "", *_inline(element))])
-    if "admonition" in classes:
-        title = element.find(class_="admonition-title")
-        box = nodes.admonition(classes=[c for c in classes if c != "admonition"])
-        if title is not None:
-            box += nodes.title("", "", *_inline(title))
-            title.extract()
-        box += _blocks(element)
-        return [box]
-    return _blocks(element)
+class HtmlToDocutils:
+    """Converts an HTML fragment to docutils block nodes; ``save_image(png) -> uri`` writes an
+    embedded PNG where Sphinx finds it (None: images are dropped)."""
+
+    def __init__(self, save_image: Callable[[bytes], str] | None = None):
+        self.save_image = save_image
+
+    def __call__(self, html: str) -> list[nodes.Node]:
+        return self.blocks(BeautifulSoup(html, "html.parser"))
+
+    def blocks(self, element: Tag) -> list[nodes.Node]:
+        """The children of ``element``: runs of inline content as paragraphs, blocks as nodes."""
+        out: list[nodes.Node] = []
+        pending: list[nodes.Node] = []
+        for child in element.children:
+            if isinstance(child, Tag) and (child.name == "br" or child.name in BLOCKS):
+                out += _paragraph(pending)
+                pending = []
+                if child.name != "br":
+                    out += self.block(child)
+            else:
+                pending += _inline(child)
+        return out + _paragraph(pending)
+
+    def block(self, element: Tag) -> list[nodes.Node]:
+        name, classes = element.name, element.get("class", [])
+        if name in DROP or name == "hr":
+            return []
+        if name == "img":
+            return self.image(element)
+        if name == "table":
+            return self.table(element)
+        if name in ("ul", "ol"):
+            kind = (nodes.bullet_list(bullet="-") if name == "ul" else
+                    nodes.enumerated_list(enumtype="arabic", prefix="", suffix="."))
+            for item in element.find_all("li", recursive=False):
+                kind += nodes.list_item("", *self.blocks(item))
+            return [kind] if len(kind) else []
+        if name == "pre":
+            return [nodes.literal_block(element.get_text(), element.get_text())]
+        if re.fullmatch(r"h[1-6]", name):
+            return [nodes.rubric("", "", *_inline(element))]
+        if name == "summary":
+            return _paragraph([nodes.strong("", "", *_inline(element))])
+        if "admonition" in classes:
+            title = element.find(class_="admonition-title")
+            box = nodes.admonition(classes=[c for c in classes if c != "admonition"])
+            if title is not None:
+                box += nodes.title("", "", *_inline(title))
+                title.extract()
+            box += self.blocks(element)
+            return [box]
+        return self.blocks(element)  # p, div, li, figure, figcaption, details, ...
+
+    def image(self, element: Tag) -> list[nodes.Node]:
+        source = element.get("src", "")
+        if self.save_image is None or not source.startswith("data:image/png;base64,"):
+            return []
+        uri = self.save_image(base64.b64decode(source.split(",", 1)[1]))
+        width = element.get("width", "")
+        share = f"{min(100, round(100 * int(width) / PAGE_PX))}%" if width.isdigit() else "100%"
+        return [nodes.image(uri=uri, width=share, alt=element.get("alt", ""))]
+
+    def table(self, element: Tag) -> list[nodes.Node]:
+        rows = [row for row in element.find_all("tr") if row.find_parent("table") is element]
+        cells = [row.find_all(("td", "th"), recursive=False) for row in rows]
+        columns = max((sum(int(c.get("colspan", 1)) for c in row) for row in cells), default=0)
+        if not columns:
+            return []
+        size, widths = _layout(cells, columns)
+        header = [row for row in cells if row and all(c.name == "th" for c in row)]
+        body = [row for row in cells if row and row not in header]
+        group = nodes.tgroup(cols=columns)
+        group += [nodes.colspec(colwidth=width) for width in widths]
+        for kind, selected in ((nodes.thead, header), (nodes.tbody, body)):
+            if selected:
+                group += kind("", *(self.row(row) for row in selected))
+        table = nodes.table(classes=["colwidths-given"]  # Sphinx: wrapping columns of these widths
+                            + (["longtable"] if len(body) > LONG_TABLE_ROWS else []))
+        caption = element.find("caption")
+        if caption is not None and caption.find_parent("table") is element:
+            table += nodes.title("", "", *_inline(caption))
+        table += group
+        if size is None:
+            return [table]
+        return [nodes.raw("", rf"\begingroup\{size}\setlength{{\tabcolsep}}{{3pt}}", format="latex"),
+                table, nodes.raw("", r"\endgroup", format="latex")]
+
+    def row(self, cells: list[Tag]) -> nodes.row:
+        line = nodes.row()
+        for cell in cells:
+            entry = nodes.entry("", *(self.blocks(cell) or [nodes.paragraph()]))
+            if int(cell.get("colspan", 1)) > 1:
+                entry["morecols"] = int(cell["colspan"]) - 1
+            line += entry
+        return line
 
 
-def html_to_nodes(html: str) -> list[nodes.Node]:
-    """Docutils block nodes showing the content of the HTML fragment ``html``."""
-    return _blocks(BeautifulSoup(html, "html.parser"))
+class HtmlOutputsForLatex(SphinxTransform):
+    """For the LaTeX builder, replace the raw HTML outputs of notebook cells by docutils nodes."""
 
+    default_priority = 500
 
-class HtmlOutputsForLatex(SphinxPostTransform):
-    """Replace the raw HTML outputs of notebook cells by docutils nodes, for the LaTeX builder."""
+    def apply(self, **kwargs):
+        if self.app.builder.name != "latex":
+            return
+        folder = Path(self.app.outdir).parent / "jupyter_execute" / "html_figures"
+        here = Path(self.env.doc2path(self.env.docname)).parent
 
-    default_priority = 400
-    builders = ("latex",)
+        def save(png: bytes) -> str:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"{hashlib.sha256(png).hexdigest()}.png"
+            if not path.exists():
+                path.write_bytes(png)
+            return os.path.relpath(path, here)
 
-    def run(self, **kwargs):
+        convert = HtmlToDocutils(save)
         for raw in list(self.document.findall(nodes.raw)):
             if raw.get("format") == "html" and "text_html" in raw.get("classes", []):
-                raw.replace_self(html_to_nodes(raw.astext()) or [nodes.comment()])
+                raw.replace_self(convert(raw.astext()) or [nodes.comment()])
 
 
-def _prefer_html_to_plain_text_in_latex(app, config):
+def _prefer_html_in_latex(app, config):
     overrides = list(config.nb_mime_priority_overrides or [])
-    config.nb_mime_priority_overrides = overrides + [("latex", "text/html", 45)]
+    config.nb_mime_priority_overrides = overrides + [("latex", "text/html", 5)]
 
 
 def setup(app):
-    app.connect("config-inited", _prefer_html_to_plain_text_in_latex)
-    app.add_post_transform(HtmlOutputsForLatex)
+    app.connect("config-inited", _prefer_html_in_latex)
+    app.add_transform(HtmlOutputsForLatex)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
