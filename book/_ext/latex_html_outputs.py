@@ -17,7 +17,7 @@ BeautifulSoup (a Jupyter Book dependency):
 - ``<table>``: a table, its ``<caption>`` the table's numbered caption, its columns as wide as
   their content needs (``_layout``), set in a smaller font when they need more than the text
   width, a
-  ``longtable`` (which breaks across pages) when it has many rows;
+  ``longtable`` (which breaks across pages) when its rows take more than about 40 lines;
 - ``<ul>``/``<ol>``: lists; an admonition ``<div>``: a titled box; ``<details>``: its summary and
   content; headings: rubrics; ``<b>``/``<i>``/``<code>``/``<a href>``: strong, emphasis, literal,
   link; ``<style>``/``<script>``: dropped; ``<br>``: a new paragraph.
@@ -42,7 +42,7 @@ BLOCKS = {"p", "div", "ul", "ol", "li", "table", "details", "summary", "pre", "b
           "dl", "img"}
 SPACE = re.compile(r"\s+")
 PAGE_PX = 760  # the website's text column: an <img width="380"> takes half the text width
-LONG_TABLE_ROWS = 20  # more body rows than this: a longtable, which can break across pages
+LONG_TABLE_LINES = 40  # a table taller than this many lines: a longtable, which breaks across pages
 NARROW, WIDE = 12, 60  # a column needs its body text up to NARROW characters, wants up to WIDE
 PADDING = 3  # the column separation (2 x 6 pt) and some slack, in characters
 # the font size of a table whose columns need up to this many characters in all (at 10 pt the
@@ -101,6 +101,16 @@ def _layout(cells: list[list[Tag]], columns: int) -> tuple[str | None, list[int]
     spare, extra = max(fits - sum(need), 0), sum(want) - sum(need)
     return size, [round(10 * (n + (spare * (w - n) / extra if extra else 0)))
                   for n, w in zip(need, want, strict=True)]
+
+
+def _lines(cells: list[list[Tag]], widths: list[int]) -> int:
+    """About how many lines the table's rows take with these column widths (tenths of a character)."""
+    def height(row):
+        if len(row) != len(widths):
+            return 1
+        return max(-(-len(cell.get_text(" ").strip()) // max(width // 10 - PADDING, 1))
+                   for cell, width in zip(row, widths, strict=True))
+    return sum(max(height(row), 1) for row in cells)
 
 
 class HtmlToDocutils:
@@ -181,7 +191,7 @@ class HtmlToDocutils:
             if selected:
                 group += kind("", *(self.row(row) for row in selected))
         table = nodes.table(classes=["colwidths-given"]  # Sphinx: wrapping columns of these widths
-                            + (["longtable"] if len(body) > LONG_TABLE_ROWS else []))
+                            + (["longtable"] if _lines(cells, widths) > LONG_TABLE_LINES else []))
         caption = element.find("caption")
         if caption is not None and caption.find_parent("table") is element:
             table += nodes.title("", "", *_inline(caption))
