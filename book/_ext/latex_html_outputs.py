@@ -43,7 +43,7 @@ BLOCKS = {"p", "div", "ul", "ol", "li", "table", "details", "summary", "pre", "b
 SPACE = re.compile(r"\s+")
 PAGE_PX = 760  # the website's text column: an <img width="380"> takes half the text width
 LONG_TABLE_LINES = 40  # a table taller than this many lines: a longtable, which breaks across pages
-NARROW, WIDE = 12, 60  # a column needs its body text up to NARROW characters, wants up to WIDE
+NARROW = 8  # a column needs its longest word, or its longest body text up to this many characters
 PADDING = 3  # the column separation (2 x 6 pt) and some slack, in characters
 # the font size of a table whose columns need up to this many characters in all (at 10 pt the
 # text width holds about 95): a wider table is set smaller rather than cut at the margin
@@ -84,23 +84,23 @@ def _layout(cells: list[list[Tag]], columns: int) -> tuple[str | None, list[int]
 
     Each column needs its longest word, or its longest body text up to NARROW characters; the
     smallest font size whose text width holds what all columns need is chosen; the width left
-    then goes to the columns with longer text (up to WIDE characters), in proportion.
+    then goes to the columns in proportion to how much text they hold (fewer lines in all).
     """
-    need, want = [PADDING] * columns, [PADDING] * columns
+    need, text = [PADDING] * columns, [0] * columns
     for row in cells:
         if len(row) != columns:  # a row with spanning cells
             continue
         for j, cell in enumerate(row):
-            text = SPACE.sub(" ", cell.get_text(" ")).strip()
-            word = max((len(w) for w in text.split()), default=0)
-            body = 0 if cell.name == "th" else len(text)
-            need[j] = max(need[j], PADDING + max(word, min(body, NARROW)))
-            want[j] = max(want[j], PADDING + max(word, min(body, WIDE)))
+            words = SPACE.sub(" ", cell.get_text(" ")).strip()
+            longest = max((len(w) for w in words.split()), default=0)
+            body = 0 if cell.name == "th" else len(words)
+            need[j] = max(need[j], PADDING + max(longest, min(body, NARROW)))
+            text[j] += body
     size, fits = next(((size, fits) for size, fits in FONT_SIZES if sum(need) <= fits),
                       (FONT_SIZES[-1][0], sum(need)))
-    spare, extra = max(fits - sum(need), 0), sum(want) - sum(need)
-    return size, [round(10 * (n + (spare * (w - n) / extra if extra else 0)))
-                  for n, w in zip(need, want, strict=True)]
+    spare, total = max(fits - sum(need), 0), sum(text)
+    return size, [round(10 * (n + (spare * t / total if total else 0)))
+                  for n, t in zip(need, text, strict=True)]
 
 
 def _lines(cells: list[list[Tag]], widths: list[int]) -> int:
