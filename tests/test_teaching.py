@@ -9,6 +9,7 @@ read the staged data) and repo2docker (the test resolves Binder's requirements w
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -28,6 +29,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "book" / "_ext"))
 
 import chapter_notebooks  # noqa: E402  (a Sphinx extension module of book/_ext)
+from docutils import nodes  # noqa: E402
+from latex_html_outputs import HtmlToDocutils  # noqa: E402
 from launch_buttons import colab_url  # noqa: E402
 
 CHAPTERS = sorted((REPO / "notebooks").glob("*.md"))
@@ -234,6 +237,63 @@ def test_binder_requirements_resolve_with_pip(tmp_path):
     assert resolved["hu-book-companion"] == _pyproject()["project"]["version"]
     for name in ("jupyter-book", "jupytext", "papermill", "jupyterlab", "ipykernel"):
         assert name in resolved, f"{name} missing from Binder's environment"
+
+
+# -- 4. the PDF: HTML outputs as LaTeX-ready docutils nodes ----------------------------------------
+
+def test_html_table_becomes_a_captioned_table_with_widths_from_its_content():
+    reason = "a long explanation of the verdict, " * 4
+    html = ("<style>td {}</style><table><caption>Table X: ours</caption>"
+            "<thead><tr><th>quantity</th><th>ours</th><th>reason</th></tr></thead><tbody>"
+            f"<tr><td>SAD</td><td>0.05</td><td>{reason}</td></tr>"
+            f"<tr><td>RMSE<br><small>Table 3</small></td><td>0.11</td><td>{reason}</td></tr>"
+            "</tbody></table>")
+    [table] = HtmlToDocutils()(html)
+    assert table.next_node(nodes.title).astext() == "Table X: ours"
+    assert "colwidths-given" in table["classes"] and "longtable" not in table["classes"]
+    widths = [c["colwidth"] for c in table.findall(nodes.colspec)]
+    assert widths[2] > widths[0] > 0 and widths[2] > widths[1] > 0  # the prose column is widest
+    assert sum(widths) == pytest.approx(950, abs=3)  # the text width, in tenths of a character
+    rows = list(table.findall(nodes.row))
+    assert [e.astext() for e in rows[0].findall(nodes.entry)] == ["quantity", "ours", "reason"]
+    assert [p.astext() for p in rows[2].findall(nodes.paragraph)][:2] == ["RMSE", "Table 3"]
+
+
+def test_a_wide_html_table_is_set_smaller_and_a_tall_one_breaks_across_pages():
+    header = "".join(f"<th>column_number_{j}</th>" for j in range(6))  # needs 6 x (15 + 3) > 105
+    wide = HtmlToDocutils()(f"<table><tr>{header}</tr><tr>{'<td>1</td>' * 6}</tr></table>")
+    assert isinstance(wide[0], nodes.raw) and r"\footnotesize" in wide[0].astext()
+    assert isinstance(wide[1], nodes.table) and wide[2].astext() == r"\endgroup"
+    tall = HtmlToDocutils()("<table>" + "<tr><td>a</td><td>b</td></tr>" * 60 + "</table>")
+    assert "longtable" in tall[0]["classes"]
+
+
+def test_html_figure_keeps_its_caption_and_its_png():
+    png = b"\x89PNG\r\n\x1a\n not really an image"
+    saved = []
+
+    def save(data: bytes) -> str:
+        saved.append(data)
+        return "fig.png"
+
+    source = "data:image/png;base64," + base64.b64encode(png).decode()
+    html = (f'<figure><img src="{source}" alt="maps" width="380">'
+            "<figcaption><b>Figure 2.</b> Samson: abundance maps.</figcaption></figure>")
+    image, caption = HtmlToDocutils(save)(html)
+    assert saved == [png] and image["uri"] == "fig.png" and image["width"] == "50%"
+    assert caption.astext() == "Figure 2. Samson: abundance maps."
+    assert isinstance(caption[0], nodes.strong)
+
+
+def test_html_provenance_box_becomes_a_titled_box_with_a_list():
+    html = ('<div class="admonition note"><p class="admonition-title">Provenance</p><ul>'
+            "<li><b>Scale:</b> smoke</li><li><b>Data:</b><br><code>samson/end3.mat</code></li>"
+            "</ul></div>")
+    [box] = HtmlToDocutils()(html)
+    assert isinstance(box, nodes.admonition) and box.next_node(nodes.title).astext() == "Provenance"
+    items = list(box.findall(nodes.list_item))
+    assert [i.astext() for i in items] == ["Scale: smoke", "Data:\n\nsamson/end3.mat"]
+    assert items[1].next_node(nodes.literal).astext() == "samson/end3.mat"
 
 
 # -- 5. the course path ----------------------------------------------------------------------------
