@@ -29,11 +29,12 @@ book: venv
 
 # LaTeX from Debian (README): latexmk texlive-latex-recommended texlive-latex-extra
 # texlive-fonts-recommended texlive-xetex fonts-freefont-otf tex-gyre. HU_BOOK_REUSE_OUTPUTS=1:
-# every page is read from the last build's cache, nothing is executed again (parallel_chapters.py).
+# every page is read from the last build's cache, nothing is executed again (parallel_chapters.py);
+# --all: a fresh Sphinx environment, not the HTML build's doctrees (their outputs chose HTML forms).
 pdf: venv
 	@test -d _build/.jupyter_cache || { echo "make pdf: no executed outputs in _build; run make book first"; exit 2; }
 	rm -rf _build/latex
-	HU_BOOK_REUSE_OUTPUTS=1 PATH="$(abspath $(BIN)):$$PATH" $(BIN)/jupyter-book build . --builder pdflatex
+	HU_BOOK_REUSE_OUTPUTS=1 PATH="$(abspath $(BIN)):$$PATH" $(BIN)/jupyter-book build . --all --builder pdflatex
 	cp _build/latex/hu-book.pdf _build/html/hu-book.pdf
 	@echo "PDF: $(abspath _build/html/hu-book.pdf)"
 
