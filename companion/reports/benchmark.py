@@ -186,6 +186,17 @@ def _claim_scenes(P: Mapping, home: Sequence[str] | None) -> list[str]:
     return list(P["scenes"]) if home is None else [s for s in P["scenes"] if scene_family(s) in home]
 
 
+# Declared diagnosis experiments whose results bear on a method's claims (book/diagnoses.md; the
+# results in results/diagnosis/): cited in the evidence of that method's missed claims.
+DIAGNOSES = {
+    "deepgu": ("diagnosis DeepGU 1 (declared before its result; results/diagnosis/deepgu_budget.json): at "
+               "DeepGU's own budget on DC1 and DC2 at 30 and 20 dB, seeds 0-4, DeepGU has the lower relative "
+               "RMSE_A in 11 of 40 comparisons with VCA + FCLS and ELMM (DC1 30 dB 10 of 10, DC1 20 dB 0, "
+               "DC2 30 dB 0, DC2 20 dB 1): not supported on its own scenes either, in agreement with the DeepGU "
+               "chapter's DC1 (supported) and DC2 (not supported) rankings"),
+}
+
+
 def _budget_evidence(P: Mapping, budget: Mapping[str, Mapping], main: Mapping[str, Mapping], ours: str,
                      rivals: Sequence[str]) -> verdicts.Reason:
     """The reason of a missed claim, from the budget check (see the module docstring)."""
@@ -202,7 +213,8 @@ def _budget_evidence(P: Mapping, budget: Mapping[str, Mapping], main: Mapping[st
                   f"{short[0]} and loses {short[1]}")
     if sum(full[:2]) and verdicts.judge_claim(full[0], full[1]) == "supported":
         return verdicts.Reason("open protocol choice: iteration budget", evidence)
-    return verdicts.Reason("unexplained", evidence + "; the papers' budgets do not close the gap")
+    diagnosis = f"; {DIAGNOSES[ours]}" if ours in DIAGNOSES else ""
+    return verdicts.Reason("unexplained", evidence + "; the papers' budgets do not close the gap" + diagnosis)
 
 
 def claim_rows(P: Mapping, main: Mapping[str, Mapping], budget: Mapping[str, Mapping],
