@@ -4,11 +4,11 @@ all of B); the exact hull projection against SLSQP."""
 
 import numpy as np
 import pytest
+import torch
 from scipy.optimize import minimize, nnls
 
 from companion import metrics
 from companion.classic.archetypal import _project_on_hull, aa_objective, archetypal_analysis
-import torch
 
 
 def scene(seed, L=20, p=3, n=150, noise=0.0, pure=True):
@@ -69,7 +69,7 @@ def test_hull_projection_is_exact():
         start = torch.zeros(30, dtype=torch.float64)
         start[k] = 1.0
         beta = _project_on_hull(torch.as_tensor(X), torch.as_tensor(v), start, 1e-12).numpy()
-        f = lambda b: np.sum((v - X @ b) ** 2)                                         # noqa: E731
+        f = lambda b, v=v: np.sum((v - X @ b) ** 2)                                    # noqa: E731
         ref = minimize(f, np.full(30, 1 / 30), method="SLSQP", bounds=[(0, None)] * 30,
                        constraints=[{"type": "eq", "fun": lambda b: b.sum() - 1}],
                        options={"maxiter": 1000, "ftol": 1e-15})

@@ -43,7 +43,6 @@ import torch
 
 from ._tensors import as_tensors, to_numpy
 from .fcls import fcls
-from .simplex import project_simplex
 
 __all__ = ["AAResult", "AA_INITS", "archetypal_analysis", "aa_objective"]
 
@@ -109,25 +108,25 @@ def archetypal_analysis(Y, p: int, seed: int = 0, init: str = "first", max_iter:
 
 
 def _b_step(Yc: torch.Tensor, A: torch.Tensor, B: torch.Tensor, tol_kkt: float) -> torch.Tensor:
-    """One pass over the archetypes (as SPAMS): archetype ``l`` is replaced by the exact
+    """One pass over the archetypes (as SPAMS): archetype ``j`` is replaced by the exact
     minimiser of RSS over its own column of ``B``, the others fixed. With the residual
-    ``R = Yc - Yc B A``, that is the projection of ``v = Yc b_l + R a_l^T / ||a_l||^2`` on the
-    data's convex hull; an archetype with ``||a_l||^2 < 1e-7`` goes to the worst-fitted pixel."""
+    ``R = Yc - Yc B A``, that is the projection of ``v = Yc b_j + R a_j^T / ||a_j||^2`` on the
+    data's convex hull; an archetype with ``||a_j||^2 < 1e-7`` goes to the worst-fitted pixel."""
     B = B.clone()
     Z = Yc @ B                                                          # (bands, p)
     R = Yc - Z @ A
-    for l in range(B.shape[1]):
-        a = A[l]
+    for j in range(B.shape[1]):
+        a = A[j]
         norm2 = float(a @ a)
         if norm2 < 1e-7:
-            beta = torch.zeros_like(B[:, l])
+            beta = torch.zeros_like(B[:, j])
             beta[(R**2).sum(0).argmax()] = 1.0
         else:
-            v = Z[:, l] + R @ a / norm2
-            beta = _project_on_hull(Yc, v, B[:, l], tol_kkt)
+            v = Z[:, j] + R @ a / norm2
+            beta = _project_on_hull(Yc, v, B[:, j], tol_kkt)
         z = Yc @ beta
-        R = R + torch.outer(Z[:, l] - z, a)
-        Z[:, l], B[:, l] = z, beta
+        R = R + torch.outer(Z[:, j] - z, a)
+        Z[:, j], B[:, j] = z, beta
     return B
 
 

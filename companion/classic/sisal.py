@@ -28,7 +28,8 @@ Lagrangian, not copied):
 
 Stops when ten subproblems in a row lowered the objective by less than ``tol`` (relative) in
 all (``converged``; single steps can be tiny while the ADMM variables warm up), else after
-``mm_iters``; a subproblem whose step does not descend keeps ``Q_k`` (its ADMM variables go on). One host read per subproblem (the line search).
+``mm_iters``; a subproblem whose step does not descend keeps ``Q_k`` (its ADMM variables go
+on). One host read per subproblem (the line search).
 
 Defaults: ``tau=1``, ``mu=1000 p / N``, ``mm_iters=80``, ``al_iters=4`` (P: the paper's
 ``sisal.m`` defaults); ``lam=1e-6`` (C: ``sisal.m``'s ``lam_quad``); no spherisation (C: HySUPP
