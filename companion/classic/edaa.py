@@ -17,8 +17,9 @@ kept by a rule that uses no ground truth (C, HySUPP's ``EDAA``): among the runs 
 residual ``sum |Y - Y B A|`` lies within ``tolerance`` (relative) of the smallest, the run whose
 endmembers have the smallest largest pairwise correlation (Pearson, across bands).
 
-Defaults (C: HySUPP ``config/model/EDAA.yaml``; P: the paper's section on the algorithm uses the
-same values): ``outer=100``, ``k_a=5``, ``k_b=5``, ``runs=50``, ``tolerance=0.05``. Run ``m``
+Defaults (C: HySUPP ``config/model/EDAA.yaml`` and its ``EDAA`` class, by the paper's authors;
+the paper's own values not checked here): ``outer=100``, ``k_a=5``, ``k_b=5``, ``runs=50``,
+``tolerance=0.05``; float64 on CPU (O; HySUPP computes in float32). Run ``m``
 draws from ``numpy.random.default_rng((seed, m))`` (O: HySUPP seeds torch with ``m + seed``), so
 a run's result does not depend on how many runs are computed beside it.
 
