@@ -16,7 +16,8 @@ name               endmembers ``(bands, p)``
 =================  ==============================================================================
 
 The VCA variants, ``edaa`` and ``sisal`` depend on a seed; ``aa``, ``sivm`` and ``truth`` are
-deterministic. Each method runs with its module's defaults (see its docstring).
+deterministic. Each method runs with its module's defaults (see its docstring), on the CPU in
+float64 so that a start does not depend on the machine.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def initial_endmembers(name: str, Y: np.ndarray, p: int, seed: int = 0,
     if name == "aa":
         return archetypal_analysis(Y, p, device="cpu").endmembers
     if name == "edaa":
-        return edaa(Y, p, seed=seed).endmembers
+        return edaa(Y, p, seed=seed, device="cpu").endmembers
     if name == "sisal":
         return sisal(Y, p, seed=seed, device="cpu").endmembers
     if name == "vca_normal":
