@@ -3,14 +3,21 @@
 =================  ==============================================================================
 name               endmembers ``(bands, p)``
 =================  ==============================================================================
-``vca``            VCA, branch chosen by its SNR estimate (the reference code's rule)
+``vca``            VCA, branch chosen by its SNR estimate (the reference code's rule), uniform
+                   random directions as the reference code
 ``vca_projective`` VCA forced to the projective (high-SNR) branch
 ``vca_affine``     VCA forced to the affine (low-SNR) branch
+``vca_normal``     VCA with the book's former normal directions (reproduces records made with it)
+``aa``             archetypal analysis (no pixel search, no start; SPAMS' first-pixels start)
+``edaa``           entropic descent archetypal analysis (50 restarts, kept without ground truth)
+``sisal``          SISAL minimum-volume simplex (started from VCA with the seed)
 ``sivm``           SiVM as the U-ADMM official code (rank-p SVD denoise, clip, volume selection)
 ``truth``          the reference endmembers: an upper bound, not a method
 =================  ==============================================================================
 
-The VCA variants depend on a seed; ``sivm`` and ``truth`` are deterministic.
+The VCA variants, ``edaa`` and ``sisal`` depend on a seed; ``aa``, ``sivm`` and ``truth`` are
+deterministic. Each method runs with its module's defaults (see its docstring), on the CPU in
+float64 so that a start does not depend on the machine.
 """
 
 from __future__ import annotations
@@ -19,6 +26,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .classic.archetypal import archetypal_analysis
+from .classic.edaa import edaa
+from .classic.sisal import sisal
 from .classic.sivm import sivm
 from .classic.vca import vca
 
@@ -28,10 +38,14 @@ INITIALISATIONS = {
     "vca": "VCA (automatic branch)",
     "vca_projective": "VCA (projective branch)",
     "vca_affine": "VCA (affine branch)",
+    "vca_normal": "VCA (former normal directions)",
+    "aa": "archetypal analysis",
+    "edaa": "EDAA",
+    "sisal": "SISAL (from VCA)",
     "sivm": "SiVM (official U-ADMM code)",
     "truth": "ground truth (upper bound)",
 }
-DETERMINISTIC = frozenset({"sivm", "truth"})
+DETERMINISTIC = frozenset({"aa", "sivm", "truth"})
 
 
 def initial_endmembers(name: str, Y: np.ndarray, p: int, seed: int = 0,
@@ -46,6 +60,14 @@ def initial_endmembers(name: str, Y: np.ndarray, p: int, seed: int = 0,
         return np.array(truth, dtype=np.float64)
     if name == "sivm":
         return sivm(Y, p)[0]
+    if name == "aa":
+        return archetypal_analysis(Y, p, device="cpu").endmembers
+    if name == "edaa":
+        return edaa(Y, p, seed=seed, device="cpu").endmembers
+    if name == "sisal":
+        return sisal(Y, p, seed=seed, device="cpu").endmembers
+    if name == "vca_normal":
+        return vca(Y, p, seed=seed, directions="normal")[0]
     branch = "auto" if name == "vca" else name.removeprefix("vca_")
     return vca(Y, p, seed=seed, branch=branch)[0]
 

@@ -83,7 +83,8 @@ def test_vca_branches_recover_planted_simplex():
 
 def test_registry_contract():
     Y, E, _ = planted(7)
-    assert set(INITIALISATIONS) == {"vca", "vca_projective", "vca_affine", "sivm", "truth"}
+    assert set(INITIALISATIONS) == {"vca", "vca_projective", "vca_affine", "vca_normal", "aa", "edaa",
+                                    "sisal", "sivm", "truth"}
     np.testing.assert_array_equal(initial_endmembers("truth", Y, 4, truth=E), E)
     runs = initial_endmembers_runs("sivm", Y, 4, [0, 1, 2])
     assert runs.shape == (3, Y.shape[0], 4) and np.array_equal(runs[0], runs[2])
@@ -93,3 +94,15 @@ def test_registry_contract():
         initial_endmembers("truth", Y, 4)
     with pytest.raises(ValueError, match="unknown"):
         initial_endmembers("nfindr", Y, 4)
+
+
+def test_start_free_initialisations_recover_planted_simplex():
+    Y, E, _ = planted(8, n=200)
+    for name, seed in (("aa", 0), ("sisal", 1), ("vca_normal", 2)):
+        E_hat = initial_endmembers(name, Y, 4, seed=seed)
+        perm = metrics.match_endmembers(E, E_hat)
+        assert E_hat.shape == E.shape and metrics.sad(E, E_hat[:, perm]).max() < 1e-3, name
+    runs = initial_endmembers_runs("aa", Y, 4, [0, 5])
+    np.testing.assert_array_equal(runs[0], runs[1])
+    np.testing.assert_array_equal(initial_endmembers("vca_normal", Y, 4, seed=3),
+                                  vca(Y, 4, seed=3, directions="normal")[0])
