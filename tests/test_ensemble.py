@@ -144,28 +144,42 @@ def test_reinitialisation_draws_do_not_depend_on_the_chunk():
             assert torch.allclose(alone["params"][k][0], together["params"][k][m], atol=1e-12, rtol=0)
 
 
+@pytest.mark.parametrize("entrywise_steps", [False, True])
 @pytest.mark.parametrize("weight_decay", [0.0, 1e-2])
-def test_entrywise_adam_is_torch_adam_until_a_reset(weight_decay):
+def test_ensemble_adam_is_torch_adam_until_a_reset(weight_decay, entrywise_steps):
     g = torch.Generator().manual_seed(0)
-    p0 = torch.randn(3, 4, 5, generator=g, dtype=torch.float64)
-    ours, ref = p0.clone().requires_grad_(True), p0.clone().requires_grad_(True)
-    mine = ensemble.EntrywiseAdam([ours], lr=1e-2, weight_decay=weight_decay)
-    torch_adam = torch.optim.Adam([ref], lr=1e-2, weight_decay=weight_decay)
+    p0 = {"a": torch.randn(3, 4, 5, generator=g, dtype=torch.float64),
+          "b": torch.randn(3, 2, generator=g, dtype=torch.float64)}
+    ours = {k: v.clone() for k, v in p0.items()}
+    grads = {k: torch.empty_like(v) for k, v in p0.items()}
+    ref = [v.clone().requires_grad_(True) for v in p0.values()]
+    mine = ensemble.EnsembleAdam(ours, grads, lr=1e-2, weight_decay=weight_decay, entrywise_steps=entrywise_steps)
+    torch_adam = torch.optim.Adam(ref, lr=1e-2, weight_decay=weight_decay)
+
+    def gradient(p):                                     # of (p ** 3).sum() + p.sum()
+        return 3 * p ** 2 + 1
+
     for _ in range(5):
-        for p, opt in ((ours, mine), (ref, torch_adam)):
-            opt.zero_grad()
-            ((p ** 3).sum() + p.sum()).backward()
-            opt.step()
-    assert torch.allclose(ours, ref, atol=1e-12)
-    mine.state[ours]["step"][0] = 0                     # a reset entry restarts its bias correction:
-    mine.state[ours]["exp_avg"][0] = 0                  # its next update is lr * sign(gradient)
-    mine.state[ours]["exp_avg_sq"][0] = 0
-    before = ours.detach().clone()
-    mine.zero_grad()
-    ((ours ** 3).sum() + ours.sum()).backward()
-    grad = ours.grad[0] + weight_decay * before[0]
+        for k in ours:
+            grads[k].copy_(gradient(ours[k]))
+        mine.step()
+        torch_adam.zero_grad()
+        sum(((p ** 3).sum() + p.sum()) for p in ref).backward()
+        torch_adam.step()
+    for k, r in zip(ours, ref, strict=True):
+        assert torch.allclose(ours[k], r, atol=1e-12)
+    if not entrywise_steps:
+        assert mine.state["a"]["step"].shape == () and float(mine.state["a"]["step"]) == 5
+        return
+    state = mine.state["a"]
+    for key in ("step", "exp_avg", "exp_avg_sq"):        # a reset entry restarts its bias correction:
+        state[key][0] = 0                                # its next update is lr * sign(gradient)
+    before = ours["a"].clone()
+    for k in ours:
+        grads[k].copy_(gradient(ours[k]))
+    grad = grads["a"][0] + weight_decay * before[0]
     mine.step()
-    assert torch.allclose(before[0] - ours[0].detach(), 1e-2 * grad / (grad.abs() + 1e-8), atol=1e-9)
+    assert torch.allclose(before[0] - ours["a"][0], 1e-2 * grad / (grad.abs() + 1e-8), atol=1e-9)
 
 
 def test_adam_step_reset_changes_only_reinitialised_models():

@@ -10,6 +10,12 @@ A model whose loss becomes NaN is recorded as diverged; it cannot disturb the ot
 
 Reinitialisation (Książek et al. Sec. 2.6) monitors the dead-activation coefficients of the
 second encoder layer (the ``basic`` bottleneck) every iteration.
+
+A training step is :mod:`companion.nets.ensemble_backprop`'s forward and hand-written backward
+(gradients written in place), one fused Adam pass (:class:`EnsembleAdam`) and the
+dead-activation bookkeeping; it reads nothing back to the host, so on CUDA it is captured once as
+a CUDA graph and replayed (``cuda_graph``). On the CPU, chunks are sized for the caches
+(:func:`models_per_chunk`).
 """
 
 from __future__ import annotations
@@ -19,20 +25,17 @@ from dataclasses import dataclass
 
 import torch
 
+from companion.nets.ensemble_backprop import backward, forward_saved, loss_gradient
 from companion.nets.unmixing_ae import (
     ACTIVATION_GAIN,
-    BN_EPS,
-    BN_MOMENTUM,
     INIT_SCHEMES,
-    SUM_TO_ONE_EPS,
     AEConfig,
     counter_linear,
     dropout_noise,
     pixel_order,
-    reconstruction_loss,
 )
 
-__all__ = ["ADAM_STEP_CHOICES", "REINIT_METHODS", "EntrywiseAdam", "Reinitialisation", "dead_coefficients",
+__all__ = ["ADAM_STEP_CHOICES", "REINIT_METHODS", "EnsembleAdam", "Reinitialisation", "dead_coefficients",
            "eval_block", "evaluate", "forward", "models_per_chunk", "train_ensemble", "unmix"]
 
 REINIT_METHODS = ("whole", "layer", "partial")
@@ -55,31 +58,9 @@ def forward(params: Mapping[str, torch.Tensor], x: torch.Tensor, config: AEConfi
 
     Returns ``(abundances (M, batch, R), reconstruction (M, batch, L), bottleneck (M, batch, R))``.
     ``running`` holds the BatchNorm running statistics (``original``), updated in training mode
-    and used in evaluation mode, as ``nn.BatchNorm1d`` does.
+    and used in evaluation mode, as ``nn.BatchNorm1d`` does (:func:`ensemble_backprop.forward_saved`).
     """
-    activation = torch.sigmoid if config.architecture == "original" else torch.relu
-    n_encoder = len(config.linear_layers()) - 1
-    h = x
-    for i in range(n_encoder):
-        h = activation(torch.baddbmm(params[f"b{i}"].unsqueeze(1), h, params[f"W{i}"].transpose(1, 2)))
-    bottleneck = h
-    if config.architecture == "original":
-        if training:
-            mean, var = h.mean(dim=1), h.var(dim=1, unbiased=False)
-            with torch.no_grad():
-                n = h.shape[1]
-                running["mean"].mul_(1 - BN_MOMENTUM).add_(BN_MOMENTUM * mean)
-                running["var"].mul_(1 - BN_MOMENTUM).add_(BN_MOMENTUM * var * n / max(n - 1, 1))
-        else:
-            mean, var = running["mean"], running["var"]
-        h = (h - mean.unsqueeze(1)) / torch.sqrt(var.unsqueeze(1) + BN_EPS)
-        h = h * params["gamma"].unsqueeze(1) + params["beta"].unsqueeze(1)
-        h = torch.relu(h - params["alpha"].unsqueeze(1))
-    h = h + SUM_TO_ONE_EPS
-    abundances = h / h.sum(dim=-1, keepdim=True)
-    code = abundances * noise if (training and noise is not None) else abundances
-    decoder = params[f"W{n_encoder}"]
-    return abundances, torch.bmm(code, decoder.transpose(1, 2)), bottleneck
+    return forward_saved(params, x, config, running=running, training=training, noise=noise)[:3]
 
 
 ADAM_STEP_CHOICES = ("keep", "reset")
@@ -125,28 +106,45 @@ class Reinitialisation:
         return Reinitialisation(self.methods[part], self.thresholds[part], self.schemes[part], self.adam_step)
 
 
-class EntrywiseAdam:
-    """Adam (Kingma and Ba; ``torch.optim.Adam`` without amsgrad) with one step count per entry,
-    so that reinitialised entries can restart their bias correction. ``state[p]`` holds
-    ``exp_avg``, ``exp_avg_sq`` and ``step``, each shaped as ``p``; ``weight_decay`` adds
-    ``weight_decay * p`` to the gradient, as ``torch.optim.Adam`` does."""
+class EnsembleAdam:
+    """Adam (Kingma and Ba; ``torch.optim.Adam`` without amsgrad) over the named tensors
+    ``params`` with their gradients in ``grads`` (written by :func:`ensemble_backprop.backward`,
+    never accumulated, so nothing is zeroed). ``weight_decay`` adds ``weight_decay * p`` to the
+    gradient, as ``torch.optim.Adam`` does.
 
-    def __init__(self, params: list[torch.Tensor], lr: float, betas=(0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0):
-        self.params, self.lr, self.betas, self.eps, self.weight_decay = params, lr, betas, eps, weight_decay
-        self.state = {p: {"exp_avg": torch.zeros_like(p), "exp_avg_sq": torch.zeros_like(p),
-                          "step": torch.zeros_like(p)} for p in params}
+    ``state[name]`` holds ``exp_avg``, ``exp_avg_sq`` and ``step``. With ``entrywise_steps=False``
+    every tensor shares one step count (a 0-d float32 tensor on the parameters' device, as
+    ``torch.optim.Adam``'s per-tensor counts, which move together) and one fused kernel updates
+    all tensors (``torch._fused_adam_``, the kernel of ``torch.optim.Adam(fused=True)``). With
+    ``entrywise_steps=True`` the count is one per entry, shaped as the parameter, so that
+    reinitialised entries can restart their bias correction. Either way ``step()`` reads nothing
+    back to the host."""
 
-    def zero_grad(self, set_to_none: bool = False):
-        for p in self.params:
-            if p.grad is not None:
-                p.grad.zero_()
+    def __init__(self, params: Mapping[str, torch.Tensor], grads: Mapping[str, torch.Tensor], lr: float,
+                 betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0, entrywise_steps: bool = False):
+        self.params, self.grads = dict(params), dict(grads)
+        self.lr, self.betas, self.eps, self.weight_decay = lr, betas, eps, weight_decay
+        self.entrywise_steps = entrywise_steps
+        first = next(iter(self.params.values()))
+        shared = torch.zeros((), dtype=torch.float32, device=first.device)
+        self.state = {k: {"exp_avg": torch.zeros_like(p), "exp_avg_sq": torch.zeros_like(p),
+                          "step": torch.zeros_like(p) if entrywise_steps else shared}
+                      for k, p in self.params.items()}
+        self._lists = [list(d.values()) for d in (self.params, self.grads)] + \
+            [[s[key] for s in self.state.values()] for key in ("exp_avg", "exp_avg_sq", "step")]
 
     @torch.no_grad()
     def step(self):
         beta1, beta2 = self.betas
-        for p in self.params:
-            state, grad = self.state[p], p.grad
+        if not self.entrywise_steps:
+            params, grads, exp_avgs, exp_avg_sqs, steps = self._lists
+            steps[0].add_(1)
+            torch._fused_adam_(params, grads, exp_avgs, exp_avg_sqs, [], steps, lr=self.lr, beta1=beta1,
+                               beta2=beta2, weight_decay=self.weight_decay, eps=self.eps, amsgrad=False,
+                               maximize=False)
+            return
+        for k, p in self.params.items():
+            state, grad = self.state[k], self.grads[k]
             if self.weight_decay:
                 grad = grad.add(p, alpha=self.weight_decay)
             state["step"].add_(1)
@@ -173,7 +171,7 @@ class _Rules:
         self.gain = ACTIVATION_GAIN[config.architecture]
 
 
-def _reinitialise(params, optimiser, config: AEConfig, rules: _Rules, seeds: torch.Tensor, epoch: int,
+def _reinitialise(params, optimiser: EnsembleAdam, config: AEConfig, rules: _Rules, seeds: torch.Tensor, epoch: int,
                   step: int, d_layer: torch.Tensor, d_neuron: torch.Tensor) -> torch.Tensor:
     """Apply the reinitialisation rules in place; return the ``(M,)`` mask of models touched.
 
@@ -200,64 +198,114 @@ def _reinitialise(params, optimiser, config: AEConfig, rules: _Rules, seeds: tor
                 continue
             p = params[name]
             m = mask.view(*mask.shape, *([1] * (p.ndim - 2)))
-            p.data[index] = torch.where(m, new.to(p), p.data[index])
-            state = optimiser.state.get(p, {})
-            for value in state.values():                # moments, and EntrywiseAdam's step counts
+            p[index] = torch.where(m, new.to(p), p[index])
+            for value in optimiser.state[name].values():   # moments, and entrywise step counts
                 if value.shape == p.shape:
                     value[index] = torch.where(m, 0.0, value[index])
     return neurons.any(dim=1)
 
 
+def _train_step(params, grads, optimiser: EnsembleAdam, xb: torch.Tensor, noise: torch.Tensor | None,
+                running, config: AEConfig, loss: str, loss_sum: torch.Tensor, dead_sum: torch.Tensor):
+    """One optimisation step of every model on its batch ``xb: (M, batch, L)``: forward,
+    hand-written backward, Adam; adds the per-model loss and the bottleneck's dead coefficient to
+    ``loss_sum``, ``dead_sum`` ``(M,)`` in place. Returns ``(d_layer (M,), d_neuron (M, units))``
+    of :func:`dead_coefficients`. All inputs and outputs live at fixed addresses and nothing is
+    read back to the host, so a CUDA graph can capture it."""
+    _, x_hat, bottleneck, saved = forward_saved(params, xb, config, running=running, training=True, noise=noise)
+    per_model, d_x_hat = loss_gradient(xb, x_hat, loss)
+    backward(params, grads, saved, d_x_hat, config)
+    optimiser.step()
+    d_layer, d_neuron = dead_coefficients(bottleneck)
+    loss_sum.add_(per_model)
+    dead_sum.add_(d_layer)
+    return d_layer, d_neuron
+
+
+class _CudaGraphStep:
+    """Calls ``step`` eagerly ``warmup`` times (on a side stream, as CUDA graph capture requires),
+    then captures the next call once as a CUDA graph and replays it on every later call, returning
+    the captured outputs (their values refreshed by each replay). ``step`` must take its inputs from
+    fixed tensors and never synchronise with the host (:func:`_train_step`). Removes the launch
+    overhead of the step's ~100 small kernels."""
+
+    def __init__(self, step, warmup: int = 3):
+        self.step, self.warmup, self.calls = step, warmup, 0
+        self.graph, self.outputs = None, None
+
+    def __call__(self):
+        if self.graph is None and self.calls < self.warmup:
+            self.calls += 1
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                outputs = self.step()
+            torch.cuda.current_stream().wait_stream(side)
+            return outputs
+        if self.graph is None:
+            self.graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(self.graph):
+                self.outputs = self.step()
+        self.graph.replay()
+        return self.outputs
+
+
 def train_ensemble(X: torch.Tensor, config: AEConfig, weights: Mapping[str, torch.Tensor],
                    run_seeds: torch.Tensor, *, loss: str, batch_size: int, lr: float, epochs: int,
-                   weight_decay: float = 0.0, reinit: Reinitialisation | None = None, progress=None) -> dict:
+                   weight_decay: float = 0.0, reinit: Reinitialisation | None = None, progress=None,
+                   cuda_graph: bool | None = None) -> dict:
     """Train M models together; ``X: (pixels, L)`` scaled data on the target device and dtype,
     ``weights``: stacked initial weights ``(M, ...)`` (cast to X's dtype), ``run_seeds: (M,)``.
     Adam with learning rate ``lr`` and L2 ``weight_decay`` (ATE's Table 1 runs: 0).
+    ``cuda_graph``: replay the training step as a CUDA graph (:class:`_CudaGraphStep`); default
+    on for CUDA devices; refused elsewhere.
 
     Returns ``{"params", "running", "final_loss" (M,) mean loss of the last epoch,
     "dead" (M,) mean dead-activation coefficient of the bottleneck over the last epoch,
     "reinitialised" (M,) number of iterations that reinitialised the model}``.
     """
     device, dtype = X.device, X.dtype
-    params = {k: v.to(device=device, dtype=dtype).clone().requires_grad_(True) for k, v in weights.items()}
-    M = len(run_seeds)
+    if cuda_graph is None:
+        cuda_graph = device.type == "cuda"
+    if cuda_graph and device.type != "cuda":
+        raise ValueError(f"cuda_graph needs a CUDA device, got {device}")
+    params = {k: v.to(device=device, dtype=dtype).clone().contiguous() for k, v in weights.items()}
+    grads = {k: torch.empty_like(v) for k, v in params.items()}
+    M, bands = len(run_seeds), X.shape[1]
     seeds = torch.as_tensor(run_seeds, dtype=torch.int64, device=device)
     running = {"mean": torch.zeros(M, config.endmembers, device=device, dtype=dtype),
                "var": torch.ones(M, config.endmembers, device=device, dtype=dtype)}
-    if reinit is not None and reinit.adam_step == "reset":
-        optimiser = EntrywiseAdam(list(params.values()), lr=lr, weight_decay=weight_decay)
-    else:   # fused: one pass per tensor
-        optimiser = torch.optim.Adam(list(params.values()), lr=lr, weight_decay=weight_decay, fused=True)
+    optimiser = EnsembleAdam(params, grads, lr=lr, weight_decay=weight_decay,
+                             entrywise_steps=reinit is not None and reinit.adam_step == "reset")
     rules = _Rules(reinit, config, device, dtype) if reinit is not None else None
     reinitialised = torch.zeros(M, dtype=torch.int64, device=device)
+    xb = torch.empty(M, batch_size, bands, device=device, dtype=dtype)      # the step's fixed inputs
+    noise = torch.empty(M, batch_size, config.endmembers, device=device, dtype=dtype) \
+        if config.dropout > 0 else None
+    loss_sum, dead_sum = (torch.zeros(M, device=device, dtype=dtype) for _ in range(2))
+
+    def step():
+        return _train_step(params, grads, optimiser, xb, noise, running, config, loss, loss_sum, dead_sum)
+
+    run_step = _CudaGraphStep(step) if cuda_graph else step
+    steps = X.shape[0] // batch_size
     for epoch in range(epochs):
-        order = pixel_order(seeds, epoch, X.shape[0], batch_size, device)
-        steps = order.shape[1]
-        loss_sum = torch.zeros(M, device=device, dtype=dtype)
-        dead_sum = torch.zeros(M, device=device, dtype=dtype)
-        for step in range(steps):
-            xb = X[order[:, step]]                                    # (M, batch, L)
-            noise = None
-            if config.dropout > 0:
-                noise = dropout_noise(seeds, epoch, step, batch_size, config.endmembers, config.dropout,
-                                      device).to(dtype)
-            _, x_hat, bottleneck = forward(params, xb, config, running=running, training=True, noise=noise)
-            per_model = reconstruction_loss(xb, x_hat, loss)
-            optimiser.zero_grad(set_to_none=False)  # reuse the buffers: fresh large tensors cost page faults
-            per_model.sum().backward()
-            optimiser.step()
-            with torch.no_grad():
-                d_layer, d_neuron = dead_coefficients(bottleneck)
-                loss_sum += per_model.detach()
-                dead_sum += d_layer
-                if rules is not None:
-                    reinitialised += _reinitialise(params, optimiser, config, rules, seeds, epoch, step,
-                                                   d_layer, d_neuron).long()
+        order = pixel_order(seeds, epoch, X.shape[0], batch_size, device).transpose(0, 1).contiguous()
+        loss_sum.zero_()
+        dead_sum.zero_()
+        for step_index in range(steps):
+            torch.index_select(X, 0, order[step_index].view(-1), out=xb.view(-1, bands))
+            if noise is not None:
+                noise.copy_(dropout_noise(seeds, epoch, step_index, batch_size, config.endmembers,
+                                          config.dropout, device))
+            d_layer, d_neuron = run_step()
+            if rules is not None:
+                reinitialised += _reinitialise(params, optimiser, config, rules, seeds, epoch, step_index,
+                                               d_layer, d_neuron)
         if progress is not None:
             progress.update(1)
-    return {"params": {k: v.detach() for k, v in params.items()}, "running": running,
-            "final_loss": loss_sum / steps, "dead": dead_sum / steps, "reinitialised": reinitialised}
+    return {"params": params, "running": running, "final_loss": loss_sum / steps, "dead": dead_sum / steps,
+            "reinitialised": reinitialised}
 
 
 def eval_block(M: int, config: AEConfig, n_pixels: int, itemsize: int = 4,
