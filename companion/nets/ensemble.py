@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import torch
 
-from companion.nets.ensemble_backprop import backward, forward_saved, loss_gradient
+from companion.nets.ensemble_backprop import decode, decoder_backward, encode, encoder_backward
 from companion.nets.unmixing_ae import (
     ACTIVATION_GAIN,
     INIT_SCHEMES,
@@ -58,9 +58,10 @@ def forward(params: Mapping[str, torch.Tensor], x: torch.Tensor, config: AEConfi
 
     Returns ``(abundances (M, batch, R), reconstruction (M, batch, L), bottleneck (M, batch, R))``.
     ``running`` holds the BatchNorm running statistics (``original``), updated in training mode
-    and used in evaluation mode, as ``nn.BatchNorm1d`` does (:func:`ensemble_backprop.forward_saved`).
+    and used in evaluation mode, as ``nn.BatchNorm1d`` does (:func:`ensemble_backprop.encode`).
     """
-    return forward_saved(params, x, config, running=running, training=training, noise=noise)[:3]
+    abundances, code, bottleneck, _ = encode(params, x, config, running=running, training=training, noise=noise)
+    return abundances, decode(code, params[f"W{len(config.linear_layers()) - 1}"]), bottleneck
 
 
 ADAM_STEP_CHOICES = ("keep", "reset")
@@ -183,6 +184,7 @@ def _reinitialise(params, optimiser: EnsembleAdam, config: AEConfig, rules: _Rul
     fired = whole | (rules.method["layer"] & over)
     neurons = (rules.method["partial"].unsqueeze(1) & (d_neuron > rules.threshold.unsqueeze(1))) \
         | fired.unsqueeze(1)                                                   # (M, units)
+    decoder = len(config.linear_layers()) - 1
     for i, (fan_in, fan_out, bias) in enumerate(config.linear_layers()):
         index = rules.candidates[i]
         rows = neurons if i == REINIT_LAYER else whole.unsqueeze(1).expand(-1, fan_out)   # (M, fan_out)
@@ -197,7 +199,10 @@ def _reinitialise(params, optimiser: EnsembleAdam, config: AEConfig, rules: _Rul
             if new is None:
                 continue
             p = params[name]
-            m = mask.view(*mask.shape, *([1] * (p.ndim - 2)))
+            if i == decoder:                 # held as D^T (train_ensemble); replaced whole or not at all
+                new, m = new.transpose(1, 2), mask[:, :1, None]
+            else:
+                m = mask.view(*mask.shape, *([1] * (p.ndim - 2)))
             p[index] = torch.where(m, new.to(p), p[index])
             for value in optimiser.state[name].values():   # moments, and entrywise step counts
                 if value.shape == p.shape:
@@ -205,16 +210,18 @@ def _reinitialise(params, optimiser: EnsembleAdam, config: AEConfig, rules: _Rul
     return neurons.any(dim=1)
 
 
-def _train_step(params, grads, optimiser: EnsembleAdam, xb: torch.Tensor, noise: torch.Tensor | None,
-                running, config: AEConfig, loss: str, loss_sum: torch.Tensor, dead_sum: torch.Tensor):
-    """One optimisation step of every model on its batch ``xb: (M, batch, L)``: forward,
-    hand-written backward, Adam; adds the per-model loss and the bottleneck's dead coefficient to
+def _train_step(params, grads, optimiser: EnsembleAdam, xb: torch.Tensor, x_norm: torch.Tensor,
+                noise: torch.Tensor | None, running, config: AEConfig, loss: str, loss_sum: torch.Tensor,
+                dead_sum: torch.Tensor):
+    """One optimisation step of every model on its batch ``xb: (M, batch, L)`` (``x_norm: (M,
+    batch)`` the spectra's norms): forward, hand-written backward, Adam; adds the per-model loss and the bottleneck's dead coefficient to
     ``loss_sum``, ``dead_sum`` ``(M,)`` in place. Returns ``(d_layer (M,), d_neuron (M, units))``
     of :func:`dead_coefficients`. All inputs and outputs live at fixed addresses and nothing is
     read back to the host, so a CUDA graph can capture it."""
-    _, x_hat, bottleneck, saved = forward_saved(params, xb, config, running=running, training=True, noise=noise)
-    per_model, d_x_hat = loss_gradient(xb, x_hat, loss)
-    backward(params, grads, saved, d_x_hat, config)
+    _, code, bottleneck, saved = encode(params, xb, config, running=running, training=True, noise=noise)
+    decoder = f"W{len(config.linear_layers()) - 1}"                        # held as D^T (M, R, L)
+    per_model, d_code = decoder_backward(xb, x_norm, code, params[decoder], loss, grads[decoder])
+    encoder_backward(params, grads, saved, d_code, config)
     optimiser.step()
     d_layer, d_neuron = dead_coefficients(bottleneck)
     loss_sum.add_(per_model)
@@ -269,7 +276,13 @@ def train_ensemble(X: torch.Tensor, config: AEConfig, weights: Mapping[str, torc
         cuda_graph = device.type == "cuda"
     if cuda_graph and device.type != "cuda":
         raise ValueError(f"cuda_graph needs a CUDA device, got {device}")
-    params = {k: v.to(device=device, dtype=dtype).clone().contiguous() for k, v in weights.items()}
+    decoder = f"W{len(config.linear_layers()) - 1}"
+
+    def own(name: str, value: torch.Tensor) -> torch.Tensor:     # a contiguous copy; the decoder as D^T
+        value = value.transpose(1, 2) if name == decoder else value
+        return torch.empty(value.shape, device=device, dtype=dtype).copy_(value)
+
+    params = {k: own(k, v) for k, v in weights.items()}
     grads = {k: torch.empty_like(v) for k, v in params.items()}
     M, bands = len(run_seeds), X.shape[1]
     seeds = torch.as_tensor(run_seeds, dtype=torch.int64, device=device)
@@ -279,13 +292,15 @@ def train_ensemble(X: torch.Tensor, config: AEConfig, weights: Mapping[str, torc
                              entrywise_steps=reinit is not None and reinit.adam_step == "reset")
     rules = _Rules(reinit, config, device, dtype) if reinit is not None else None
     reinitialised = torch.zeros(M, dtype=torch.int64, device=device)
+    norms = X.norm(dim=1)                                                   # (pixels,)
     xb = torch.empty(M, batch_size, bands, device=device, dtype=dtype)      # the step's fixed inputs
+    x_norm = torch.empty(M, batch_size, device=device, dtype=dtype)
     noise = torch.empty(M, batch_size, config.endmembers, device=device, dtype=dtype) \
         if config.dropout > 0 else None
     loss_sum, dead_sum = (torch.zeros(M, device=device, dtype=dtype) for _ in range(2))
 
     def step():
-        return _train_step(params, grads, optimiser, xb, noise, running, config, loss, loss_sum, dead_sum)
+        return _train_step(params, grads, optimiser, xb, x_norm, noise, running, config, loss, loss_sum, dead_sum)
 
     run_step = _CudaGraphStep(step) if cuda_graph else step
     steps = X.shape[0] // batch_size
@@ -294,7 +309,9 @@ def train_ensemble(X: torch.Tensor, config: AEConfig, weights: Mapping[str, torc
         loss_sum.zero_()
         dead_sum.zero_()
         for step_index in range(steps):
-            torch.index_select(X, 0, order[step_index].view(-1), out=xb.view(-1, bands))
+            rows = order[step_index].view(-1)
+            torch.index_select(X, 0, rows, out=xb.view(-1, bands))
+            torch.index_select(norms, 0, rows, out=x_norm.view(-1))
             if noise is not None:
                 noise.copy_(dropout_noise(seeds, epoch, step_index, batch_size, config.endmembers,
                                           config.dropout, device))
@@ -304,6 +321,7 @@ def train_ensemble(X: torch.Tensor, config: AEConfig, weights: Mapping[str, torc
                                                d_layer, d_neuron)
         if progress is not None:
             progress.update(1)
+    params[decoder] = params[decoder].transpose(1, 2).contiguous()
     return {"params": params, "running": running, "final_loss": loss_sum / steps, "dead": dead_sum / steps,
             "reinitialised": reinitialised}
 
