@@ -35,8 +35,8 @@ from companion.nets.unmixing_ae import (
     pixel_order,
 )
 
-__all__ = ["ADAM_STEP_CHOICES", "REINIT_METHODS", "EnsembleAdam", "Reinitialisation", "dead_coefficients",
-           "eval_block", "evaluate", "forward", "models_per_chunk", "train_ensemble", "unmix"]
+__all__ = ["ADAM_STEP_CHOICES", "CPU_STEP_BYTES", "REINIT_METHODS", "EnsembleAdam", "Reinitialisation", "dead_coefficients",
+           "eval_block", "evaluate", "forward", "models_per_chunk", "step_bytes", "train_ensemble", "unmix"]
 
 REINIT_METHODS = ("whole", "layer", "partial")
 REINIT_LAYER = 1  # the second encoder layer
@@ -362,23 +362,44 @@ def unmix(params: Mapping[str, torch.Tensor], running: Mapping[str, torch.Tensor
     return torch.cat(abundances, dim=1), decoder, torch.cat(rmse, dim=1)
 
 
+# Per-step working set of a CPU chunk (parameters, gradients, Adam moments, activations;
+# :func:`step_bytes`): the chunk that keeps it near this size trains fastest. Measured on one
+# thread of the Xeon this was developed on (benchmarks/results/engine_cpu.md, chunk sweep): the
+# best chunks of Exp. 4, 8 and 10 (128, 64, 64 models) touch 13.6, 11.8 and 18.2 MB per step;
+# chunks of 1,000 models and more lose 30-35 %; chunks below 32 models lose to per-step overhead.
+CPU_STEP_BYTES = 16 * 1024**2
+
+
+def step_bytes(config: AEConfig, batch_size: int, itemsize: int = 4) -> int:
+    """Bytes one model touches in a training step: parameters, their gradients and Adam's two
+    moments, and about four activation tensors of each layer's width (inputs included)."""
+    layers = config.linear_layers()
+    n_params = sum(fi * fo + (fo if b else 0) for fi, fo, b in layers) + 3 * config.endmembers
+    widths = sum(fo for _, fo, _ in layers) + config.bands
+    return (4 * n_params + 4 * batch_size * widths) * itemsize
+
+
 def models_per_chunk(config: AEConfig, n_pixels: int, batch_size: int, device: torch.device,
                      dtype: torch.dtype = torch.float32, budget_bytes: int | None = None) -> int:
-    """How many models to train at once so that one chunk fits ``budget_bytes`` (default: half
-    the free GPU memory on CUDA, 2 GiB on CPU). Counts parameters with gradients, Adam moments
-    and step counts (:class:`EntrywiseAdam`), the parameter-sized temporaries of a
-    reinitialisation, training activations and the epoch's pixel order (keys, argsort); the
-    evaluation is bounded separately (:func:`eval_block`)."""
+    """How many models to train at once. With ``budget_bytes`` (default: half the free GPU
+    memory on CUDA), so that one chunk fits it: counts parameters with gradients, Adam moments
+    and step counts, the parameter-sized temporaries of a reinitialisation, training activations
+    and the epoch's pixel order (keys, argsort); the evaluation is bounded separately
+    (:func:`eval_block`). On the CPU without a budget, sized for the caches instead: a per-step
+    working set (:func:`step_bytes`) of :data:`CPU_STEP_BYTES`, within 2 GiB of memory."""
+    itemsize = torch.empty((), dtype=dtype).element_size()
+    cache_limit = None
     if budget_bytes is None:
         if device.type == "cuda":
             budget_bytes = torch.cuda.mem_get_info(device)[0] // 2
         else:
             budget_bytes = 2 * 1024**3
+            cache_limit = max(1, CPU_STEP_BYTES // step_bytes(config, batch_size, itemsize))
     layers = config.linear_layers()
     n_params = sum(fi * fo + (fo if b else 0) for fi, fo, b in layers) + 3 * config.endmembers
     widths = sum(fo for _, fo, _ in layers) + config.bands
-    itemsize = torch.empty((), dtype=dtype).element_size()
     per_model = (7 * n_params + 6 * batch_size * widths) * itemsize
     per_model += 2 * n_params * 8                                   # float64 counter draws of a reinit.
     per_model += 4 * n_pixels * 8                                   # pixel keys, hashes, order (64 bit)
-    return max(1, int(budget_bytes // per_model))
+    fits = max(1, int(budget_bytes // per_model))
+    return fits if cache_limit is None else min(fits, cache_limit)

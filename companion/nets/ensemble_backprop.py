@@ -10,8 +10,8 @@ fan_out)``, BatchNorm ``gamma``, ``beta`` and thresholds ``alpha``: ``(M, R)``; 
 L)`` (the layout of its fast products here). ``tests/test_engine_backprop.py`` checks every
 gradient against autograd.
 
-Products of fewer than 400 multiply-adds per model are broadcast multiply-adds (:func:`contract`):
-there ``torch.bmm`` on the CPU runs a scalar loop per model, slower than these products' work.
+Products of fewer than 400 multiply-adds per model are broadcast arithmetic on the CPU
+(:func:`contract`): there ``torch.bmm`` runs a scalar loop per model, slower than their work.
 
 The decoder is linear of rank R (3 or 4), so the training step never forms the reconstruction
 ``x_hat = c D^T`` ``(M, batch, L)``: with ``xD = x D`` and the Gram matrix ``G = D^T D`` ``(M, R,
@@ -52,17 +52,21 @@ __all__ = ["contract", "decode", "decoder_backward", "encode", "encoder_backward
 SAD_CLAMP = 1e-7          # as reconstruction_loss: cos clamped to [-1 + 1e-7, 1 - 1e-7]
 SAD_MIN_DENOMINATOR = 1e-12
 NAIVE_BMM_WORK = 400      # below this many multiply-adds per matrix, aten's CPU bmm loops per model
+SHORT_CONTRACTION = 4     # contractions up to this length as multiply-adds (see contract)
 
 
 def contract(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
-    """Batched matrix product ``a @ b``, ``a: (M, n, k)``, ``b: (M, k, p)``. Below
-    :data:`NAIVE_BMM_WORK` multiply-adds per matrix (``n k p``), where aten's CPU ``bmm`` runs a
-    scalar kernel model by model, as ``k`` broadcast multiply-adds (e.g. ``(4 x 3) @ (3 x 30)``:
-    measured 3.7x faster at M = 256 on one thread); else ``torch.bmm``. Written into ``out``
-    ``(M, n, p)`` when given."""
+    """Batched matrix product ``a @ b``, ``a: (M, n, k)``, ``b: (M, k, p)``, written into ``out``
+    ``(M, n, p)`` when given. Below :data:`NAIVE_BMM_WORK` multiply-adds per matrix (``n k p``),
+    where aten's CPU ``bmm`` runs a scalar kernel model by model, as broadcast arithmetic: ``k``
+    multiply-adds for ``k <=`` :data:`SHORT_CONTRACTION` (e.g. ``(4 x 3) @ (3 x 30)``: measured
+    3.7x faster than ``bmm`` at M = 256 on one thread), else one product ``(M, n, k, p)`` summed
+    over ``k`` (at most 400 entries per model); above it, ``torch.bmm``."""
     n, k, p = a.shape[-2], a.shape[-1], b.shape[-1]
-    if n * k * p >= NAIVE_BMM_WORK:
+    if n * k * p >= NAIVE_BMM_WORK or a.device.type != "cpu":
         return torch.bmm(a, b, out=out)
+    if k > SHORT_CONTRACTION:
+        return torch.sum(a.unsqueeze(-1) * b.unsqueeze(1), dim=2, out=out)
     out = torch.mul(a[:, :, 0, None], b[:, None, 0, :], out=out)
     for j in range(1, k):
         out.addcmul_(a[:, :, j, None], b[:, None, j, :])
