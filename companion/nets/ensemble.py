@@ -276,6 +276,9 @@ def train_ensemble(X: torch.Tensor, config: AEConfig, weights: Mapping[str, torc
         cuda_graph = device.type == "cuda"
     if cuda_graph and device.type != "cuda":
         raise ValueError(f"cuda_graph needs a CUDA device, got {device}")
+    if reinit is not None and config.architecture != "basic":
+        raise ValueError("reinitialisation watches the bottleneck as the second encoder layer, which only the "
+                         f"'basic' architecture has (Sec. 2.6), got {config.architecture!r}")
     decoder = f"W{len(config.linear_layers()) - 1}"
 
     def own(name: str, value: torch.Tensor) -> torch.Tensor:     # a contiguous copy; the decoder as D^T
