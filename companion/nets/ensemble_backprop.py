@@ -57,22 +57,24 @@ NAIVE_BMM_WORK = 400      # below this many multiply-adds per matrix, aten's CPU
 SHORT_CONTRACTION = 4     # contractions up to this length as multiply-adds (see contract)
 
 
-def contract(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
-    """Batched matrix product ``a @ b``, ``a: (M, n, k)``, ``b: (M, k, p)``, written into ``out``
-    ``(M, n, p)`` when given. Below :data:`NAIVE_BMM_WORK` multiply-adds per matrix (``n k p``),
+def contract(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor | None = None,
+             bias: torch.Tensor | None = None) -> torch.Tensor:
+    """Batched matrix product ``a @ b`` (plus ``bias``, broadcast to ``(M, n, p)``), ``a: (M, n,
+    k)``, ``b: (M, k, p)``, written into ``out`` ``(M, n, p)`` when given (without ``bias``). Below :data:`NAIVE_BMM_WORK` multiply-adds per matrix (``n k p``),
     where aten's CPU ``bmm`` runs a scalar kernel model by model, as broadcast arithmetic: ``k``
     multiply-adds for ``k <=`` :data:`SHORT_CONTRACTION` (e.g. ``(4 x 3) @ (3 x 30)``: measured
     3.7x faster than ``bmm`` at M = 256 on one thread), else one product ``(M, n, k, p)`` summed
     over ``k`` (at most 400 entries per model); above it, ``torch.bmm``."""
     n, k, p = a.shape[-2], a.shape[-1], b.shape[-1]
     if n * k * p >= NAIVE_BMM_WORK or a.device.type != "cpu":
-        return torch.bmm(a, b, out=out)
+        return torch.bmm(a, b, out=out) if bias is None else torch.baddbmm(bias, a, b)
     if k > SHORT_CONTRACTION:
-        return torch.sum(a.unsqueeze(-1) * b.unsqueeze(1), dim=2, out=out)
-    out = torch.mul(a[:, :, 0, None], b[:, None, 0, :], out=out)
-    for j in range(1, k):
-        out.addcmul_(a[:, :, j, None], b[:, None, j, :])
-    return out
+        out = torch.sum(a.unsqueeze(-1) * b.unsqueeze(1), dim=2, out=out)
+    else:
+        out = torch.mul(a[:, :, 0, None], b[:, None, 0, :], out=out)
+        for j in range(1, k):
+            out.addcmul_(a[:, :, j, None], b[:, None, j, :])
+    return out if bias is None else out.add_(bias)
 
 
 def encode(params: Mapping[str, torch.Tensor], x: torch.Tensor, config: AEConfig, *,
@@ -83,12 +85,12 @@ def encode(params: Mapping[str, torch.Tensor], x: torch.Tensor, config: AEConfig
     ``saved`` what :func:`encoder_backward` needs. ``running``: BatchNorm running statistics
     (``original``), updated in place in training mode and used in evaluation mode, as
     ``nn.BatchNorm1d`` does."""
-    activation = torch.sigmoid if config.architecture == "original" else torch.relu
+    activation = torch.sigmoid_ if config.architecture == "original" else torch.relu_
     n_encoder = len(config.linear_layers()) - 1
     hidden = [x]
     for i in range(n_encoder):
-        hidden.append(activation(contract(hidden[-1], params[f"W{i}"].transpose(1, 2))
-                                 .add_(params[f"b{i}"].unsqueeze(1))))
+        hidden.append(activation(contract(hidden[-1], params[f"W{i}"].transpose(1, 2),
+                                          bias=params[f"b{i}"].unsqueeze(1))))
     bottleneck = hidden[-1]
     saved = {"hidden": hidden}
     if config.architecture == "original":
