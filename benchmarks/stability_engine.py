@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import math
 import os
 import statistics
 import subprocess
@@ -93,10 +92,10 @@ def timed(fn, device: torch.device) -> float:
 def roofline(device: torch.device, megabytes: int = 256, repeats: int = 5) -> tuple[float, float]:
     """``(bytes/s of a streaming copy, flop/s of a large float32 matrix product)`` on ``device``."""
     n = megabytes * 1024**2 // 4
-    a, c = torch.rand(n, device=device), torch.empty(n, device=device)
-    c.copy_(a)
-    copy = min(timed(lambda: c.copy_(a), device) for _ in range(repeats))
-    del a, c
+    source, target = torch.rand(n, device=device), torch.empty(n, device=device)
+    target.copy_(source)
+    copy = min(timed(lambda: target.copy_(source), device) for _ in range(repeats))
+    source = target = None                                           # free 512 MiB
     m = 2048
     x, y = torch.rand(m, m, device=device), torch.rand(m, m, device=device)
     x @ y
@@ -154,7 +153,8 @@ def benchmark(experiment: int, scene: exp.Scene, steps: int, repeats: int, loop_
     bound = 1 / max(nbytes / bandwidth, flops / peak_flops)
     study_steps = PAPER_MODELS * PAPER_EPOCHS * (scene.X.shape[0] // batch)
     return {"exp": experiment, "arch": e["arch"], "loss": e["loss"], "batch": batch, "params": params,
-            "chunk": chunk, "old chunk": old_chunk, "new": med["new"], "old, same chunk": med["old, same chunk"],
+            "chunk": chunk, "old chunk": old_chunk, "new": med["new"],
+            "old, same chunk": med["old, same chunk"],
             "old, its chunk": med["old, its chunk"], "new/old same chunk": ratio_same,
             "new/old study": ratio_study, "loop": loop_rate, "new/loop": med["new"] / loop_rate,
             "bound": bound, "bound by": "memory" if nbytes / bandwidth > flops / peak_flops else "flops",
@@ -202,11 +202,13 @@ def main() -> None:
             scenes[name] = exp.load_scene(name, device)
         rows.append(benchmark(e, scenes[name], args.steps, args.repeats, args.loop_models, baseline, peak))
         print(f"experiment {e}: new/old {rows[-1]['new/old same chunk']:.2f} (same chunk), "
-              f"{rows[-1]['new/old study']:.2f} (study chunks) ({time.perf_counter() - started:.0f} s)", flush=True)
+              f"{rows[-1]['new/old study']:.2f} (study chunks) ({time.perf_counter() - started:.0f} s)",
+              flush=True)
     table = markdown(rows)
-    steps = sum(PAPER_MODELS * PAPER_EPOCHS * (scenes[exp.EXPERIMENTS[r["exp"]]["dataset"]].X.shape[0] // r["batch"])
-                for r in rows)
-    footer = (f"Table 1 experiments {args.experiments}: {steps:,} model-steps at the paper's scale, projected "
+    pixels = {r["exp"]: scenes[exp.EXPERIMENTS[r["exp"]]["dataset"]].X.shape[0] for r in rows}
+    steps = sum(PAPER_MODELS * PAPER_EPOCHS * (pixels[r["exp"]] // r["batch"]) for r in rows)
+    footer = (f"Table 1 experiments {args.experiments}: {steps:,} model-steps at the paper's scale, "
+              "projected "
               f"{sum(r['study (h)'] for r in rows):.1f} h at the new engine's rates (one process). Smallest "
               f"ratio new/old: {min(r['new/old same chunk'] for r in rows):.2f} at the same chunk, "
               f"{min(r['new/old study'] for r in rows):.2f} at the study's chunks. Load average "

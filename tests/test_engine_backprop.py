@@ -81,8 +81,8 @@ def test_float32_decoder_step_is_as_accurate_as_autograd(loss):
 
     def ours(dtype):
         d_decoder = torch.empty(8, 3, 156, dtype=dtype)
-        value, d_code = bp.decoder_backward(x.to(dtype), x.to(dtype).norm(dim=-1), code.to(dtype), E.to(dtype),
-                                            loss, d_decoder)
+        xd = x.to(dtype)
+        value, d_code = bp.decoder_backward(xd, xd.norm(dim=-1), code.to(dtype), E.to(dtype), loss, d_decoder)
         return value, d_code, d_decoder
 
     exact = autograd(torch.float64)

@@ -70,8 +70,8 @@ def _train(monkeypatch, steps: int, config: AEConfig, reinit, batch: int = 4):
     rule = None if reinit is None else ensemble.Reinitialisation((reinit, None, "partial"), (0.5, 0.5, 0.5),
                                                                ("he_normal",) * 3, "reset")
     with monkeypatch.context() as patch, HostTraffic(patch) as traffic:
-        out = ensemble.train_ensemble(X, config, weights, torch.arange(M), loss="sad", batch_size=batch, lr=1e-3,
-                                      epochs=1, reinit=rule)
+        out = ensemble.train_ensemble(X, config, weights, torch.arange(M), loss="sad", batch_size=batch,
+                                      lr=1e-3, epochs=1, reinit=rule)
     assert out["params"]["W0"].device.type == "meta"
     return traffic.events
 
@@ -109,7 +109,8 @@ def test_the_captured_step_touches_nothing_on_the_host(monkeypatch):
     construction at all, for the heaviest configuration (BatchNorm, dropout, per-entry Adam)."""
     config = AEConfig("original", 12, 3, dropout=0.1)
     M, B, meta = 3, 5, torch.device("meta")
-    params = {k: torch.empty(v.shape, device=meta) for k, v in stack_initial_weights(config, "he_normal", range(M)).items()}
+    initial = stack_initial_weights(config, "he_normal", range(M))
+    params = {k: torch.empty(v.shape, device=meta) for k, v in initial.items()}
     params["W4"] = params["W4"].transpose(1, 2).contiguous()
     grads = {k: torch.empty_like(v) for k, v in params.items()}
     optimiser = ensemble.EnsembleAdam(params, grads, lr=1e-3, entrywise_steps=True)

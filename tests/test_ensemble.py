@@ -153,7 +153,8 @@ def test_ensemble_adam_is_torch_adam_until_a_reset(weight_decay, entrywise_steps
     ours = {k: v.clone() for k, v in p0.items()}
     grads = {k: torch.empty_like(v) for k, v in p0.items()}
     ref = [v.clone().requires_grad_(True) for v in p0.values()]
-    mine = ensemble.EnsembleAdam(ours, grads, lr=1e-2, weight_decay=weight_decay, entrywise_steps=entrywise_steps)
+    mine = ensemble.EnsembleAdam(ours, grads, lr=1e-2, weight_decay=weight_decay,
+                                 entrywise_steps=entrywise_steps)
     torch_adam = torch.optim.Adam(ref, lr=1e-2, weight_decay=weight_decay)
 
     def gradient(p):                                     # of (p ** 3).sum() + p.sum()

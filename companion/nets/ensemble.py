@@ -1,15 +1,16 @@
 """Train thousands of small unmixing autoencoders at once, as one batched computation.
 
 The weights of M models (:mod:`companion.nets.unmixing_ae`) are stacked on a leading model axis
-(``W: (M, out, in)``), so one ``baddbmm`` runs a layer of every model; the summed loss gives each
-model exactly its own gradient, and Adam, being elementwise, keeps per-model moments. BatchNorm
+(``W: (M, out, in)``), so one batched product runs a layer of every model; each model's gradient is
+its own loss's (the backward is per model), and Adam, being elementwise, keeps per-model moments. BatchNorm
 statistics, dropout noise and pixel order are per model too (the latter two from counter-based
 random numbers keyed by each model's run seed), so a model trained here follows the trajectory it
 would follow alone: ``tests/test_ensemble.py`` checks this against :func:`unmixing_ae.train_single`.
 A model whose loss becomes NaN is recorded as diverged; it cannot disturb the others.
 
 Reinitialisation (Książek et al. Sec. 2.6) monitors the dead-activation coefficients of the
-second encoder layer (the ``basic`` bottleneck) every iteration.
+second encoder layer (the ``basic`` bottleneck; the ``original`` architecture is refused) every
+iteration.
 
 A training step is :mod:`companion.nets.ensemble_backprop`'s forward and hand-written backward
 (gradients written in place), one fused Adam pass (:class:`EnsembleAdam`) and the
@@ -35,8 +36,9 @@ from companion.nets.unmixing_ae import (
     pixel_order,
 )
 
-__all__ = ["ADAM_STEP_CHOICES", "CPU_STEP_BYTES", "REINIT_METHODS", "EnsembleAdam", "Reinitialisation", "dead_coefficients",
-           "eval_block", "evaluate", "forward", "models_per_chunk", "step_bytes", "train_ensemble", "unmix"]
+__all__ = ["ADAM_STEP_CHOICES", "CPU_STEP_BYTES", "REINIT_METHODS", "EnsembleAdam", "Reinitialisation",
+           "dead_coefficients", "eval_block", "evaluate", "forward", "models_per_chunk", "step_bytes",
+           "train_ensemble", "unmix"]
 
 REINIT_METHODS = ("whole", "layer", "partial")
 REINIT_LAYER = 1  # the second encoder layer
@@ -60,7 +62,8 @@ def forward(params: Mapping[str, torch.Tensor], x: torch.Tensor, config: AEConfi
     ``running`` holds the BatchNorm running statistics (``original``), updated in training mode
     and used in evaluation mode, as ``nn.BatchNorm1d`` does (:func:`ensemble_backprop.encode`).
     """
-    abundances, code, bottleneck, _ = encode(params, x, config, running=running, training=training, noise=noise)
+    abundances, code, bottleneck, _ = encode(params, x, config, running=running, training=training,
+                                             noise=noise)
     return abundances, decode(code, params[f"W{len(config.linear_layers()) - 1}"]), bottleneck
 
 
@@ -82,7 +85,8 @@ class Reinitialisation:
     Adam's state of replaced entries (the paper does not say; ATE has no reinitialisation code):
     the first and second moments are always reset to zero, as for a fresh parameter;
     ``adam_step="keep"`` keeps the step count of the bias correction (one count per tensor, as
-    ``torch.optim.Adam``), ``"reset"`` restarts it for the replaced entries (:class:`EntrywiseAdam`).
+    ``torch.optim.Adam``), ``"reset"`` restarts it for the replaced entries (:class:`EnsembleAdam`
+    with ``entrywise_steps``).
     """
 
     methods: tuple[str | None, ...]
@@ -122,7 +126,8 @@ class EnsembleAdam:
     back to the host."""
 
     def __init__(self, params: Mapping[str, torch.Tensor], grads: Mapping[str, torch.Tensor], lr: float,
-                 betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0, entrywise_steps: bool = False):
+                 betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0,
+                 entrywise_steps: bool = False):
         self.params, self.grads = dict(params), dict(grads)
         self.lr, self.betas, self.eps, self.weight_decay = lr, betas, eps, weight_decay
         self.entrywise_steps = entrywise_steps
@@ -172,8 +177,8 @@ class _Rules:
         self.gain = ACTIVATION_GAIN[config.architecture]
 
 
-def _reinitialise(params, optimiser: EnsembleAdam, config: AEConfig, rules: _Rules, seeds: torch.Tensor, epoch: int,
-                  step: int, d_layer: torch.Tensor, d_neuron: torch.Tensor) -> torch.Tensor:
+def _reinitialise(params, optimiser: EnsembleAdam, config: AEConfig, rules: _Rules, seeds: torch.Tensor,
+                  epoch: int, step: int, d_layer: torch.Tensor, d_neuron: torch.Tensor) -> torch.Tensor:
     """Apply the reinitialisation rules in place; return the ``(M,)`` mask of models touched.
 
     No host synchronisation on an accelerator: each layer redraws the rows of every model whose
@@ -214,10 +219,11 @@ def _train_step(params, grads, optimiser: EnsembleAdam, xb: torch.Tensor, x_norm
                 noise: torch.Tensor | None, running, config: AEConfig, loss: str, loss_sum: torch.Tensor,
                 dead_sum: torch.Tensor):
     """One optimisation step of every model on its batch ``xb: (M, batch, L)`` (``x_norm: (M,
-    batch)`` the spectra's norms): forward, hand-written backward, Adam; adds the per-model loss and the bottleneck's dead coefficient to
-    ``loss_sum``, ``dead_sum`` ``(M,)`` in place. Returns ``(d_layer (M,), d_neuron (M, units))``
-    of :func:`dead_coefficients`. All inputs and outputs live at fixed addresses and nothing is
-    read back to the host, so a CUDA graph can capture it."""
+    batch)`` the spectra's norms): forward, hand-written backward, Adam. ``params`` and ``grads``
+    hold the decoder as ``D^T (M, R, L)``. Adds the per-model loss and the bottleneck's dead
+    coefficient to ``loss_sum``, ``dead_sum`` ``(M,)`` in place. Returns ``(d_layer (M,),
+    d_neuron (M, units))`` of :func:`dead_coefficients`. All inputs and outputs live at fixed
+    addresses and nothing is read back to the host, so a CUDA graph can capture it."""
     _, code, bottleneck, saved = encode(params, xb, config, running=running, training=True, noise=noise)
     decoder = f"W{len(config.linear_layers()) - 1}"                        # held as D^T (M, R, L)
     per_model, d_code = decoder_backward(xb, x_norm, code, params[decoder], loss, grads[decoder])
@@ -277,8 +283,8 @@ def train_ensemble(X: torch.Tensor, config: AEConfig, weights: Mapping[str, torc
     if cuda_graph and device.type != "cuda":
         raise ValueError(f"cuda_graph needs a CUDA device, got {device}")
     if reinit is not None and config.architecture != "basic":
-        raise ValueError("reinitialisation watches the bottleneck as the second encoder layer, which only the "
-                         f"'basic' architecture has (Sec. 2.6), got {config.architecture!r}")
+        raise ValueError("reinitialisation watches the bottleneck as the second encoder layer, which only "
+                         f"the 'basic' architecture has (Sec. 2.6), got {config.architecture!r}")
     decoder = f"W{len(config.linear_layers()) - 1}"
 
     def own(name: str, value: torch.Tensor) -> torch.Tensor:     # a contiguous copy; the decoder as D^T
@@ -303,7 +309,8 @@ def train_ensemble(X: torch.Tensor, config: AEConfig, weights: Mapping[str, torc
     loss_sum, dead_sum = (torch.zeros(M, device=device, dtype=dtype) for _ in range(2))
 
     def step():
-        return _train_step(params, grads, optimiser, xb, x_norm, noise, running, config, loss, loss_sum, dead_sum)
+        return _train_step(params, grads, optimiser, xb, x_norm, noise, running, config, loss, loss_sum,
+                           dead_sum)
 
     run_step = _CudaGraphStep(step) if cuda_graph else step
     steps = X.shape[0] // batch_size

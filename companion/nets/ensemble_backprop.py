@@ -60,7 +60,8 @@ SHORT_CONTRACTION = 4     # contractions up to this length as multiply-adds (see
 def contract(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor | None = None,
              bias: torch.Tensor | None = None) -> torch.Tensor:
     """Batched matrix product ``a @ b`` (plus ``bias``, broadcast to ``(M, n, p)``), ``a: (M, n,
-    k)``, ``b: (M, k, p)``, written into ``out`` ``(M, n, p)`` when given (without ``bias``). Below :data:`NAIVE_BMM_WORK` multiply-adds per matrix (``n k p``),
+    k)``, ``b: (M, k, p)``, written into ``out`` ``(M, n, p)`` when given (without ``bias``).
+    Below :data:`NAIVE_BMM_WORK` multiply-adds per matrix (``n k p``),
     where aten's CPU ``bmm`` runs a scalar kernel model by model, as broadcast arithmetic: ``k``
     multiply-adds for ``k <=`` :data:`SHORT_CONTRACTION` (e.g. ``(4 x 3) @ (3 x 30)``: measured
     3.7x faster than ``bmm`` at M = 256 on one thread), else one product ``(M, n, k, p)`` summed
@@ -148,7 +149,8 @@ def decoder_backward(x: torch.Tensor, x_norm: torch.Tensor, code: torch.Tensor, 
         inside = (cos >= -1 + SAD_CLAMP) & (cos <= 1 - SAD_CLAMP)
         k = torch.where(inside, -1.0 / (batch * torch.sqrt(1 - clamped * clamped)), 0.0)
         u = k / denominator
-        v = torch.where(product >= SAD_MIN_DENOMINATOR, k * cos / hat_sq.clamp_min(torch.finfo(x.dtype).tiny), 0.0)
+        tiny = torch.finfo(x.dtype).tiny
+        v = torch.where(product >= SAD_MIN_DENOMINATOR, k * cos / hat_sq.clamp_min(tiny), 0.0)
         value = torch.acos(clamped).mean(-1)
     else:
         raise ValueError(f"loss must be 'mse' or 'sad', got {loss!r}")
