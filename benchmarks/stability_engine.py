@@ -31,6 +31,10 @@ per layer); ``bound = 1 / max(bytes / bandwidth, flops / peak)`` model-steps per
 ``new/bound`` is the fraction reached (a chunk that lives in the caches can exceed a DRAM bound).
 ``study (h)`` projects the experiment at the paper's scale (4 schemes x 50 initialisations x 50
 runs, 50 epochs of ``pixels // batch`` steps) at the new engine's rate, one process.
+
+``--sweep 16 32 64 ...`` instead times the new engine alone at each of these chunk sizes (best of
+``--repeats``), with the per-step working set of each (:func:`ensemble.step_bytes`): the
+measurement behind :data:`ensemble.CPU_STEP_BYTES`.
 """
 
 from __future__ import annotations
@@ -161,6 +165,48 @@ def benchmark(experiment: int, scene: exp.Scene, steps: int, repeats: int, loop_
             "new/bound": med["new"] / bound, "study (h)": study_steps / med["new"] / 3600}
 
 
+def sweep(experiment: int, scene: exp.Scene, chunks: list[int], steps: int, repeats: int) -> dict:
+    """Rates of the new engine for ``experiment`` at each chunk size (model-steps/s, best of
+    ``repeats``), and the chunk the study uses."""
+    e = exp.EXPERIMENTS[experiment]
+    device = scene.X.device
+    config = exp.ae_config(experiment, scene)
+    batch = e["batch_size"]
+    weights = net.stack_initial_weights(config, "glorot_uniform", range(max(chunks)))
+    row = {"exp": experiment, "arch": e["arch"], "batch": batch,
+           "step bytes per model": ensemble.step_bytes(config, batch),
+           "study chunk": exp._chunk(config, scene, experiment, PAPER_MODELS, None)}
+
+    def run(chunk: int, n_steps: int) -> float:
+        part = {k: v[:chunk] for k, v in weights.items()}
+        return timed(lambda: ensemble.train_ensemble(scene.X[: n_steps * batch], config, part,
+                                                     torch.arange(chunk), loss=e["loss"], batch_size=batch,
+                                                     lr=e["lr"], epochs=1), device)
+
+    for chunk in chunks:
+        n_steps = max(5, steps * 256 // chunk)
+        row[str(chunk)] = chunk * n_steps / min(run(chunk, n_steps) for _ in range(repeats))
+    return row
+
+
+def machine(device: torch.device) -> str:
+    """The hardware in words: processor, CPUs, caches (Linux sysfs) and memory, or the GPU."""
+    if device.type == "cuda":
+        memory = torch.cuda.get_device_properties(device).total_memory / 2**30
+        return f"{device_name(device)}, {memory:.0f} GiB"
+    caches = []
+    for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
+        try:
+            level, kind = (index / "level").read_text().strip(), (index / "type").read_text().strip()
+            caches.append(f"L{level}{'d' if kind == 'Data' else 'i' if kind == 'Instruction' else ''} "
+                          f"{(index / 'size').read_text().strip()}")
+        except OSError:
+            continue
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (f"{device_name(device)}, {os.cpu_count()} CPUs, caches per CPU {', '.join(caches) or 'unknown'}, "
+            f"{memory:.0f} GiB memory")
+
+
 def markdown(rows: list[dict]) -> str:
     """The rows as a Markdown table (rates in model-steps/s)."""
     def cell(value):
@@ -183,23 +229,35 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--experiments", type=int, nargs="+", default=list(exp.EXPERIMENTS))
     parser.add_argument("--out", type=Path, help="also write the report (Markdown) here")
+    parser.add_argument("--sweep", type=int, nargs="+", help="chunk sizes: time the new engine at each")
     args = parser.parse_args()
     device = torch.device(args.device)
     if device.type == "cpu":
         torch.set_num_threads(1)
-    baseline = load_baseline(args.baseline)
     started, load_before = time.perf_counter(), os.getloadavg()
+    names = {exp.EXPERIMENTS[e]["dataset"] for e in args.experiments}
+    scenes = {name: exp.load_scene(name, device) for name in names}
+    if args.sweep:
+        rows = [sweep(e, scenes[exp.EXPERIMENTS[e]["dataset"]], args.sweep, args.steps, args.repeats)
+                for e in args.experiments]
+        text = (f"# Ensemble engine: model-steps/s by chunk size\n\ntorch {torch.__version__}, "
+                f"{torch.get_num_threads()} thread(s) on {machine(device)}; best of {args.repeats}; "
+                f"load average {load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} after.\n\n"
+                f"{markdown(rows)}\n")
+        print(text)
+        if args.out:
+            args.out.write_text(text)
+        return
+    baseline = load_baseline(args.baseline)
     peak = roofline(device)
-    head = (f"torch {torch.__version__}, {torch.get_num_threads()} thread(s) on {device_name(device)} "
-            f"({os.cpu_count()} CPUs); streaming copy {peak[0] / 1e9:.1f} GB/s, float32 matrix product "
+    head = (f"torch {torch.__version__}, {torch.get_num_threads()} thread(s) on {machine(device)}; "
+            f"streaming copy {peak[0] / 1e9:.1f} GB/s, float32 matrix product "
             f"{peak[1] / 1e9:.1f} GFLOP/s; {args.steps} steps per run, {args.repeats} A/B repeats; "
             f"baseline engine: {args.baseline}")
     print(head, flush=True)
-    scenes, rows = {}, []
+    rows = []
     for e in args.experiments:
         name = exp.EXPERIMENTS[e]["dataset"]
-        if name not in scenes:
-            scenes[name] = exp.load_scene(name, device)
         rows.append(benchmark(e, scenes[name], args.steps, args.repeats, args.loop_models, baseline, peak))
         print(f"experiment {e}: new/old {rows[-1]['new/old same chunk']:.2f} (same chunk), "
               f"{rows[-1]['new/old study']:.2f} (study chunks) ({time.perf_counter() - started:.0f} s)",

@@ -28,7 +28,9 @@ Derivatives (per model; ``B`` pixels in the batch, ``c`` the code fed to the dec
 * ReLU ``h = max(z, 0)``: ``dz = dh [h > 0]``; sigmoid ``h = s(z)``: ``dz = dh h (1 - h)``;
 * BatchNorm (training, biased batch variance) ``n = (h - mu) / sqrt(var + eps)``, ``y = gamma n +
   beta``: ``dgamma = sum_B dy n``, ``dbeta = sum_B dy``, ``dh = (dn - mean_B dn - n mean_B(dn n))
-  / sqrt(var + eps)`` with ``dn = gamma dy``;
+  / sqrt(var + eps)`` with ``dn = gamma dy``: aten's own batch-norm kernels forward and backward
+  (``native_batch_norm``, ``native_batch_norm_backward``, those of ``nn.BatchNorm1d``), with
+  each (model, unit) pair a channel;
 * soft threshold ``t = max(y - alpha, 0)``: ``dy = dt [t > 0]``, ``dalpha = -sum_B dy``;
 * sum-to-one ``a = s / S``, ``S = sum_R s``: ``ds = (da - sum_R(da a)) / S``;
 * Gaussian dropout ``c = a * noise``: ``da = dc * noise``;
@@ -95,18 +97,14 @@ def encode(params: Mapping[str, torch.Tensor], x: torch.Tensor, config: AEConfig
     bottleneck = hidden[-1]
     saved = {"hidden": hidden}
     if config.architecture == "original":
-        if training:
-            var, mean = torch.var_mean(bottleneck, dim=1, unbiased=False)
-            n = bottleneck.shape[1]
-            running["mean"].mul_(1 - BN_MOMENTUM).add_(mean, alpha=BN_MOMENTUM)
-            running["var"].mul_(1 - BN_MOMENTUM).add_(var, alpha=BN_MOMENTUM * n / max(n - 1, 1))
-        else:
-            mean, var = running["mean"], running["var"]
-        inv_std = torch.rsqrt(var + BN_EPS).unsqueeze(1)                     # (M, 1, R)
-        normalised = (bottleneck - mean.unsqueeze(1)) * inv_std
-        s = torch.relu(torch.addcmul(params["beta"].unsqueeze(1), normalised, params["gamma"].unsqueeze(1))
-                       - params["alpha"].unsqueeze(1))
-        saved |= {"inv_std": inv_std, "normalised": normalised, "threshold_out": s}
+        M, batch, R = bottleneck.shape
+        channels = bottleneck.transpose(0, 1).reshape(batch, M * R)   # every (model, unit) a channel
+        normalised, batch_mean, batch_inv_std = torch.native_batch_norm(
+            channels, params["gamma"].view(-1), params["beta"].view(-1), running["mean"].view(-1),
+            running["var"].view(-1), training, BN_MOMENTUM, BN_EPS)
+        s = torch.relu(normalised.view(batch, M, R).transpose(0, 1) - params["alpha"].unsqueeze(1))
+        saved |= {"channels": channels, "batch_mean": batch_mean, "batch_inv_std": batch_inv_std,
+                  "threshold_out": s}
     else:
         s = bottleneck
     s = s + SUM_TO_ONE_EPS
@@ -170,14 +168,15 @@ def encoder_backward(params: Mapping[str, torch.Tensor], grads: Mapping[str, tor
     d_s = (d_a - torch.linalg.vecdot(d_a, saved["abundances"]).unsqueeze(-1)) / saved["total"]
     hidden = saved["hidden"]
     if config.architecture == "original":
+        M, batch, R = d_s.shape
         d_y = torch.ops.aten.threshold_backward(d_s, saved["threshold_out"], 0)
-        normalised = saved["normalised"]
-        torch.sum(d_y, dim=1, out=grads["beta"])
+        d_channels, d_gamma, d_beta = torch.ops.aten.native_batch_norm_backward(
+            d_y.transpose(0, 1).reshape(batch, M * R), saved["channels"], params["gamma"].view(-1), None, None,
+            saved["batch_mean"], saved["batch_inv_std"], True, BN_EPS, [True, True, True])
+        grads["gamma"].view(-1).copy_(d_gamma)
+        grads["beta"].view(-1).copy_(d_beta)
         torch.neg(grads["beta"], out=grads["alpha"])
-        torch.sum(d_y * normalised, dim=1, out=grads["gamma"])
-        d_n = d_y * params["gamma"].unsqueeze(1)
-        d_h = (d_n - d_n.mean(dim=1, keepdim=True)
-               - normalised * (d_n * normalised).mean(dim=1, keepdim=True)) * saved["inv_std"]
+        d_h = d_channels.view(batch, M, R).transpose(0, 1)
     else:
         d_h = d_s
     for i in range(n_encoder - 1, -1, -1):
