@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import math
 import os
 import statistics
 import subprocess
@@ -130,18 +131,22 @@ def benchmark(experiment: int, scene: exp.Scene, steps: int, repeats: int, loop_
     seeds = torch.arange(max(chunk, old_chunk))
     common = dict(loss=e["loss"], batch_size=batch, lr=e["lr"], epochs=1)
 
-    def run(module, models, n_steps):
+    def run(module, models, n_steps, **options):
         part = {k: v[:models] for k, v in weights.items()}
         return timed(lambda: module.train_ensemble(scene.X[: n_steps * batch], config, part, seeds[:models],
-                                                   **common), device)
+                                                   **common, **options), device)
 
     for module in (ensemble, baseline):      # first-call costs
         run(module, 2, 2)
     rates = {"new": [], "old, same chunk": [], "old, its chunk": []}
+    if device.type == "cuda":
+        rates["new, no CUDA graph"] = []
     for _ in range(repeats):                  # A B A B ...
         rates["new"].append(chunk * steps / run(ensemble, chunk, steps))
         rates["old, same chunk"].append(chunk * steps / run(baseline, chunk, steps))
         rates["old, its chunk"].append(old_chunk * old_steps / run(baseline, old_chunk, old_steps))
+        if device.type == "cuda":
+            rates["new, no CUDA graph"].append(chunk * steps / run(ensemble, chunk, steps, cuda_graph=False))
     med = {k: statistics.median(v) for k, v in rates.items()}
     ratio_same = statistics.median(n / o for n, o in zip(rates["new"], rates["old, same chunk"], strict=True))
     ratio_study = statistics.median(n / o for n, o in zip(rates["new"], rates["old, its chunk"], strict=True))
@@ -151,7 +156,7 @@ def benchmark(experiment: int, scene: exp.Scene, steps: int, repeats: int, loop_
             model = net.UnmixingAE(config, {k: v[m] for k, v in weights.items()}).to(device)
             net.train_single(model, scene.X[: steps * batch], run_seed=m, **common)
 
-    loop_rate = loop_models * steps / timed(loop, device)
+    loop_rate = loop_models * steps / timed(loop, device) if loop_models else math.nan
     params, nbytes, flops = cost_per_model_step(config, batch)
     bandwidth, peak_flops = peak
     bound = 1 / max(nbytes / bandwidth, flops / peak_flops)
@@ -162,7 +167,8 @@ def benchmark(experiment: int, scene: exp.Scene, steps: int, repeats: int, loop_
             "old, its chunk": med["old, its chunk"], "new/old same chunk": ratio_same,
             "new/old study": ratio_study, "loop": loop_rate, "new/loop": med["new"] / loop_rate,
             "bound": bound, "bound by": "memory" if nbytes / bandwidth > flops / peak_flops else "flops",
-            "new/bound": med["new"] / bound, "study (h)": study_steps / med["new"] / 3600}
+            "new/bound": med["new"] / bound, "study (h)": study_steps / med["new"] / 3600} | \
+        ({"new, no CUDA graph": med["new, no CUDA graph"]} if device.type == "cuda" else {})
 
 
 def sweep(experiment: int, scene: exp.Scene, chunks: list[int], steps: int, repeats: int) -> dict:
@@ -224,7 +230,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=40, help="optimisation steps timed per engine run")
     parser.add_argument("--repeats", type=int, default=3, help="A/B pairs per experiment (median kept)")
-    parser.add_argument("--loop-models", type=int, default=2, help="models trained by the per-model loop")
+    parser.add_argument("--loop-models", type=int, default=2,
+                        help="models trained by the per-model loop (0: skip it)")
     parser.add_argument("--baseline", default="main", help="git revision of the previous engine")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--experiments", type=int, nargs="+", default=list(exp.EXPERIMENTS))

@@ -374,10 +374,11 @@ def unmix(params: Mapping[str, torch.Tensor], running: Mapping[str, torch.Tensor
 
 # Per-step working set of a CPU chunk (parameters, gradients, Adam moments, activations;
 # :func:`step_bytes`): the chunk that keeps it near this size trains fastest. Measured on one
-# thread of the Xeon this was developed on (benchmarks/results/engine_cpu.md, chunk sweep): the
-# best chunks of Exp. 4, 8 and 10 (128, 64, 64 models) touch 13.6, 11.8 and 18.2 MB per step;
-# chunks of 1,000 models and more lose 30-35 %; chunks below 32 models lose to per-step overhead.
-CPU_STEP_BYTES = 16 * 1024**2
+# thread of the Xeon this was developed on (2 MiB L2 per core, a shared 260 MiB L3;
+# benchmarks/results/engine_chunk_sweep.md): the best chunks of Exp. 3, 4, 8, 9 and 10 touch 24
+# to 52 MB per step (chunks of 128 to 256 models); four times smaller chunks lose 20-45 % to
+# per-step overhead, the chunks of thousands that a 2 GiB memory budget gives lose to DRAM traffic.
+CPU_STEP_BYTES = 32 * 1024**2
 
 
 def step_bytes(config: AEConfig, batch_size: int, itemsize: int = 4) -> int:
