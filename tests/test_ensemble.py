@@ -219,3 +219,13 @@ def test_chunk_size_follows_the_memory_budget():
     small = ensemble.models_per_chunk(config, 9025, 4, cpu, budget_bytes=100 * 1024**2)
     large = ensemble.models_per_chunk(config, 9025, 4, cpu, budget_bytes=1000 * 1024**2)
     assert 1 <= small < large and 9 <= large / small <= 11
+
+
+def test_cpu_chunks_are_sized_for_the_caches_not_the_memory():
+    config = AEConfig("basic", 156, 3, n1=10)
+    # parameters 156*30 + 30 + 30*3 + 3 + 3*156 + 3*3 = 5280; widths 30 + 3 + 156 + 156 = 345
+    assert ensemble.step_bytes(config, 4) == (4 * 5280 + 4 * 4 * 345) * 4
+    cpu = torch.device("cpu")
+    chunk = ensemble.models_per_chunk(config, 9025, 4, cpu)
+    assert chunk == ensemble.CPU_STEP_BYTES // ensemble.step_bytes(config, 4)
+    assert chunk < ensemble.models_per_chunk(config, 9025, 4, cpu, budget_bytes=2 * 1024**3) / 10
