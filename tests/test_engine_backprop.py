@@ -50,13 +50,16 @@ def test_gradients_equal_autograd_of_each_model(architecture, dropout, loss, bat
             assert torch.allclose(grads[k][m], reference_grad, rtol=1e-8, atol=1e-12), k
 
 
-@pytest.mark.parametrize("n, k, p", [(4, 3, 30), (4, 30, 3), (3, 4, 3), (100, 27, 18), (5, 3, 156)])
+@pytest.mark.parametrize("n, k, p", [(4, 3, 30), (4, 30, 3), (3, 4, 3), (100, 27, 18), (5, 3, 156),
+                                     (8, 4, 12)])
 def test_contract_is_the_batched_matrix_product(n, k, p):
     g = torch.Generator().manual_seed(0)
     a = torch.randn(7, k, n, generator=g, dtype=torch.float64).transpose(1, 2)   # strided, as in the engine
     b = torch.randn(7, k, p, generator=g, dtype=torch.float64)
     out = torch.full((7, n, p), float("nan"), dtype=torch.float64)
+    bias = torch.randn(7, 1, p, generator=g, dtype=torch.float64)
     assert torch.allclose(bp.contract(a, b), torch.bmm(a, b), atol=1e-12)
+    assert torch.allclose(bp.contract(a, b, bias=bias), torch.bmm(a, b) + bias, atol=1e-12)
     bp.contract(a, b, out=out)
     assert torch.allclose(out, torch.bmm(a, b), atol=1e-12)
 

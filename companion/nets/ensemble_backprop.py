@@ -10,8 +10,8 @@ fan_out)``, BatchNorm ``gamma``, ``beta`` and thresholds ``alpha``: ``(M, R)``; 
 L)`` (the layout of its fast products here). ``tests/test_engine_backprop.py`` checks every
 gradient against autograd.
 
-Products of fewer than 400 multiply-adds per model are broadcast arithmetic on the CPU
-(:func:`contract`): there ``torch.bmm`` runs a scalar loop per model, slower than their work.
+Some products of under 400 multiply-adds per model are a broadcast on the CPU (:func:`contract`):
+there ``torch.bmm`` runs a scalar loop per model, slow when a short contraction has many outputs.
 
 The MSE step forms the residual ``x_hat - x`` once (one ``baddbmm``) and reads it three times.
 The SAD step never forms the reconstruction ``x_hat = c D^T`` ``(M, batch, L)``: the decoder is
@@ -56,28 +56,26 @@ __all__ = ["contract", "decode", "decoder_backward", "encode", "encoder_backward
 SAD_CLAMP = 1e-7          # as reconstruction_loss: cos clamped to [-1 + 1e-7, 1 - 1e-7]
 SAD_MIN_DENOMINATOR = 1e-12
 NAIVE_BMM_WORK = 400      # below this many multiply-adds per matrix, aten's CPU bmm loops per model
-SHORT_CONTRACTION = 4     # contractions up to this length as multiply-adds (see contract)
+SHORT_CONTRACTION = 4     # ... where a contraction this short
+MANY_OUTPUTS = 64         # ... into this many outputs per matrix is faster as a broadcast (contract)
 
 
 def contract(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor | None = None,
              bias: torch.Tensor | None = None) -> torch.Tensor:
     """Batched matrix product ``a @ b`` (plus ``bias``, broadcast to ``(M, n, p)``), ``a: (M, n,
     k)``, ``b: (M, k, p)``, written into ``out`` ``(M, n, p)`` when given (without ``bias``).
-    Below :data:`NAIVE_BMM_WORK` multiply-adds per matrix (``n k p``),
-    where aten's CPU ``bmm`` runs a scalar kernel model by model, as broadcast arithmetic: ``k``
-    multiply-adds for ``k <=`` :data:`SHORT_CONTRACTION` (e.g. ``(4 x 3) @ (3 x 30)``: measured
-    3.7x faster than ``bmm`` at M = 256 on one thread), else one product ``(M, n, k, p)`` summed
-    over ``k`` (at most 400 entries per model); above it, ``torch.bmm``."""
+    ``torch.bmm``, except for products below :data:`NAIVE_BMM_WORK` multiply-adds per matrix
+    (where aten's CPU ``bmm`` runs a scalar kernel model by model) with a contraction of at most
+    :data:`SHORT_CONTRACTION` into at least :data:`MANY_OUTPUTS` outputs: on the CPU those are one
+    broadcast product ``(M, n, k, p)`` summed over ``k`` (measured at M = 181 on one thread:
+    ``(4 x 3) @ (3 x 30)`` 54 us against 100 us; the other small products of the engine are faster
+    in ``bmm``, e.g. ``(4 x 30) @ (30 x 3)`` 65 us against 224 us)."""
     n, k, p = a.shape[-2], a.shape[-1], b.shape[-1]
-    if n * k * p >= NAIVE_BMM_WORK or a.device.type != "cpu":
-        return torch.bmm(a, b, out=out) if bias is None else torch.baddbmm(bias, a, b)
-    if k > SHORT_CONTRACTION:
+    if (a.device.type == "cpu" and k <= SHORT_CONTRACTION and n * p >= MANY_OUTPUTS
+            and n * k * p < NAIVE_BMM_WORK):
         out = torch.sum(a.unsqueeze(-1) * b.unsqueeze(1), dim=2, out=out)
-    else:
-        out = torch.mul(a[:, :, 0, None], b[:, None, 0, :], out=out)
-        for j in range(1, k):
-            out.addcmul_(a[:, :, j, None], b[:, None, j, :])
-    return out if bias is None else out.add_(bias)
+        return out if bias is None else out.add_(bias)
+    return torch.bmm(a, b, out=out) if bias is None else torch.baddbmm(bias, a, b)
 
 
 def encode(params: Mapping[str, torch.Tensor], x: torch.Tensor, config: AEConfig, *,
@@ -171,7 +169,8 @@ def encoder_backward(params: Mapping[str, torch.Tensor], grads: Mapping[str, tor
         M, batch, R = d_s.shape
         d_y = torch.ops.aten.threshold_backward(d_s, saved["threshold_out"], 0)
         d_channels, d_gamma, d_beta = torch.ops.aten.native_batch_norm_backward(
-            d_y.transpose(0, 1).reshape(batch, M * R), saved["channels"], params["gamma"].view(-1), None, None,
+            d_y.transpose(0, 1).reshape(batch, M * R), saved["channels"], params["gamma"].view(-1),
+            None, None,
             saved["batch_mean"], saved["batch_inv_std"], True, BN_EPS, [True, True, True])
         grads["gamma"].view(-1).copy_(d_gamma)
         grads["beta"].view(-1).copy_(d_beta)
