@@ -376,8 +376,9 @@ def unmix(params: Mapping[str, torch.Tensor], running: Mapping[str, torch.Tensor
 # :func:`step_bytes`): the chunk that keeps it near this size trains fastest. Measured on one
 # thread of the Xeon this was developed on (2 MiB L2 per core, a shared 260 MiB L3;
 # benchmarks/results/engine_chunk_sweep.md): the best chunks of Exp. 3, 4, 8, 9 and 10 touch 24
-# to 52 MB per step (chunks of 128 to 256 models); four times smaller chunks lose 20-45 % to
+# to 52 MB per step (chunks of 128 to 256 models); four times smaller chunks lose 17-42 % to
 # per-step overhead, the chunks of thousands that a 2 GiB memory budget gives lose to DRAM traffic.
+# Exception: Exp. 1 (batch 100, activations dominate) is fastest at 16 models, 1.5x its rate here.
 CPU_STEP_BYTES = 32 * 1024**2
 
 
