@@ -54,12 +54,13 @@ def test_chunking_and_company_do_not_change_a_model():
         assert torch.allclose(together["params"][k][2:], last_two["params"][k], atol=1e-12)
 
 
-def test_a_diverging_model_does_not_disturb_the_others():
-    config = AEConfig("basic", 12, 3, n1=4)
+@pytest.mark.parametrize("architecture, dropout, loss", [("basic", 0.0, "mse"), ("original", 0.1, "sad")])
+def test_a_diverging_model_does_not_disturb_the_others(architecture, dropout, loss):
+    config = AEConfig(architecture, 12, 3, n1=4, dropout=dropout)
     stacked = stack_initial_weights(config, "he_normal", [1, 2])
     broken = {k: v.clone() for k, v in stacked.items()}
     broken["W0"][0, 0, 0] = float("nan")
-    run = dict(loss="mse", batch_size=8, lr=1e-2, epochs=1)
+    run = dict(loss=loss, batch_size=8, lr=1e-2, epochs=1)
     clean = ensemble.train_ensemble(X, config, stacked, torch.tensor([5, 6]), **run)
     mixed = ensemble.train_ensemble(X, config, broken, torch.tensor([5, 6]), **run)
     assert not torch.isfinite(mixed["final_loss"][0])
