@@ -54,12 +54,13 @@ def test_chunking_and_company_do_not_change_a_model():
         assert torch.allclose(together["params"][k][2:], last_two["params"][k], atol=1e-12)
 
 
-def test_a_diverging_model_does_not_disturb_the_others():
-    config = AEConfig("basic", 12, 3, n1=4)
+@pytest.mark.parametrize("architecture, dropout, loss", [("basic", 0.0, "mse"), ("original", 0.1, "sad")])
+def test_a_diverging_model_does_not_disturb_the_others(architecture, dropout, loss):
+    config = AEConfig(architecture, 12, 3, n1=4, dropout=dropout)
     stacked = stack_initial_weights(config, "he_normal", [1, 2])
     broken = {k: v.clone() for k, v in stacked.items()}
     broken["W0"][0, 0, 0] = float("nan")
-    run = dict(loss="mse", batch_size=8, lr=1e-2, epochs=1)
+    run = dict(loss=loss, batch_size=8, lr=1e-2, epochs=1)
     clean = ensemble.train_ensemble(X, config, stacked, torch.tensor([5, 6]), **run)
     mixed = ensemble.train_ensemble(X, config, broken, torch.tensor([5, 6]), **run)
     assert not torch.isfinite(mixed["final_loss"][0])
@@ -144,28 +145,43 @@ def test_reinitialisation_draws_do_not_depend_on_the_chunk():
             assert torch.allclose(alone["params"][k][0], together["params"][k][m], atol=1e-12, rtol=0)
 
 
+@pytest.mark.parametrize("entrywise_steps", [False, True])
 @pytest.mark.parametrize("weight_decay", [0.0, 1e-2])
-def test_entrywise_adam_is_torch_adam_until_a_reset(weight_decay):
+def test_ensemble_adam_is_torch_adam_until_a_reset(weight_decay, entrywise_steps):
     g = torch.Generator().manual_seed(0)
-    p0 = torch.randn(3, 4, 5, generator=g, dtype=torch.float64)
-    ours, ref = p0.clone().requires_grad_(True), p0.clone().requires_grad_(True)
-    mine = ensemble.EntrywiseAdam([ours], lr=1e-2, weight_decay=weight_decay)
-    torch_adam = torch.optim.Adam([ref], lr=1e-2, weight_decay=weight_decay)
+    p0 = {"a": torch.randn(3, 4, 5, generator=g, dtype=torch.float64),
+          "b": torch.randn(3, 2, generator=g, dtype=torch.float64)}
+    ours = {k: v.clone() for k, v in p0.items()}
+    grads = {k: torch.empty_like(v) for k, v in p0.items()}
+    ref = [v.clone().requires_grad_(True) for v in p0.values()]
+    mine = ensemble.EnsembleAdam(ours, grads, lr=1e-2, weight_decay=weight_decay,
+                                 entrywise_steps=entrywise_steps)
+    torch_adam = torch.optim.Adam(ref, lr=1e-2, weight_decay=weight_decay)
+
+    def gradient(p):                                     # of (p ** 3).sum() + p.sum()
+        return 3 * p ** 2 + 1
+
     for _ in range(5):
-        for p, opt in ((ours, mine), (ref, torch_adam)):
-            opt.zero_grad()
-            ((p ** 3).sum() + p.sum()).backward()
-            opt.step()
-    assert torch.allclose(ours, ref, atol=1e-12)
-    mine.state[ours]["step"][0] = 0                     # a reset entry restarts its bias correction:
-    mine.state[ours]["exp_avg"][0] = 0                  # its next update is lr * sign(gradient)
-    mine.state[ours]["exp_avg_sq"][0] = 0
-    before = ours.detach().clone()
-    mine.zero_grad()
-    ((ours ** 3).sum() + ours.sum()).backward()
-    grad = ours.grad[0] + weight_decay * before[0]
+        for k in ours:
+            grads[k].copy_(gradient(ours[k]))
+        mine.step()
+        torch_adam.zero_grad()
+        sum(((p ** 3).sum() + p.sum()) for p in ref).backward()
+        torch_adam.step()
+    for k, r in zip(ours, ref, strict=True):
+        assert torch.allclose(ours[k], r, atol=1e-12)
+    if not entrywise_steps:
+        assert mine.state["a"]["step"].shape == () and float(mine.state["a"]["step"]) == 5
+        return
+    state = mine.state["a"]
+    for key in ("step", "exp_avg", "exp_avg_sq"):        # a reset entry restarts its bias correction:
+        state[key][0] = 0                                # its next update is lr * sign(gradient)
+    before = ours["a"].clone()
+    for k in ours:
+        grads[k].copy_(gradient(ours[k]))
+    grad = grads["a"][0] + weight_decay * before[0]
     mine.step()
-    assert torch.allclose(before[0] - ours[0].detach(), 1e-2 * grad / (grad.abs() + 1e-8), atol=1e-9)
+    assert torch.allclose(before[0] - ours["a"][0], 1e-2 * grad / (grad.abs() + 1e-8), atol=1e-9)
 
 
 def test_adam_step_reset_changes_only_reinitialised_models():
@@ -204,3 +220,13 @@ def test_chunk_size_follows_the_memory_budget():
     small = ensemble.models_per_chunk(config, 9025, 4, cpu, budget_bytes=100 * 1024**2)
     large = ensemble.models_per_chunk(config, 9025, 4, cpu, budget_bytes=1000 * 1024**2)
     assert 1 <= small < large and 9 <= large / small <= 11
+
+
+def test_cpu_chunks_are_sized_for_the_caches_not_the_memory():
+    config = AEConfig("basic", 156, 3, n1=10)
+    # parameters 156*30 + 30 + 30*3 + 3 + 3*156 + 3*3 = 5280; widths 30 + 3 + 156 + 156 = 345
+    assert ensemble.step_bytes(config, 4) == (4 * 5280 + 4 * 4 * 345) * 4
+    cpu = torch.device("cpu")
+    chunk = ensemble.models_per_chunk(config, 9025, 4, cpu)
+    assert chunk == ensemble.CPU_STEP_BYTES // ensemble.step_bytes(config, 4)
+    assert chunk < ensemble.models_per_chunk(config, 9025, 4, cpu, budget_bytes=2 * 1024**3) / 10
