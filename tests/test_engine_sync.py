@@ -76,11 +76,6 @@ def _train(monkeypatch, steps: int, config: AEConfig, reinit, batch: int = 4):
     return traffic.events
 
 
-NEEDS_COUNTER_FIX = pytest.mark.xfail(strict=True, reason=(
-    "per-step torch.tensor(..., device) in nets/unmixing_ae.py (counter_uniform's counter, counter_linear's "
-    "table): fixed by the device branch (issue 24 item 2); the engine's own code has none (test above)"))
-
-
 CASES = [("basic", 0.0, None), ("original", 0.0, None), ("original", 0.1, None), ("basic", 0.0, "whole"),
          ("basic", 0.0, "layer")]
 
@@ -98,8 +93,7 @@ def test_the_engines_own_code_does_not_touch_the_host_per_step(monkeypatch, arch
     assert own == {}
 
 
-@pytest.mark.parametrize("architecture, dropout, reinit", [
-    pytest.param(*c, marks=NEEDS_COUNTER_FIX) if c[1] or c[2] else c for c in CASES])
+@pytest.mark.parametrize("architecture, dropout, reinit", CASES)
 def test_a_training_step_does_not_touch_the_host(monkeypatch, architecture, dropout, reinit):
     assert _per_step(monkeypatch, architecture, dropout, reinit) == Counter()
 

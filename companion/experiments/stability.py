@@ -69,9 +69,6 @@ EXPERIMENTS = {
 # Adam's weight decay is not in the paper (Table 1): ATE's script for these runs
 # (exp_mixed_weight_init_verification.py) sets 0 for Experiments 1-10.
 WEIGHT_DECAY = 0.0
-# Larger CPU chunks leave the cache: one thread, 50 epochs' steps, per model and step: Exp. 4
-# 18 us at 200 models vs 21 us at 800; Exp. 10 49 us vs 83 us.
-CPU_CHUNK = 256
 
 
 @dataclass(frozen=True)
@@ -358,8 +355,9 @@ def plan(P: Mapping) -> dict[str, StudyDefinition]:
 # Pixels of the scenes (Samson 95 x 95, Jasper Ridge 100 x 100), for :func:`cost` without loading them.
 PIXELS = {"samson": 9025, "jasper": 10000}
 # A training step costs about as much as this many pixels of it (per-step overhead of the
-# batched engine; from the CPU_CHUNK timings above: Exp. 4, batch 4, 18 us per model and step;
-# Exp. 10, batch 20, 49 us).
+# batched engine, measured before its hand-written backward: Exp. 4, batch 4, 18 us per model and
+# step; Exp. 10, batch 20, 49 us; it only ranks records by cost, see benchmarks/results/engine_cpu.md
+# for the engine's present rates).
 STEP_PIXELS = 5
 
 
