@@ -44,7 +44,8 @@ from ..results import REPO_ROOT, Provenance, git_commit
 from ..runtime import torch_threads
 from . import admm_unfolding, nmf_sae
 
-__all__ = ["CLASS_START", "NMF_KEYS", "BUNET_KEYS", "PARTS", "key_values", "apply_rule", "fig3_losses", "main"]
+__all__ = ["CLASS_START", "NMF_KEYS", "BUNET_KEYS", "PARTS", "key_values", "apply_rule", "fig3_losses",
+           "main"]
 
 CLASS_START = "open protocol choice: start"
 EMS = ("tree", "water", "soil", "road")
@@ -106,12 +107,14 @@ def fig3_losses(fig3: Mapping[str, Mapping], names: Sequence[str] | None = None)
                     continue
                 pairs = [(x, y) for x, y in zip(record["nmf_sae"][runs_key], record[baseline][runs_key],
                                                 strict=True) if x is not None and y is not None]
-                row = {"point": point, "baseline": baseline, "metric": metric, "nmf_sae": float(a), "baseline_value": float(b),
+                row = {"point": point, "baseline": baseline, "metric": metric, "nmf_sae": float(a),
+                       "baseline_value": float(b),
                        "runs_lost": int(sum(x > y for x, y in pairs)), "runs": len(pairs),
                        "seeds_lost": [i for i, (x, y) in enumerate(pairs) if x > y]}
                 if metric == "sad":
                     worse = np.asarray(ours["sad_per_em"]) > np.asarray(other["sad_per_em"])
-                    row["endmembers_worse"] = [names[i] if names else i for i in np.flatnonzero(worse).tolist()]
+                    worse_at = np.flatnonzero(worse).tolist()
+                    row["endmembers_worse"] = [names[i] for i in worse_at] if names else worse_at
                 rows.append(row)
     return rows
 
@@ -151,7 +154,8 @@ def _bunet_part() -> dict:
     record = admm_unfolding.compute(config, kind="init", protocol=admm_unfolding.protocol_of(P), device="cpu")
     seconds = time.perf_counter() - started
     names = record["names"]
-    values = {"aa": {stage: key_values(record["aa"][stage], names, BUNET_KEYS) for stage in ("trained", "start")}}
+    values = {"aa": {stage: key_values(record["aa"][stage], names, BUNET_KEYS)
+                     for stage in ("trained", "start")}}
     targets = {t.key: t for t in admm_chapter.PAPER_TARGETS}
     return {"config": config, "seconds": seconds, "values": values,
             "runs": {k: record["aa"]["trained"][k] for k in ("sad", "sad_mean")},
