@@ -180,7 +180,7 @@ def main(parts: Sequence[str] = tuple(PARTS), out: Path = REPO_ROOT / "results" 
                    "converged": aa.converged, "objective_last": float(aa.objective[-1])}
     documents = {}
     for part in parts:
-        prov = Provenance.start("diagnosis_aa", {"part": part}, "cpu")
+        prov = Provenance.start("diagnosis_aa", {"scale": "paper", "part": part}, "cpu")
         document = {"experiment": f"NMF-SAE / Table II, AA (book/diagnoses.md): {part}", "aa": aa_cost,
                     **PARTS[part]()}
         document["provenance"] = prov.finish().to_dict()
