@@ -293,6 +293,14 @@ def _run_values(scores: Mapping, index: int | None) -> list[float]:
     return [float("nan") if v is None else v for v in column]
 
 
+# Trained SAD (rad) of NMF-SAE on Jasper from archetypal analysis, a start the initialisation
+# study does not run: the declared diagnosis "NMF-SAE / Table II, AA" (book/diagnoses.md;
+# results/diagnosis/aa_start_nmf_sae.json; paper protocol, one run: AA is deterministic). Joins
+# the study's starts in the evidence of the paper-scale misses.
+AA_DIAGNOSIS = {"jasper_sad_tree": 0.1026, "jasper_sad_water": 0.1929, "jasper_sad_soil": 0.1084,
+                "jasper_sad_road": 0.0459, "jasper_sad_mean": 0.1124}
+
+
 def _jasper_reason(P: Mapping, target: verdicts.Target, index: int | None, jasper: Mapping,
                    study: Mapping) -> verdicts.Reason:
     """The reason of a Table 1 miss, from the initialisation study (same record)."""
@@ -302,6 +310,8 @@ def _jasper_reason(P: Mapping, target: verdicts.Target, index: int | None, jaspe
     if small is not None:
         return small
     trained = {i: _value(s["nmf_sae"], index) for i, s in study.items() if not _all_diverged(s["nmf_sae"])}
+    if P["scale"] == "paper" and target.key in AA_DIAGNOSIS:
+        trained["aa (diagnosis)"] = AA_DIAGNOSIS[target.key]
     started = {i: _value(s["start"], index) for i, s in study.items() if not _all_diverged(s["start"])}
     outcome = {i: verdicts.judge_numeric(target, v) for i, v in trained.items() if i != paper_init}
     nan = float("nan")
