@@ -67,7 +67,7 @@ def test_track_ranks_put_the_highest_sre_first():
     for metric in ("sre_db", "rmse_a"):
         a = report_of.rank_analysis(records, methods, scenes, metric, "library")
         assert list(a.average) == [3.0, 1.0, 2.0]
-        np.testing.assert_allclose(a.scores[0], [getattr(np, "float64")(v) for v in
+        np.testing.assert_allclose(a.scores[0], [np.float64(v) for v in
                                                  ([5, 20, 10] if metric == "sre_db" else [0.2, 0.05, 0.1])])
     one = report_of._rank_or_reason(records, methods, scenes[:1], "sre_db", "library")
     assert "unranked" in one

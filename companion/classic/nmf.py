@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from ._tensors import as_tensors, to_numpy
 from .convergence import descend

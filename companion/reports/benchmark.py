@@ -600,7 +600,7 @@ def per_endmember_table(data: Mapping, scene: str, where: str, matching: str = "
     rows = []
     for m in data["methods"]:
         row = {"method": label(m)}
-        for metric, (what, fmt) in PER_ENDMEMBER.items():
+        for metric, (_, fmt) in PER_ENDMEMBER.items():
             values = user[matching][metric]["values"].get(scene, {}).get(m)
             runs = [v for v in values or [] if v is not None]
             means = np.mean(runs, axis=0) if runs else [None] * len(names)
