@@ -7,10 +7,10 @@ the run and over the paper's own kind of scene), by the sign test of
 :data:`CLAIM_TERMS` and :data:`CLAIM_METRICS` before looking at the records. Budgets: the
 iterations of the papers' methods are far below each paper's protocol at every scale (the whole
 ``paper`` run has to fit about two hours of one CPU thread); the chapter states them. AA, EDAA
-and SISAL (HySUPP's archetypal and minimum-volume methods, from no paper of the book) run at their own
-default budgets at ``paper`` scale (EDAA's 50 restarts of 100 alternations cost 11-27 s a
-record on one thread, Urban crop and Samson), at short ones at ``smoke`` and ``book`` (about 60 s of one core for the
-three at ``book``).
+and SISAL (HySUPP's archetypal and minimum-volume methods, from no paper of the book) run at
+their own default budgets at ``paper`` scale (EDAA's 50 restarts of 100 alternations cost 11-27 s
+a record on one thread, Urban crop and Samson), at short ones at ``smoke`` and ``book`` (about 60
+s of one core for the three at ``book``).
 """
 
 from companion.chapters import Param, device_param
