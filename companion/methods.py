@@ -25,7 +25,16 @@ key                 chapter (paper)                 uses the shared start
                                                     VCA from the seed itself; checked equal)
 ``elmm``            DeepGU (baseline)               E0 as reference, A0
 ``deepgu``          DeepGU (Borsoi et al.)          E0 as reference (bundles, VAEs), A0
+``aa``              benchmark (HySUPP's AA)         no: SPAMS's start, the first ``p`` pixels (C)
+``edaa``            benchmark (HySUPP's EDAA)       no: 50 random restarts from the run seed, one kept
+                                                    by the method's own rule, no ground truth (C)
+``sisal``           benchmark (HySUPP's SISAL)      E0 (P: the paper starts from VCA); abundances by
+                                                    exact FCLS on its endmembers (C: HySUPP)
 ==================  ==============================  ===================================================
+
+The *start-free* methods (``Method.start_free``: ``ae_basic``, ``ae_original``, ``aa``, ``edaa``)
+use no start at all; the others repair the shared start, so a ranking of them alone answers
+"which method best repairs a VCA start".
 """
 
 from __future__ import annotations
@@ -36,7 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .classic import elmm, fcls, nmf_l1, rnmf, vca
+from .classic import archetypal_analysis, edaa, elmm, fcls, nmf_l1, rnmf, sisal, vca
 from .initialisation import initial_endmembers
 from .nets import mtl, nlaeu, nmf_sae
 from .nets.admm_unfolding import BU_METHODS, BlindNet, LinearDecoder, UnfoldedADMM, train_blind
@@ -45,7 +54,8 @@ from .nets.ensemble import train_ensemble, unmix
 from .nets.unmixing_ae import AEConfig, stack_initial_weights
 from .runtime import Timer, placed
 
-__all__ = ["METHODS", "Estimate", "Method", "Problem", "Start", "make_start", "placement"]
+__all__ = ["BUDGET_KEYS", "METHODS", "Estimate", "Method", "Problem", "Start", "budget_of", "make_start",
+           "placement"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -101,8 +111,10 @@ class Estimate:
 class Method:
     """One method: ``key``, display ``label``, the ``chapter`` it comes from, how it uses the
     start (``start_use``), its stated ``settings`` (for the protocol table), the adapter ``run``,
-    ``refuse(problem) -> reason | None`` for problems it cannot take, and ``charged_start``:
-    whether the start's time counts in the method's wall time (it does when the method needs it)."""
+    ``refuse(problem) -> reason | None`` for problems it cannot take, ``charged_start``:
+    whether the start's time counts in the method's wall time (it does when the method needs it),
+    and ``start_free``: whether the method takes no start at all (neither the shared one nor
+    its own VCA)."""
 
     key: str
     label: str
@@ -112,10 +124,20 @@ class Method:
     run: Callable[[Problem], Estimate]
     refuse: Callable[[Problem], str | None] = lambda problem: None
     charged_start: bool = True
+    start_free: bool = False
 
 
 BUDGET_KEYS = ("nmf_iterations", "ae_epochs", "unrolled_epochs", "nmf_sae_iterations",
-               "mtl_iterations", "nlaeu_iterations", "elmm_iterations", "deepgu_epochs", "deepgu_outer")
+               "mtl_iterations", "nlaeu_iterations", "elmm_iterations", "deepgu_epochs", "deepgu_outer",
+               "aa_iterations", "edaa_outer", "sisal_iterations")
+
+
+def budget_of(P: Mapping, values: Mapping[str, int] | None = None) -> dict[str, int]:
+    """The iteration budget of chapter parameters ``P``: ``values`` (default ``P`` itself) at every
+    key of :data:`BUDGET_KEYS` that ``P`` holds. Runs made before ``aa``, ``edaa`` and ``sisal``
+    lack their keys, so their configurations (and fingerprints) stay as stored."""
+    values = P if values is None else values
+    return {k: values[k] for k in BUDGET_KEYS if k in P}
 
 
 def _linear(E: np.ndarray, A: np.ndarray) -> Estimate:
@@ -252,6 +274,27 @@ def _deepgu(pb: Problem) -> Estimate:
     return _per_pixel(out["endmembers"], out["abundances"])
 
 
+def _aa(pb: Problem) -> Estimate:
+    r = archetypal_analysis(pb.Y, pb.p, max_iter=pb.budget["aa_iterations"], device=pb.device)
+    return _linear(r.endmembers, r.abundances)
+
+
+# EDAA: HySUPP's configuration (C, config/model/EDAA.yaml): 50 restarts, k_a = k_b = 5 steps per
+# alternation; the outer alternations (C: 100) from the budget.
+EDAA = {"runs": 50, "k_a": 5, "k_b": 5}
+
+
+def _edaa(pb: Problem) -> Estimate:
+    r = edaa(pb.Y, pb.p, seed=pb.seed, outer=pb.budget["edaa_outer"], device=pb.device, **EDAA)
+    return _linear(r.endmembers, r.abundances)
+
+
+def _sisal(pb: Problem) -> Estimate:
+    r = sisal(pb.Y, pb.p, M0=pb.start.endmembers, mm_iters=pb.budget["sisal_iterations"], device=pb.device)
+    # its own abundances Q y may be slightly negative (hinge): exact FCLS instead (C: HySUPP)
+    return _linear(r.endmembers, fcls(pb.Y, r.endmembers, device=pb.device))
+
+
 def _described(settings: Mapping) -> str:
     return ", ".join(f"{k} {v}" for k, v in settings.items())
 
@@ -263,9 +306,10 @@ METHODS: dict[str, Method] = {m.key: m for m in [
            _l1_nmf),
     Method("rnmf", "rNMF", "MTL", "E0, A0", f"lambda {RNMF_LAMBDA}, multiplicative updates", _rnmf),
     Method("ae_basic", "AE basic (Exp. 10)", "stability", "no (He uniform weights, run seed)",
-           _described(AE_SETTINGS["basic"]), _autoencoder("basic"), charged_start=False),
+           _described(AE_SETTINGS["basic"]), _autoencoder("basic"), charged_start=False, start_free=True),
     Method("ae_original", "AE original (Exp. 1)", "stability", "no (He uniform weights, run seed)",
-           _described(AE_SETTINGS["original"]), _autoencoder("original"), charged_start=False),
+           _described(AE_SETTINGS["original"]), _autoencoder("original"), charged_start=False,
+           start_free=True),
     Method("mnn_bu_2", "MNN-BU-2", "U-ADMM", "|E0|", _described(UNROLLED), _unrolled("MNN-BU-2")),
     Method("uadmm_bunet_ii", "U-ADMM-BUNet-II", "U-ADMM", "|E0|", _described(UNROLLED) + ", official depth",
            _unrolled("U-ADMM-BUNet-II")),
@@ -275,6 +319,13 @@ METHODS: dict[str, Method] = {m.key: m for m in [
            _nlaeu_refuses, charged_start=False),   # its fit() runs its own VCA
     Method("elmm", "ELMM", "DeepGU", "E0 (reference), A0", _described(OFFICIAL["dc1"]["elmm"]), _elmm),
     Method("deepgu", "DeepGU", "DeepGU", "E0 (reference, bundles), A0", _described(DEEPGU), _deepgu),
+    Method("aa", "AA", "benchmark (HySUPP)", "no (the first p pixels, SPAMS's start)",
+           "exact FCLS A-step, FISTA B-step (20 steps), tol 1e-6", _aa, charged_start=False, start_free=True),
+    Method("edaa", "EDAA", "benchmark (HySUPP)", "no (random restarts, run seed)",
+           _described(EDAA) + ", kept: smallest endmember correlation within 5% of the best l1 fit", _edaa,
+           charged_start=False, start_free=True),
+    Method("sisal", "SISAL", "benchmark (HySUPP)", "E0", "tau 1, mu 1000 p / N, 4 ADMM steps per "
+           "subproblem, lambda 1e-6; abundances by exact FCLS", _sisal),
 ]}
 
 

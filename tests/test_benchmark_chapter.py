@@ -36,7 +36,7 @@ def test_benchmark_smoke_run_writes_ranks_and_claims(tmp_path, monkeypatch):
     P = resolve_parameters("benchmark", "smoke")
     assert summary["provenance"]["params"] == P
     records = pipeline.load_records("benchmark", P)
-    assert {name: len(study) for name, study in records.items()} == {"main": 24, "sensitivity": 24,
+    assert {name: len(study) for name, study in records.items()} == {"main": 30, "sensitivity": 30,
                                                                       "supervised": 6, "library": 8}
     # the tracks: ranked, every estimator with a result on every scene; estimates saved
     tracks = summary["data"]["tracks"]
@@ -44,7 +44,7 @@ def test_benchmark_smoke_run_writes_ranks_and_claims(tmp_path, monkeypatch):
     assert all(r["status"] == "ok" for track in ("supervised", "library") for r in records[track].values())
     assert sorted(tracks["supervised"]["ranks"]["rmse_a"]["methods"]) == ["fcls", "ncls", "sunsal_tv"]
     assert set(summary["data"]["user_metrics"]) == {"sad", "abundances"}
-    assert len(list(folder.glob("*.npz"))) == 46              # every ok record (NLAEU skips SiVM)
+    assert len(list(folder.glob("*.npz"))) == 58              # every ok record (NLAEU skips SiVM)
     # every (method, scene) of the main run has a record; NLAEU says why it skips the SiVM start
     assert records["sensitivity"]["gbm_snr30+nlaeu+sivm+0"]["status"] == "not run"
     assert all(r["status"] == "ok" for r in records["main"].values())
@@ -53,6 +53,6 @@ def test_benchmark_smoke_run_writes_ranks_and_claims(tmp_path, monkeypatch):
     assert fresh == {"comparison": summary["comparison"], "data": summary["data"]}
 
     stamp = {p.name: p.stat().st_mtime_ns for p in folder.glob("*.json")}
-    assert len(stamp) == 48
+    assert len(stamp) == 60
     run_chapter_smoke("benchmark", tmp_path)                              # resumes: nothing recomputed
     assert {p.name: p.stat().st_mtime_ns for p in folder.glob("*.json")} == stamp

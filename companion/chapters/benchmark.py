@@ -5,8 +5,12 @@ claim of superiority under the common protocol (:data:`CLAIMS`, each twice: over
 the run and over the paper's own kind of scene), by the sign test of
 :func:`companion.verdicts.judge_claim` on the wins and losses of the paired comparisons fixed in
 :data:`CLAIM_TERMS` and :data:`CLAIM_METRICS` before looking at the records. Budgets: the
-iterations of every method are far below each paper's protocol at every scale (the whole
-``paper`` run has to fit about two hours of one CPU thread); the chapter states them.
+iterations of the papers' methods are far below each paper's protocol at every scale (the whole
+``paper`` run has to fit about two hours of one CPU thread); the chapter states them. AA, EDAA
+and SISAL (HySUPP's archetypal and minimum-volume methods, from no paper of the book) run at
+their own default budgets at ``paper`` scale (EDAA's 50 restarts of 100 alternations cost 11-27 s
+a record on one thread, Urban crop and Samson), at short ones at ``smoke`` and ``book`` (about 60
+s of one core for the three at ``book``).
 """
 
 from companion.chapters import Param, device_param
@@ -16,7 +20,7 @@ TITLE = "Benchmark: every method, one protocol, ranked"
 ORDER = 6
 
 _METHODS = ("vca_fcls", "l1_nmf", "rnmf", "ae_basic", "ae_original", "mnn_bu_2", "uadmm_bunet_ii",
-            "nmf_sae", "mtl", "nlaeu", "elmm", "deepgu")
+            "nmf_sae", "mtl", "nlaeu", "elmm", "deepgu", "aa", "edaa", "sisal")
 _SCENES = ("samson", "jasper", "urban_crop", "urban", "dc1_snr30", "dc1_snr20", "dc2_snr30",
            "dc2_snr20", "uadmm_snr30", "uadmm_snr20", "gbm_snr30", "gbm_snr20", "minerals_snr30",
            "minerals_snr20")
@@ -49,6 +53,10 @@ PARAMETERS = {
     "deepgu_epochs": Param(int, "DeepGU VAE epochs (reference code: 50)", minimum=1),
     "deepgu_outer": Param(int, "DeepGU latent/abundance alternations (reference code: at most 8)",
                           minimum=1),
+    "aa_iterations": Param(int, "archetypal analysis outer iterations (HySUPP: 100)", minimum=1),
+    "edaa_outer": Param(int, "EDAA alternations of 5 A- and 5 B-steps, each of its 50 restarts "
+                             "(HySUPP: 100)", minimum=1),
+    "sisal_iterations": Param(int, "SISAL subproblems (sisal.m: 80)", minimum=1),
     "workers": Param(int, "processes that compute the records at once (1: this kernel; more: a Dask "
                           "LocalCluster of one-thread workers, needs `distributed`)", minimum=1),
     "check_scenes": Param(list, "scenes of the budget check: every method once (seed 0) at its "
@@ -72,10 +80,13 @@ PARAMETERS = {
 # paper preset where the paper gives none): L1-NMF / rNMF 1000 updates (O, MTL chapter), the
 # autoencoders 50 epochs (C, ATE), the unrolled nets 300 epochs (C, U-ADMM script), NMF-SAE 1000
 # iterations (P, Sec. 3), MTL and NLAEU 1000 iterations (O, MTL chapter), ELMM 20 steps (C),
-# DeepGU 50 VAE epochs and at most 8 alternations (C).
+# DeepGU 50 VAE epochs and at most 8 alternations (C); archetypal analysis 100 outer iterations
+# (C: HySUPP's stepsAS), EDAA 100 alternations (C: HySUPP's EDAA.yaml), SISAL 80 subproblems (P:
+# sisal.m). The paper preset runs AA, EDAA and SISAL at these same budgets (their own defaults).
 PROTOCOL_BUDGET = {"nmf_iterations": 1000, "ae_epochs": 50, "unrolled_epochs": 300,
                    "nmf_sae_iterations": 1000, "mtl_iterations": 1000, "nlaeu_iterations": 1000,
-                   "elmm_iterations": 20, "deepgu_epochs": 50, "deepgu_outer": 8}
+                   "elmm_iterations": 20, "deepgu_epochs": 50, "deepgu_outer": 8,
+                   "aa_iterations": 100, "edaa_outer": 100, "sisal_iterations": 80}
 
 _ALL_METHODS = list(_METHODS)
 
@@ -86,7 +97,8 @@ PRESETS = {
               "sensitivity_scenes": ["urban_crop", "gbm_snr30"], "nmf_iterations": 2, "ae_epochs": 1,
               "unrolled_epochs": 1, "nmf_sae_iterations": 2,
               "mtl_iterations": 2, "nlaeu_iterations": 2, "elmm_iterations": 1, "deepgu_epochs": 1,
-              "deepgu_outer": 1, "workers": 1, "check_scenes": [],
+              "deepgu_outer": 1, "aa_iterations": 2, "edaa_outer": 1, "sisal_iterations": 5,
+              "workers": 1, "check_scenes": [],
               "supervised_methods": ["fcls", "ncls", "sunsal_tv"], "supervised_scenes": ["urban_crop", "gbm_snr30"],
               "supervised_iterations": 200, "library_methods": list(_LIBRARY),
               "library_scenes": ["gbm_snr30", "dc2_snr30"], "library_iterations": 20},
@@ -96,7 +108,8 @@ PRESETS = {
              "sensitivity_init": "sivm", "sensitivity_seeds": [], "sensitivity_scenes": [],
              "nmf_iterations": 30, "ae_epochs": 1, "unrolled_epochs": 4, "nmf_sae_iterations": 100,
              "mtl_iterations": 10, "nlaeu_iterations": 40, "elmm_iterations": 2, "deepgu_epochs": 3,
-             "deepgu_outer": 1, "workers": 1, "check_scenes": [],
+             "deepgu_outer": 1, "aa_iterations": 10, "edaa_outer": 3, "sisal_iterations": 40,
+             "workers": 1, "check_scenes": [],
              "supervised_methods": ["fcls", "ncls", "sunsal_tv"],
              "supervised_scenes": ["samson", "urban_crop", "dc2_snr30", "gbm_snr30", "minerals_snr30"],
              "supervised_iterations": 2000, "library_methods": list(_LIBRARY),
@@ -114,7 +127,8 @@ PRESETS = {
                                      "uadmm_snr30", "gbm_snr30", "minerals_snr30"],
               "nmf_iterations": 60, "ae_epochs": 3, "unrolled_epochs": 10, "nmf_sae_iterations": 200,
               "mtl_iterations": 20, "nlaeu_iterations": 100, "elmm_iterations": 3, "deepgu_epochs": 10,
-              "deepgu_outer": 2, "workers": 1, "check_scenes": ["urban_crop", "gbm_snr30"],
+              "deepgu_outer": 2, "aa_iterations": 100, "edaa_outer": 100, "sisal_iterations": 80,
+              "workers": 1, "check_scenes": ["urban_crop", "gbm_snr30"],
               # every scene given its truth; the eight library-drawn scenes at the tolerance's budget
               # (SUnSAL on a 230-spectrum library: minutes per record on one CPU thread, meant for a GPU)
               "supervised_methods": list(_SUPERVISED),
