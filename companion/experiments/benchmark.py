@@ -58,7 +58,7 @@ from ..chapters.benchmark import PROTOCOL_BUDGET
 from ..data import MissingImage
 from ..data.hsi import HSI
 from ..data.scenes import SCENE_SEED, load_scene
-from ..methods import BUDGET_KEYS, METHODS, Estimate, Method, Problem, Start, make_start
+from ..methods import METHODS, Estimate, Method, Problem, Start, budget_of, make_start
 from ..runtime import Timer, resolve_device, torch_threads
 from ..study import ARRAYS_KEY, StudyDefinition, load_arrays, run_study
 
@@ -291,7 +291,7 @@ def plan(P: Mapping) -> dict[str, StudyDefinition]:
     folder ``runs/``. Then the ``supervised`` and ``library`` tracks (``<track>_methods`` on
     ``<track>_scenes``, folders ``supervised/`` and ``library/``) when the parameters name them."""
     device = str(resolve_device(P["device"]))
-    budget = {k: P[k] for k in BUDGET_KEYS}
+    budget = budget_of(P)
     studies = {"main": _study(P, configs(P["methods"], P["scenes"], {"vca": P["seeds"]}, budget, device),
                               "benchmark")}
     if P["sensitivity_seeds"] and P["sensitivity_scenes"]:
@@ -299,8 +299,9 @@ def plan(P: Mapping) -> dict[str, StudyDefinition]:
                                                    {P["sensitivity_init"]: P["sensitivity_seeds"]},
                                                    budget, device), "benchmark (second start)")
     if P["check_scenes"]:
-        studies["budget"] = _study(P, configs(P["methods"], P["check_scenes"], {"vca": [0]}, PROTOCOL_BUDGET,
-                                              device), "benchmark (budget check)", "protocol_budget")
+        studies["budget"] = _study(P, configs(P["methods"], P["check_scenes"], {"vca": [0]},
+                                              budget_of(P, PROTOCOL_BUDGET), device),
+                                   "benchmark (budget check)", "protocol_budget")
     for track in TRACK_INIT:      # absent from the parameters of runs made before the tracks
         if P.get(f"{track}_methods") and P.get(f"{track}_scenes"):
             studies[track] = _study(P, track_configs(track, P[f"{track}_methods"], P[f"{track}_scenes"],

@@ -35,7 +35,7 @@ from ..data.scenes import SCENES, load_scene, scene_family
 from ..experiments import benchmark as experiments
 from ..experiments.benchmark import TRACK_INIT, record_key
 from ..initialisation import INITIALISATIONS
-from ..methods import BUDGET_KEYS, METHODS
+from ..methods import METHODS, budget_of
 from ..pipeline import Report
 from ..results import Table, format_mean_std
 from ..study import run_study
@@ -372,7 +372,7 @@ def _budget_check(P: Mapping, main: Mapping[str, Mapping], budget: Mapping[str, 
     pairs = {m: {s: {"short": {k: main.get(record_key(m, s, "vca", 0), {}).get(k) for k in keep},
                      "full": {k: budget.get(record_key(m, s, "vca", 0), {}).get(k) for k in keep}}
                  for s in P["check_scenes"]} for m in P["methods"]}
-    return {"scenes": list(P["check_scenes"]), "budget": dict(PROTOCOL_BUDGET), "pairs": pairs}
+    return {"scenes": list(P["check_scenes"]), "budget": budget_of(P, PROTOCOL_BUDGET), "pairs": pairs}
 
 
 def _sensitivity(P: Mapping, main: Mapping[str, Mapping], second: Mapping[str, Mapping]) -> dict | None:
@@ -403,7 +403,7 @@ def report(P: Mapping, records: Mapping[str, Mapping[str, Mapping]]) -> Report:
     analyses = {m: rank_analysis(main, P["methods"], P["scenes"], m) for m in RANKED}
     comparison, claims = claim_rows(P, main, budget, analyses)
     data = {"methods": list(P["methods"]), "scenes": list(P["scenes"]), "seeds": list(P["seeds"]),
-            "budget": {k: P[k] for k in BUDGET_KEYS},
+            "budget": budget_of(P),
             "method_seconds": float(sum(r.get("time_s") or 0.0 for study in records.values()
                                         for r in study.values())),
             "records": sum(len(study) for study in records.values()),
@@ -457,7 +457,7 @@ def protocol_table(P: Mapping, device: str) -> Table:
         {"item": "time", "choice": f"wall seconds of each method on {device}, plus the start's time for "
          "the methods that need it (VCA + FCLS is that time alone); every record on one torch thread",
          "label": "O"},
-        {"item": "budgets", "choice": ", ".join(f"{k} {P[k]}" for k in BUDGET_KEYS), "label":
+        {"item": "budgets", "choice": ", ".join(f"{k} {v}" for k, v in budget_of(P).items()), "label":
          "O: far below each paper's protocol (CPU time); see the methods table"},
         {"item": "metrics users compare with", "choice": "per record, under each matching (SAD: Hungarian "
          "on the spectral angle; abundances: Hungarian on the abundance maps' MSE): SAD per endmember and "
@@ -485,10 +485,12 @@ def protocol_table(P: Mapping, device: str) -> Table:
 
 
 def methods_table(P: Mapping) -> Table:
-    return Table([{"label": m.label, "chapter": m.chapter, "start": m.start_use, "settings": m.settings}
+    return Table([{"label": m.label, "chapter": m.chapter, "start": m.start_use,
+                   "start_free": "yes" if m.start_free else "no", "settings": m.settings}
                   for k, m in METHODS.items() if k in P["methods"]],
                  {"label": "method", "chapter": "chapter", "start": "uses the shared start",
-                  "settings": "stated configuration"}, caption="The methods (one configuration each)")
+                  "start_free": "start-free", "settings": "stated configuration"},
+                 caption="The methods (one configuration each)")
 
 
 def scene_table(P: Mapping) -> Table:
