@@ -82,12 +82,20 @@ EXECUTION_PARAMETERS = frozenset({"device", "workers"})
 
 def preset_differences(chapter: str, params: dict, limit: int = 3) -> list[str]:
     """Parameters of a committed paper-scale run that differ from the chapter's ``paper`` preset,
-    as ``"name=ours (preset value)"`` (:data:`EXECUTION_PARAMETERS` left out), at most ``limit``
-    plus a count."""
+    as ``"name=ours (preset value)"``, or ``"name without a, b"`` for a list of names (methods,
+    scenes) that is the preset's but for some of them (:data:`EXECUTION_PARAMETERS` left out), at most ``limit`` plus a
+    count."""
     preset = get_chapter(chapter).PRESETS["paper"]
-    diffs = [f"{k}={params[k]!r} (preset {v!r})" for k, v in preset.items()
+    diffs = [_difference(k, params[k], v) for k, v in preset.items()
              if k not in EXECUTION_PARAMETERS and k in params and params[k] != v]
     return diffs[:limit] + ([f"{len(diffs) - limit} more"] if len(diffs) > limit else [])
+
+
+def _difference(name: str, ours, preset) -> str:
+    if (isinstance(ours, list) and isinstance(preset, list) and all(isinstance(x, str) for x in preset)
+            and ours == [x for x in preset if x in ours]):
+        return f"{name} without " + ", ".join(str(x) for x in preset if x not in ours)
+    return f"{name}={ours!r} (preset {preset!r})"
 
 
 def run_label(chapter: str, params: dict) -> str:
