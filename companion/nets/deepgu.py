@@ -160,7 +160,8 @@ def deepgu(Y: np.ndarray, rows: int, cols: int, M0: np.ndarray, A0: np.ndarray, 
     final endmembers at a tighter ADMM budget (``final_admm_iter``); '1,1' TV.
 
     Returns abundances ``(P, N)``, per-pixel endmembers ``(N, L, P)``, the trained ``vae``, the
-    outer iterations run and the time of each phase (s).
+    outer iterations run, the time of each phase (s) and whether the final abundance solve met its
+    stopping rule within ``final_admm_iter`` (the reference code runs fixed budgets: no warning).
 
     ``device``: where the VAEs train, the latent step runs and :func:`unmix_tv` solves. Host
     traffic per outer iteration: the endmembers cross to the host once (the TV solver takes and
@@ -187,12 +188,16 @@ def deepgu(Y: np.ndarray, rows: int, cols: int, M0: np.ndarray, A0: np.ndarray, 
                 At = torch.as_tensor(A.T, dtype=dtype, device=device)
                 Z_new, _ = latent_step(vae.decode, Yt, At, Z, Z0, lam_z, max_iter=latent_iter)
             M = vae.decode(Z_new.transpose(0, 1)).permute(1, 2, 0).double().cpu().numpy()
-            A_new = unmix_tv(Y, M, rows, cols, lam_a, A0=A, iterations=admm_iter, device=device, norm=norm)
+            # the reference code's fixed inner budget: the outer loop, not the ADMM, decides convergence
+            A_new, _ = unmix_tv(Y, M, rows, cols, lam_a, A0=A, iterations=admm_iter, device=device, norm=norm,
+                                return_convergence=True)
             change_z = float((Z_new - Z).norm() / Z.norm().clamp(min=1e-12))
             change_a = np.linalg.norm(A_new - A) / np.linalg.norm(A)
             A, Z = A_new, Z_new
             if max(change_a, change_z) < tol:
                 break
-        A = unmix_tv(Y, M, rows, cols, lam_a, A0=A, iterations=final_admm_iter, device=device, norm=norm)
+        A, final = unmix_tv(Y, M, rows, cols, lam_a, A0=A, iterations=final_admm_iter, device=device, norm=norm,
+                            return_convergence=True)
     timings["unmixing"] = t.seconds
-    return {"abundances": A, "endmembers": M, "vae": vae, "outer_iterations": run, "timings": timings}
+    return {"abundances": A, "endmembers": M, "vae": vae, "outer_iterations": run, "timings": timings,
+            "final_admm_converged": final.converged}
