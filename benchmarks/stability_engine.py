@@ -2,11 +2,13 @@
 roofline, for every Table 1 experiment of Książek et al., in one run.
 
 Usage: ``HU_DATA_DIR=../shared/data python benchmarks/stability_engine.py [--device cpu]
-[--steps 40] [--repeats 3] [--baseline main] [--out benchmarks/results/engine_cpu.md]``
+[--steps 40] [--repeats 3] [--baseline REVISION_OR_FILE] [--out benchmarks/results/engine_cpu.md]``
 (one torch thread on the CPU, as each chapter kernel of the book build runs).
 
 The previous engine is ``companion/nets/ensemble.py`` at git revision ``--baseline`` (default
-``main``), loaded from ``git show`` into a temporary module: it lives only here, not in the package.
+:data:`PREVIOUS_ENGINE`, the last commit of the autograd engine), loaded from ``git show`` into a
+temporary module, or from a file of that source where there is no git history (the device script
+carries one): it lives only here, not in the package.
 For each experiment (its architecture, loss, batch size, dropout and scene) the run times, A B A
 B ... in one process (``--repeats`` pairs, the median kept, so that other load on the machine hits
 both alike):
@@ -60,13 +62,17 @@ from companion.runtime import device_name
 PAPER_MODELS = 4 * 50 * 50     # schemes x initialisations x runs
 PAPER_EPOCHS = 50
 REPO = Path(__file__).resolve().parents[1]
+PREVIOUS_ENGINE = "9bfefce"   # the last commit whose engine used autograd (before the hand-written backward)
 
 
 def load_baseline(revision: str):
-    """``companion/nets/ensemble.py`` at git ``revision`` as a module (imports resolve in this
-    checkout's package)."""
-    source = subprocess.run(["git", "-C", str(REPO), "show", f"{revision}:companion/nets/ensemble.py"],
-                            check=True, capture_output=True, text=True).stdout
+    """``companion/nets/ensemble.py`` at git ``revision`` (or the file of that name) as a module
+    (imports resolve in this checkout's package)."""
+    if Path(revision).is_file():
+        source = Path(revision).read_text()
+    else:
+        source = subprocess.run(["git", "-C", str(REPO), "show", f"{revision}:companion/nets/ensemble.py"],
+                                check=True, capture_output=True, text=True).stdout
     path = Path(tempfile.mkdtemp()) / "baseline_ensemble.py"
     path.write_text(source)
     spec = importlib.util.spec_from_file_location("baseline_ensemble", path)
@@ -232,7 +238,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="A/B pairs per experiment (median kept)")
     parser.add_argument("--loop-models", type=int, default=2,
                         help="models trained by the per-model loop (0: skip it)")
-    parser.add_argument("--baseline", default="main", help="git revision of the previous engine")
+    parser.add_argument("--baseline", default=PREVIOUS_ENGINE,
+                        help="git revision (or source file) of the previous engine")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--experiments", type=int, nargs="+", default=list(exp.EXPERIMENTS))
     parser.add_argument("--out", type=Path, help="also write the report (Markdown) here")
