@@ -124,3 +124,20 @@ def test_unmix_tv_reports_convergence():
     assert convergence.converged and convergence.iterations % 10 == 0 and convergence.iterations < 5000
     with pytest.warns(ConvergenceWarning, match="unmix_tv"):
         unmix_tv(Y, M, rows, cols, 0.01, iterations=3, device="cpu")
+
+
+def test_noted_collects_budget_stops_for_the_record_and_lets_other_warnings_through():
+    import warnings
+
+    from companion.classic.convergence import Convergence, noted, report
+
+    with warnings.catch_warnings(record=True) as outside:
+        warnings.simplefilter("always")
+        with noted() as notes:
+            report("sunsal", Convergence(False, 10, "rule"), 1e-5)
+            report("sunsal", Convergence(False, 10, "rule"), 1e-5)
+            report("sunsal", Convergence(True, 4, "rule"), 1e-5)        # converged: no note
+            warnings.warn("something else", RuntimeWarning)
+    assert notes == {"sunsal stopped after 10 iterations without meeting its stopping rule (rule); "
+                     "raise its iteration budget": 2}
+    assert [str(w.message) for w in outside] == ["something else"]

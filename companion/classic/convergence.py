@@ -13,11 +13,14 @@ otherwise emit a :class:`ConvergenceWarning` when they stop on their budget.
 from __future__ import annotations
 
 import warnings
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
 
-__all__ = ["CHECK_EVERY", "Convergence", "ConvergenceWarning", "descend", "report"]
+__all__ = ["CHECK_EVERY", "Convergence", "ConvergenceWarning", "descend", "noted", "report"]
 
 CHECK_EVERY = 10   # iterations between two convergence tests (one host read each)
 
@@ -48,6 +51,23 @@ def report(solver: str, convergence: Convergence, tol: float) -> None:
     hold."""
     if tol > 0 and not convergence.converged:
         warnings.warn(ConvergenceWarning(solver, convergence), stacklevel=3)
+
+
+@contextmanager
+def noted() -> Iterator[dict[str, int]]:
+    """Collect the :class:`ConvergenceWarning` raised inside as notes instead of output: yields a
+    dict, filled on exit with each message and how often it was raised, for a compute function to
+    store in its record (a solver that ran out of budget is recorded, not printed in a chapter).
+    Other warnings pass through unchanged."""
+    notes: dict[str, int] = {}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield notes
+    counts = Counter(str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning))
+    notes.update(sorted(counts.items()))
+    for w in caught:
+        if not issubclass(w.category, ConvergenceWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def descend(step, state: tuple[torch.Tensor, ...], objective, n_iter: int, tol: float):

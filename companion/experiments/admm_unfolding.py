@@ -30,6 +30,7 @@ import torch
 
 from .. import metrics
 from ..classic import sunsal
+from ..classic.convergence import noted
 from ..data import load
 from ..data.hsi import HSI
 from ..data.scenes import uadmm_official_scene, uadmm_scene
@@ -199,9 +200,11 @@ CURVE_EPOCHS = (0, 10, 25, 50, 100, 150, 200, 300, 400, 500, 600, 800, 1000)
 def compute(config: Mapping, *, kind: str, protocol: Mapping, device: str = "auto") -> dict:
     """One configuration of study kind ``kind`` (a key of :data:`POINTS`), with one torch CPU
     thread: the committed records were computed so, and a CPU reduction split over another number
-    of threads rounds differently."""
-    with torch_threads(1):
-        return POINTS[kind](config, protocol, device)
+    of threads rounds differently. A solver that ran out of its budget (SUnSAL's 1000
+    iterations) is noted in the record's ``not_converged`` (message: count)."""
+    with torch_threads(1), noted() as not_converged:
+        record = POINTS[kind](config, protocol, device)
+    return {**record, "not_converged": not_converged} if not_converged else record
 
 
 def grid(last: int) -> list[int]:

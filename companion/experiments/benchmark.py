@@ -55,6 +55,7 @@ import numpy as np
 
 from .. import methods, metrics, tracks
 from ..chapters.benchmark import PROTOCOL_BUDGET
+from ..classic.convergence import noted
 from ..data import MissingImage
 from ..data.hsi import HSI
 from ..data.scenes import SCENE_SEED, load_scene
@@ -199,11 +200,11 @@ def compute(config: Mapping) -> dict:
     Returns the metrics of :func:`score` (:func:`score_track`) with ``time_s`` (the method, plus
     the start's time when it needs the start) and ``start_s`` (the start's time), and the
     estimate to save beside the record (``arrays``), or ``status`` "not run" / "diverged" and a
-    ``reason``. Runs with one torch thread (as every committed record was computed)."""
-    with torch_threads(1):
-        if "track" in config:
-            return _compute_track(config)
-        return _compute(config)
+    ``reason``; a solver that ran out of its budget is noted in ``not_converged`` (message:
+    count). Runs with one torch thread (as every committed record was computed)."""
+    with torch_threads(1), noted() as not_converged:
+        record = _compute_track(config) if "track" in config else _compute(config)
+    return {**record, "not_converged": not_converged} if not_converged else record
 
 
 def _byo_method(name: str) -> Method:
