@@ -12,17 +12,17 @@ method); with pure pixels present the optimum puts them on the pure pixels.
 
 Because the columns of ``A`` and ``B`` sum to one, ``Y - Y B A = Yc - Yc B A`` with
 ``Yc = Y - mean`` (the pixel mean): the B-step works on the centred data, whose largest singular
-value (the step size's bound) is far below that of ``Y`` (O: an exact rewriting, faster).
+value is far below that of ``Y`` (O: an exact rewriting, better conditioned).
 
 Alternating minimisation, each step decreasing RSS:
 
 - *A-step* (exact): with ``E`` fixed, every column of ``A`` is the exact FCLS solution
   (:func:`companion.classic.fcls`; C: SPAMS solves the same problem exactly by an active set).
-- *B-step*: with ``A`` fixed, ``inner`` accelerated projected-gradient (FISTA) steps on ``B``,
-  warm-started, with step ``1 / (2 sigma_max(Yc)^2 lambda_max(A A^T))`` and the exact simplex
-  projection (O: all archetypes at once; SPAMS updates them one at a time by an active set; both
-  are block-coordinate descents on the same objective). An archetype whose abundances vanish
-  (``||A_l||^2 < 1e-7``) is moved to the pixel with the largest residual, as SPAMS does (C).
+- *B-step* (exact per archetype, C: as SPAMS): one pass over the archetypes, each replaced by
+  the exact minimiser of RSS over its own column of ``B`` with the others fixed, i.e. the
+  projection of a target spectrum on the data's convex hull, solved by an active-set method
+  warm-started from the current column (:func:`_project_on_hull`). An archetype whose abundances
+  vanish (``||A_l||^2 < 1e-7``) is moved to the pixel with the largest residual, as SPAMS does (C).
 
 Stops when RSS decreased by less than ``tol`` (relative) over one outer iteration
 (``converged``), else after ``max_iter`` outer iterations. One host read per outer iteration
@@ -31,7 +31,7 @@ Stops when RSS decreased by less than ``tol`` (relative) over one outer iteratio
 Defaults: ``max_iter=100`` (C: HySUPP's ``stepsAS=100``), ``init="first"`` (C: HySUPP's
 ``randominit=False``, i.e. SPAMS starts from the first ``p`` pixels, an order-dependent but
 deterministic choice; ``"random"``: ``p`` distinct pixels drawn from ``seed``, SPAMS'
-``randominit=True``), ``inner=20`` and ``tol=1e-6`` (O).
+``randominit=True``) and ``tol=1e-6`` (O).
 """
 
 from __future__ import annotations
