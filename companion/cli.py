@@ -277,6 +277,23 @@ def missing_records(studies: dict) -> list[str]:
             if not (d.directory() / f"{key}.json").is_file()]
 
 
+def dask_client(scheduler: str | None, workers: int):
+    """The Dask client a study's records run on, and where that is in words: the scheduler at
+    ``scheduler`` (``--scheduler``), else a LocalCluster of ``workers`` one-thread processes when a
+    chapter's ``workers`` parameter asks for more than one, else ``(None, "")``: this process."""
+    if scheduler:
+        from distributed import Client
+
+        return Client(scheduler), f"Dask workers of {scheduler}"
+    if workers > 1:
+        from distributed import Client
+
+        # the client starts the LocalCluster and closes it with itself
+        return (Client(n_workers=workers, threads_per_worker=1, dashboard_address=None),
+                f"{workers} Dask worker processes, one thread each")
+    return None, ""
+
+
 def run_chapter_study(args, params: dict) -> int:
     """The ``study`` command after validation: load the data, run every study of the chapter's plan
     (serially or on the Dask scheduler's executor), archive; return the exit code."""
@@ -296,12 +313,9 @@ def run_chapter_study(args, params: dict) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     provenance = Provenance.start(args.chapter, params, resolve_device(params["device"]), checksums=files)
-    client = None
-    if args.scheduler:
-        from distributed import Client
-
-        client = Client(args.scheduler)
-        provenance.device += f"; Dask workers of {args.scheduler}"
+    client, where = dask_client(args.scheduler, params.get("workers", 1))
+    if client is not None:
+        provenance.device += f"; {where}"
     folders = ", ".join(sorted({str(d.directory()) for d in studies.values()}))
     print(f"{args.chapter}: {total} records in {folders} on {provenance.device}", flush=True)
     code, left = 0, []

@@ -161,3 +161,24 @@ def test_benchmark_records_on_a_cluster_equal_the_serial_ones(client, tmp_path):
         a, b = on_disk["serial"][key], on_disk["sharded"][key]
         for field in ("key", "fingerprint", "code", "code_roots", "data", "config"):
             assert a[field] == b[field], f"{key}: {field}"
+
+
+def test_cli_workers_parameter_starts_a_local_cluster(tmp_path, monkeypatch, capsys):
+    """``-p workers=2`` runs the records on two one-thread worker processes (it once ran them all in
+    this process, silently) and records where they ran."""
+    from companion import cli
+
+    monkeypatch.setenv("HU_RESULTS_DIR", str(tmp_path / "results"))
+    definition = study.StudyDefinition("benchmark", "smoke", {f"c{i}": {"x": i} for i in range(4)}, {},
+                                       worker_pid, [], "sharded study")
+    monkeypatch.setattr(pipeline, "plan", lambda chapter, P: {"runs": definition})
+    assert cli.main(["study", "benchmark", "--scale", "smoke", "-p", "workers=2"]) == 0
+    assert "2 Dask worker processes, one thread each" in capsys.readouterr().out
+    records = stored(tmp_path / "results" / "benchmark" / "smoke" / "runs")
+    pids = {v["record"]["pid"] for v in records.values()}
+    assert len(records) == 4 and os.getpid() not in pids
+    assert {v["record"]["threads"] for v in records.values()} == {1}
+
+
+def worker_pid(config):
+    return {"pid": os.getpid(), "threads": torch.get_num_threads()}
