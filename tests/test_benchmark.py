@@ -291,3 +291,32 @@ def test_a_mix_of_old_and_new_records_shows_not_recorded_per_cell():
     data = {"methods": methods, "scenes": scenes, "seeds": [0, 1], "user_metrics": report_of._user_cells(records, P)}
     tables = report_of.user_metric_tables(data, "planted", matching="abundances")
     assert "matched on the abundance maps" in tables[0].caption and "higher is better" in tables[-1].caption
+
+
+def test_lessons_read_every_number_from_the_data():
+    """The chapter's "What we learned" from planted records: ranks and the group within one CD of
+    the first, start-free places, the real scene against the start, first places, the budget
+    check's bands."""
+    scenes = ["samson", "gbm_snr30", "dc1_snr30"]
+    methods = ["vca_fcls", "l1_nmf", "ae_basic"]
+    sad = {"vca_fcls": [0.2, 0.2, 0.2], "l1_nmf": [0.1, 0.1, 0.3], "ae_basic": [0.9, 0.9, 0.9]}
+    records = planted(methods, scenes, sad)
+    ranks = {m: report_of.rank_analysis(records, methods, scenes, m).to_dict() for m in report_of.RANKED}
+    cells = {m: {"values": {s: {k: report_of.seed_values(records, k, s, m) for k in methods} for s in scenes},
+                 "not_run": {}} for m in report_of.METRICS}
+    ok = {"status": "ok", "reason": None, "rmse_a": 0.1, "time_s": 1.0}
+    pairs = {m: {"gbm_snr30": {"short": ok | {"sad_mean": 0.1}, "full": ok | {"sad_mean": f}}}
+             for m, f in zip(methods, (0.1, 0.05, 0.2), strict=True)}
+    data = {"methods": methods, "scenes": scenes, "ranks": ranks, "cells": cells, "sensitivity": None,
+            "check": {"scenes": ["gbm_snr30"], "pairs": pairs}}
+    text = report_of.lessons(data)
+    a = ranks["sad_mean"]
+    assert a["average"] == pytest.approx([5 / 3, 4 / 3, 3.0])
+    assert f"L1-NMF first (average rank 1.33), then VCA + FCLS (1.67). Within one critical difference " \
+           f"({a['cd']:.2f} ranks, 3 methods on 3 scenes) of the first: L1-NMF, VCA + FCLS, AE basic" in text
+    assert "AE basic (Exp. 10) 3 of 3 by mean SAD" in text
+    assert "Samson: L1-NMF 0.1050 rad, the start VCA + FCLS 0.2050" in text
+    assert "mean SAD: L1-NMF 2, VCA + FCLS 1" in text
+    assert "falls below 0.8× the benchmark budget's for L1-NMF on GBM 30 dB 0.100 → 0.050" in text
+    assert "rises above 1.25× for AE basic (Exp. 10) on GBM 30 dB 0.100 → 0.200" in text
+    assert "second start" not in text

@@ -42,9 +42,9 @@ from ..study import run_study
 
 __all__ = ["BYO", "HIGHER_IS_BETTER", "METRICS", "NOT_RECORDED", "PER_ENDMEMBER", "RANKED", "TRACKS",
            "TRACK_METRICS", "TRACK_RANKED", "USER_METRICS", "RankAnalysis", "bring_your_own", "budget_table",
-           "byo_summary", "claim_counts", "claims_table", "closing_note", "findings_table", "methods_table",
+           "byo_summary", "claim_counts", "claims_table", "closing_note", "findings_table", "lessons", "methods_table",
            "metric_tables", "not_run_reason", "per_endmember_table", "protocol_table", "rank_analysis",
-           "rank_table", "report", "scene_table", "seed_values", "sensitivity_ranks", "sensitivity_table",
+           "rank_table", "report", "scene_table", "seed_mean", "seed_values", "sensitivity_ranks", "sensitivity_table",
            "table_matrix", "test_summary", "track_rank_data", "track_tables", "user_metric_tables",
            "winner_rows"]
 
@@ -736,6 +736,124 @@ def claims_table(comparison: Sequence[Mapping], data: Mapping, caption: str) -> 
 def findings_table(data: Mapping, caption: str) -> Table:
     return Table(data["findings"], {"quantity": "scene", "ours": "lowest seed mean", "reason": "how"},
                  caption=caption)
+
+
+# the bands of the budget check and the sensitivity run that :func:`lessons` calls a change (O)
+CHANGED = (0.8, 1.25)
+
+
+def seed_mean(data: Mapping, metric: str, scene: str, method: str) -> float:
+    """Mean of the finite seed values of ``method`` on ``scene`` in ``data["cells"]`` (nan: none)."""
+    values = data["cells"][metric]["values"].get(scene, {}).get(method) or []
+    finite = [v for v in values if v is not None and np.isfinite(v)]
+    return float(np.mean(finite)) if finite else float("nan")
+
+
+def _rank_lesson(data: Mapping) -> list[str]:
+    out = []
+    for metric, a in data["ranks"].items():
+        average = np.asarray(a["average"])
+        order = np.argsort(average, kind="stable")
+        first = order[0]
+        near = [a["methods"][j] for j in order if average[j] - average[first] <= a["cd"]]
+        start = ("the shared start VCA + FCLS is among them: none of them is significantly better than "
+                 "the start" if "vca_fcls" in near else "the shared start VCA + FCLS is not among them")
+        out.append(f"**{RANKED[metric]}**: {label(a['methods'][first])} first (average rank "
+                   f"{average[first]:.2f}), then {label(a['methods'][order[1]])} ({average[order[1]]:.2f}). "
+                   f"Within one critical difference ({a['cd']:.2f} ranks, {len(a['methods'])} methods on "
+                   f"{len(a['scenes'])} scenes) of the first: {', '.join(map(label, near))}; {start}. "
+                   f"Friedman p = {a['p']:.2g}.")
+    return out
+
+
+def _start_free_lesson(data: Mapping) -> list[str]:
+    free = [m for m in data["methods"] if METHODS[m].start_free]
+    if not free:
+        return []
+    places = []
+    for m in free:
+        where = []
+        for metric, a in data["ranks"].items():
+            if m in a["methods"]:
+                order = [a["methods"][j] for j in np.argsort(a["average"], kind="stable")]
+                where.append(f"{order.index(m) + 1} of {len(order)} by {RANKED[metric]}")
+        places.append(f"{label(m)} {', '.join(where) or 'not ranked'}")
+    return ["**Methods that take no start**: " + "; ".join(places) + "."]
+
+
+def _real_scene_lesson(data: Mapping) -> list[str]:
+    parts = []
+    for s in data["scenes"]:
+        if SCENES[s].kind != "real":
+            continue
+        means = {m: seed_mean(data, "sad_mean", s, m) for m in data["methods"]}
+        ran = {m: v for m, v in means.items() if np.isfinite(v)}
+        if not ran:
+            continue
+        best = min(ran, key=ran.get)
+        parts.append(f"{SCENES[s].label}: {label(best)} {ran[best]:.4f} rad, the start VCA + FCLS "
+                     f"{means.get('vca_fcls', float('nan')):.4f}")
+    return ["**Real scenes**, lowest mean SAD against the start's: " + "; ".join(parts) + "."] if parts else []
+
+
+def _winner_lesson(data: Mapping) -> list[str]:
+    out = []
+    for metric, name in RANKED.items():
+        firsts: dict[str, int] = {}
+        for s in data["scenes"]:
+            means = {m: seed_mean(data, metric, s, m) for m in data["methods"]}
+            ran = {m: v for m, v in means.items() if np.isfinite(v)}
+            if ran:
+                best = min(ran, key=ran.get)
+                firsts[best] = firsts.get(best, 0) + 1
+        counts = sorted(firsts.items(), key=lambda kv: -kv[1])
+        out.append(f"{name}: " + ", ".join(f"{label(m)} {n}" for m, n in counts))
+    return [f"**First places** over the {len(data['scenes'])} scenes (lowest seed mean; a finding, "
+            "no verdict): " + "; ".join(out) + "."]
+
+
+def _budget_lesson(data: Mapping) -> list[str]:
+    check = data["check"]
+    if not check:
+        return []
+    better, worse = [], []
+    low, high = CHANGED
+    for m in data["methods"]:
+        for s in check["scenes"]:
+            short, full = check["pairs"][m][s]["short"], check["pairs"][m][s]["full"]
+            if short["status"] != "ok" or full["status"] != "ok" or not short["sad_mean"]:
+                continue
+            ratio = full["sad_mean"] / short["sad_mean"]
+            text = f"{label(m)} on {SCENES[s].label} {short['sad_mean']:.3f} → {full['sad_mean']:.3f}"
+            (better if ratio < low else worse if ratio > high else []).append(text)
+    return [f"**Each paper's own budget** (budget check, seed 0): mean SAD (rad) falls below {low:g}× "
+            f"the benchmark budget's for {'; '.join(better) or 'no method'}, and rises above {high:g}× "
+            f"for {'; '.join(worse) or 'no method'}; every other method stays within."]
+
+
+def _sensitivity_lesson(data: Mapping) -> list[str]:
+    sens = data["sensitivity"]
+    if not sens:
+        return []
+    spans = []
+    for metric, name in RANKED.items():
+        medians = [sens["ratios"][m][metric]["median"] for m in data["methods"]
+                   if not METHODS[m].start_free and "median" in sens["ratios"][m][metric]]
+        if medians:
+            spans.append(f"{name} {min(medians):.2f}–{max(medians):.2f}")
+    return [f"**The second start** ({INITIALISATIONS[sens['init']]}, seed {sens['seed']}, "
+            f"{len(sens['scenes'])} scenes): median error ratios to the VCA start of the methods that "
+            f"take a start, {'; '.join(spans)}. " + (sensitivity_ranks(data) or "")]
+
+
+def lessons(data: Mapping) -> str:
+    """Markdown bullets, the chapter's "What we learned": the ranks and who is within one critical
+    difference of the first, where the start-free methods place, the real scenes against the start,
+    the first places, what each paper's own budget changes (:data:`CHANGED`) and what the second
+    start changes. Every number is read from ``data`` (:func:`report`); no verdict."""
+    items = [*_rank_lesson(data), *_start_free_lesson(data), *_real_scene_lesson(data),
+             *_winner_lesson(data), *_budget_lesson(data), *_sensitivity_lesson(data)]
+    return "\n".join(f"* {item}" for item in items)
 
 
 def closing_note(comparison: Sequence[Mapping], data: Mapping, where: str) -> str:
