@@ -144,10 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
     byo = commands.add_parser("byo", help="score your own blind method on the benchmark and rank it against "
                                           "the stored records")
     byo.add_argument("function", metavar="MODULE:FUNCTION",
-                     help="FUNCTION(Y, p, start, seed) -> (E, A) in MODULE (importable from the current folder)")
+                     help="FUNCTION(Y, p, start, seed) -> (E, A) in MODULE "
+                          "(importable from the current folder)")
     byo.add_argument("--scale", choices=SCALES, help="default: $HU_SCALE, else 'book'")
     byo.add_argument("-p", "--param", dest="params", action="append", default=[], type=parse_assignment,
-                     metavar="NAME=VALUE", help="override one benchmark parameter (default: the existing summary's)")
+                     metavar="NAME=VALUE",
+                     help="override one benchmark parameter (default: the existing summary's)")
     byo.set_defaults(chapter="benchmark")
     return parser
 
@@ -405,11 +407,12 @@ def byo_command(args, params: dict) -> int:
     except (ImportError, AttributeError) as err:
         print(f"error: cannot load {args.function}: {err}", file=sys.stderr)
         return 2
-    print(f"your method: {len(data['seeds'])} seed(s) x {len(data['scenes'])} scenes, {data['seconds']:.1f} s of "
-          f"method time; records and estimates in {data['directory']}")
+    print(f"your method: {len(data['seeds'])} seed(s) x {len(data['scenes'])} scenes, "
+          f"{data['seconds']:.1f} s of method time; records and estimates in {data['directory']}")
     print(report_of.byo_summary(data))
     print(report_of.test_summary(data))
-    print(report_of.rank_table(data, f"Average ranks with your method ({params['scale']} records)").to_markdown())
+    print(report_of.rank_table(
+        data, f"Average ranks with your method ({params['scale']} records)").to_markdown())
     return 0
 
 

@@ -83,8 +83,8 @@ EXECUTION_PARAMETERS = frozenset({"device", "workers"})
 def preset_differences(chapter: str, params: dict, limit: int = 3) -> list[str]:
     """Parameters of a committed paper-scale run that differ from the chapter's ``paper`` preset,
     as ``"name=ours (preset value)"``, or ``"name without a, b"`` for a list of names (methods,
-    scenes) that is the preset's but for some of them (:data:`EXECUTION_PARAMETERS` left out), at most ``limit`` plus a
-    count."""
+    scenes) that is the preset's but for some of them (:data:`EXECUTION_PARAMETERS` left out), at
+    most ``limit`` plus a count."""
     preset = get_chapter(chapter).PRESETS["paper"]
     diffs = [_difference(k, params[k], v) for k, v in preset.items()
              if k not in EXECUTION_PARAMETERS and k in params and params[k] != v]

@@ -288,7 +288,8 @@ def test_a_mix_of_old_and_new_records_shows_not_recorded_per_cell():
     cells = report_of._user_cells(records, P)["abundances"]["sre_db"]
     assert cells["values"] == {"samson": {"l1_nmf": [12.0, 12.0]}}
     assert cells["not_run"]["samson"]["vca_fcls"] == report_of.NOT_RECORDED
-    data = {"methods": methods, "scenes": scenes, "seeds": [0, 1], "user_metrics": report_of._user_cells(records, P)}
+    data = {"methods": methods, "scenes": scenes, "seeds": [0, 1],
+            "user_metrics": report_of._user_cells(records, P)}
     tables = report_of.user_metric_tables(data, "planted", matching="abundances")
     assert "matched on the abundance maps" in tables[0].caption and "higher is better" in tables[-1].caption
 

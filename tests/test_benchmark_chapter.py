@@ -15,7 +15,8 @@ from companion.verdicts import check_rows
 
 def test_benchmark_smoke_run_writes_ranks_and_claims(tmp_path, monkeypatch):
     outputs, summary = run_chapter_smoke("benchmark", tmp_path)
-    assert sum("image/png" in o.get("data", {}) for o in outputs) >= 7   # heat maps, CD, time, maps, tracks, yours
+    # heat maps, CD, time, maps, tracks, yours
+    assert sum("image/png" in o.get("data", {}) for o in outputs) >= 7
     rows = {row["key"]: row for row in summary["comparison"]}
     assert list(rows) == [c.key for c in chapter.CLAIMS]                 # findings are not targets
     attempted = {k for k, r in rows.items() if r["verdict"] != "not attempted"}

@@ -108,7 +108,8 @@ def test_nmf_runs_stop_on_their_own_and_equal_runs_alone(mixtures):
 def test_rnmf_stops_on_its_rule_and_runs_its_budget_at_tol_zero(mixtures):
     Y, starts, A0 = mixtures
     stopped = rnmf(Y, starts[0], A0[0], lam=0.1, n_iter=5000, tol=3e-3)
-    assert stopped.converged and stopped.iterations < 5000 and stopped.objective.shape == (stopped.iterations,)
+    assert (stopped.converged and stopped.iterations < 5000
+            and stopped.objective.shape == (stopped.iterations,))
     f = stopped.objective
     assert f[-11] - f[-1] <= 3e-3 * f[-1]
     full = rnmf(Y, starts[0], A0[0], lam=0.1, n_iter=40, tol=0.0)
@@ -137,7 +138,7 @@ def test_noted_collects_budget_stops_for_the_record_and_lets_other_warnings_thro
             report("sunsal", Convergence(False, 10, "rule"), 1e-5)
             report("sunsal", Convergence(False, 10, "rule"), 1e-5)
             report("sunsal", Convergence(True, 4, "rule"), 1e-5)        # converged: no note
-            warnings.warn("something else", RuntimeWarning)
+            warnings.warn("something else", RuntimeWarning, stacklevel=2)
     assert notes == {"sunsal stopped after 10 iterations without meeting its stopping rule (rule); "
                      "raise its iteration budget": 2}
     assert [str(w.message) for w in outside] == ["something else"]

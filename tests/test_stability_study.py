@@ -93,7 +93,8 @@ def test_compute_closure_holds_no_reporting_module_and_is_picklable():
 def test_cost_ranks_the_committed_records_for_verify():
     # records without their measured seconds (as records computed before the study stored them):
     # verify then ranks them by cost(config)
-    stored = {(exp.STUDY, k): {f: v for f, v in doc.items() if f != "seconds"} for k, doc in _stored().items()}
+    stored = {(exp.STUDY, k): {f: v for f, v in doc.items() if f != "seconds"}
+              for k, doc in _stored().items()}
     sample = pipeline.sample_keys(stored, exp.cost)
     # the 12- and 24-model Table 3 records and a batch-100 Table 1 record are cheapest; Experiment 4
     # (200 models at batch size 4, 2256 steps an epoch) is the most expensive

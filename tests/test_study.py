@@ -374,7 +374,8 @@ def test_arrays_are_written_beside_the_record_and_checked_on_resume(tmp_path):
 
     def compute(config):
         calls.append(config["x"])
-        return {"value": config["x"], study.ARRAYS_KEY: {"a": np.arange(6.0, dtype=np.float32).reshape(2, 3) * config["x"]}}
+        return {"value": config["x"],
+                study.ARRAYS_KEY: {"a": np.arange(6.0, dtype=np.float32).reshape(2, 3) * config["x"]}}
 
     configs = {"k1": {"x": 1}, "k2": {"x": 2}}
     records = study.run_study(configs, compute, tmp_path, {}, progress=False)

@@ -99,7 +99,8 @@ PRESETS = {
               "mtl_iterations": 2, "nlaeu_iterations": 2, "elmm_iterations": 1, "deepgu_epochs": 1,
               "deepgu_outer": 1, "aa_iterations": 2, "edaa_outer": 1, "sisal_iterations": 5,
               "workers": 1, "check_scenes": [],
-              "supervised_methods": ["fcls", "ncls", "sunsal_tv"], "supervised_scenes": ["urban_crop", "gbm_snr30"],
+              "supervised_methods": ["fcls", "ncls", "sunsal_tv"],
+              "supervised_scenes": ["urban_crop", "gbm_snr30"],
               "supervised_iterations": 200, "library_methods": list(_LIBRARY),
               "library_scenes": ["gbm_snr30", "dc2_snr30"], "library_iterations": 20},
     # about three minutes on two CPU cores: five scenes (one SNR), two seeds, short budgets

@@ -366,8 +366,9 @@ def _as_target(target: verdicts.Target, value: float) -> verdicts.Target:
 # study does not run: the declared diagnosis "NMF-SAE / Table II, AA" (book/diagnoses.md;
 # results/diagnosis/aa_start_bunet.json; paper protocol, one run: AA is deterministic). Joins the
 # study's starts in the evidence of the paper-scale misses.
-AA_DIAGNOSIS = {"jasper_bunet2_sad_tree": 7.42, "jasper_bunet2_sad_water": 14.27, "jasper_bunet2_sad_soil": 8.43,
-                "jasper_bunet2_sad_road": 2.83, "jasper_bunet2_sad_mean": 8.24}
+AA_DIAGNOSIS = {"jasper_bunet2_sad_tree": 7.42, "jasper_bunet2_sad_water": 14.27,
+                "jasper_bunet2_sad_soil": 8.43, "jasper_bunet2_sad_road": 2.83,
+                "jasper_bunet2_sad_mean": 8.24}
 
 
 def _table2_reason(P, figs, ds, j, target, experiment):

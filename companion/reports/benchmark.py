@@ -42,11 +42,11 @@ from ..study import run_study
 
 __all__ = ["BYO", "HIGHER_IS_BETTER", "METRICS", "NOT_RECORDED", "PER_ENDMEMBER", "RANKED", "TRACKS",
            "TRACK_METRICS", "TRACK_RANKED", "USER_METRICS", "RankAnalysis", "bring_your_own", "budget_table",
-           "byo_summary", "claim_counts", "claims_table", "closing_note", "findings_table", "lessons", "methods_table",
-           "metric_tables", "not_run_reason", "per_endmember_table", "protocol_table", "rank_analysis",
-           "rank_table", "report", "scene_table", "seed_mean", "seed_values", "sensitivity_ranks", "sensitivity_table",
-           "table_matrix", "test_summary", "track_rank_data", "track_tables", "user_metric_tables",
-           "winner_rows"]
+           "byo_summary", "claim_counts", "claims_table", "closing_note", "findings_table", "lessons",
+           "methods_table", "metric_tables", "not_run_reason", "per_endmember_table", "protocol_table",
+           "rank_analysis", "rank_table", "report", "scene_table", "seed_mean", "seed_values",
+           "sensitivity_ranks", "sensitivity_table", "table_matrix", "test_summary", "track_rank_data",
+           "track_tables", "user_metric_tables", "winner_rows"]
 
 METRICS = {"sad_mean": ("mean SAD (rad)", ".4f"), "rmse_a": ("abundance RMSE", ".4f"),
            "rmse_y": ("reconstruction RMSE", ".4f"), "time_s": ("wall time (s)", ".1f")}
@@ -58,13 +58,15 @@ USER_METRICS = {"sad_mean_deg": ("mean SAD (deg)", ".2f"), "sad_mean_rad": ("mea
                 "rmse_per_pixel_mean": ("mean per-pixel abundance RMSE", ".4f"),
                 "sre_db": ("abundance SRE (dB, higher is better)", ".2f")}
 PER_ENDMEMBER = {"sad_deg": ("SAD (deg)", ".2f"), "rmse_per_endmember": ("abundance RMSE", ".4f")}
-MATCHING_TEXT = {"sad": "matched on SAD (Hungarian)", "abundances": "matched on the abundance maps (Hungarian on MSE)"}
+MATCHING_TEXT = {"sad": "matched on SAD (Hungarian)",
+                 "abundances": "matched on the abundance maps (Hungarian on MSE)"}
 NOT_RECORDED = "not recorded"
 HIGHER_IS_BETTER = frozenset({"sre_db"})
 # The tracks with the endmembers given (companion.tracks): what each record holds and what ranks
 TRACKS = {"supervised": ("the true endmembers", tracks.SUPERVISED),
           "library": ("the pruned USGS 1995 library", tracks.LIBRARY)}
-TRACK_METRICS = {"rmse_a": ("mean per-pixel abundance RMSE", ".4f"), "armse_percent": ("global aRMSE (%)", ".2f"),
+TRACK_METRICS = {"rmse_a": ("mean per-pixel abundance RMSE", ".4f"),
+                 "armse_percent": ("global aRMSE (%)", ".2f"),
                  "sre_db": ("abundance SRE (dB, higher is better)", ".2f"),
                  "rmse_y": ("reconstruction RMSE", ".4f"), "time_s": ("wall time (s)", ".1f")}
 TRACK_RANKED = {"rmse_a": "mean per-pixel abundance RMSE", "sre_db": "abundance SRE (dB)"}
@@ -192,8 +194,8 @@ DIAGNOSES = {
     "deepgu": ("diagnosis DeepGU 1 (declared before its result; results/diagnosis/deepgu_budget.json): at "
                "DeepGU's own budget on DC1 and DC2 at 30 and 20 dB, seeds 0-4, DeepGU has the lower relative "
                "RMSE_A in 11 of 40 comparisons with VCA + FCLS and ELMM (DC1 30 dB 10 of 10, DC1 20 dB 0, "
-               "DC2 30 dB 0, DC2 20 dB 1): not supported on its own scenes either, in agreement with the DeepGU "
-               "chapter's DC1 (supported) and DC2 (not supported) rankings"),
+               "DC2 30 dB 0, DC2 20 dB 1): not supported on its own scenes either, in agreement with the "
+               "DeepGU chapter's DC1 (supported) and DC2 (not supported) rankings"),
 }
 
 
@@ -306,10 +308,11 @@ def _user_cells(records: Mapping[str, Mapping], P: Mapping) -> dict | None:
             for s in P["scenes"]:
                 for m in P["methods"]:
                     prefix = f"{s}+{m}+vca+"
-                    found = [r for k, r in records.items() if k.startswith(prefix) and r.get("status") != "not run"]
+                    found = [r for k, r in records.items()
+                             if k.startswith(prefix) and r.get("status") != "not run"]
                     if found and all(r.get("status") != "ok" or "metrics" in r for r in found):
-                        values.setdefault(s, {})[m] = [r["metrics"][matching][metric] if r.get("status") == "ok"
-                                                       else None for r in found]
+                        values.setdefault(s, {})[m] = [r["metrics"][matching][metric]
+                                                       if r.get("status") == "ok" else None for r in found]
                     else:
                         missing.setdefault(s, {})[m] = (NOT_RECORDED if found else
                                                         not_run_reason(records, m, s) or "no record")
@@ -317,8 +320,8 @@ def _user_cells(records: Mapping[str, Mapping], P: Mapping) -> dict | None:
     return out
 
 
-def _rank_or_reason(records: Mapping[str, Mapping], methods: Sequence[str], scenes: Sequence[str], metric: str,
-                    init: str) -> dict:
+def _rank_or_reason(records: Mapping[str, Mapping], methods: Sequence[str], scenes: Sequence[str],
+                    metric: str, init: str) -> dict:
     """:func:`rank_analysis` as a dict, or ``{"unranked": why}`` when too few scenes or methods
     have results (Friedman needs two of each)."""
     try:
@@ -347,7 +350,8 @@ def _track(P: Mapping, track: str, records: Mapping[str, Mapping]) -> dict:
     return {"methods": methods, "scenes": scenes, "iterations": P[f"{track}_iterations"],
             "labels": {m: registry[m].label for m in methods},
             "settings": {m: registry[m].describe() for m in methods}, "library_columns": columns,
-            "cells": cells, "ranks": {m: _rank_or_reason(records, methods, scenes, m, init) for m in TRACK_RANKED}}
+            "cells": cells,
+            "ranks": {m: _rank_or_reason(records, methods, scenes, m, init) for m in TRACK_RANKED}}
 
 
 def _accuracy_vs_time(records: Mapping[str, Mapping], P: Mapping) -> dict:
@@ -472,13 +476,16 @@ def protocol_table(P: Mapping, device: str) -> Table:
             if P.get("supervised_methods") else "none at this scale"),
          "label": "O: abundance estimation alone, no matching (the columns are known)"},
         {"item": "library track", "choice": (
-            f"the USGS 1995 library on the scene's channels, pruned to {tracks.PRUNE_DEG} deg with the scene's "
-            f"spectra kept first; {', '.join(P['library_methods'])} on {len(P['library_scenes'])} scene(s), "
-            f"iteration cap {P['library_iterations']}, tolerance 1e-7" if P.get("library_methods") else
+            f"the USGS 1995 library on the scene's channels, pruned to {tracks.PRUNE_DEG} deg with the "
+            f"scene's spectra kept first; {', '.join(P['library_methods'])} on "
+            f"{len(P['library_scenes'])} scene(s), iteration cap {P['library_iterations']}, tolerance 1e-7"
+            if P.get("library_methods") else
             "none at this scale"),
-         "label": "P: Iordache et al. (2011) prune to 4.44 deg; O: truth kept first, so it is in the library"},
-        {"item": "track ranks", "choice": "Friedman + Nemenyi over scenes on the mean per-pixel abundance RMSE "
-         "and the abundance SRE (dB, higher is better)", "label": "O: as the blind track"},
+         "label": "P: Iordache et al. (2011) prune to 4.44 deg; O: truth kept first, "
+                  "so it is in the library"},
+        {"item": "track ranks",
+         "choice": "Friedman + Nemenyi over scenes on the mean per-pixel abundance RMSE "
+                   "and the abundance SRE (dB, higher is better)", "label": "O: as the blind track"},
     ]
     return Table(rows, {"item": "protocol item", "choice": "what every method gets", "label": "P / C / O"},
                  caption="The common protocol")
@@ -588,7 +595,8 @@ def user_metric_tables(data: Mapping, where: str, matching: str = "sad") -> list
         columns = {"method": "method", **{s: SCENES[s].label for s in data["scenes"]}}
         better = "higher" if metric in HIGHER_IS_BETTER else "lower"
         out.append(Table(rows, columns, caption=f"{name}, {MATCHING_TEXT[matching]}; mean ± std over "
-                                                f"{len(data['seeds'])} seed(s), VCA start ({where}); {better} is better"))
+                                                f"{len(data['seeds'])} seed(s), VCA start ({where}); "
+                                                f"{better} is better"))
     return out
 
 
@@ -609,10 +617,11 @@ def per_endmember_table(data: Mapping, scene: str, where: str, matching: str = "
             for name, v in zip(names, means, strict=True):
                 row[f"{metric}:{name}"] = "—" if v is None else format(v, fmt)
         rows.append(row)
-    columns = {"method": "method", **{f"{metric}:{n}": f"{what}: {n}" for metric, (what, _) in PER_ENDMEMBER.items()
-                                      for n in names}}
+    columns = {"method": "method", **{f"{metric}:{n}": f"{what}: {n}"
+                                      for metric, (what, _) in PER_ENDMEMBER.items() for n in names}}
     return Table(rows, columns, caption=f"{SCENES[scene].label}: per-endmember SAD (deg) and abundance RMSE, "
-                                        f"{MATCHING_TEXT[matching]}, mean over seeds ({where}); lower is better")
+                                        f"{MATCHING_TEXT[matching]}, mean over seeds ({where}); "
+                                        "lower is better")
 
 
 def track_rank_data(data: Mapping, track: str) -> dict | None:
@@ -632,7 +641,8 @@ def track_tables(data: Mapping, track: str, where: str) -> list[Table] | str:
     given = TRACKS[track][0]
     if t is None:
         return f"*No {track} track in this run ({where}).*"
-    extra = (f"; library of {', '.join(map(str, t['library_columns']))} spectra" if t["library_columns"] else "")
+    extra = (f"; library of {', '.join(map(str, t['library_columns']))} spectra"
+             if t["library_columns"] else "")
     out = [Table([{"label": t["labels"][m], "key": m, "settings": t["settings"][m]} for m in t["methods"]],
                  {"label": "estimator", "key": "key", "settings": "settings"},
                  caption=f"{track.capitalize()} track: estimators given {given}; iteration cap "
@@ -793,7 +803,8 @@ def _real_scene_lesson(data: Mapping) -> list[str]:
         best = min(ran, key=ran.get)
         parts.append(f"{SCENES[s].label}: {label(best)} {ran[best]:.4f} rad, the start VCA + FCLS "
                      f"{means.get('vca_fcls', float('nan')):.4f}")
-    return ["**Real scenes**, lowest mean SAD against the start's: " + "; ".join(parts) + "."] if parts else []
+    return (["**Real scenes**, lowest mean SAD against the start's: " + "; ".join(parts) + "."]
+            if parts else [])
 
 
 def _winner_lesson(data: Mapping) -> list[str]:
@@ -869,7 +880,8 @@ def closing_note(comparison: Sequence[Mapping], data: Mapping, where: str) -> st
         for metric, a in ranked["ranks"].items():
             if "unranked" in a:
                 continue
-            order = [label(a["methods"][j], ranked["labels"]) for j in np.argsort(a["average"], kind="stable")]
+            order = [label(a["methods"][j], ranked["labels"])
+                     for j in np.argsort(a["average"], kind="stable")]
             lines.append(f"* {track} track, **{TRACK_RANKED[metric]}**: {', '.join(order)}; Friedman p = "
                          f"{a['p']:.2g}; CD {a['cd']:.2f}; groups {_groups(a['groups'], ranked['labels'])}.")
     for row in comparison:
@@ -898,13 +910,14 @@ def bring_your_own(function, P: Mapping, progress: bool = False) -> dict:
     ``ranks`` on :data:`RANKED` by Friedman + Nemenyi), for :func:`metric_tables`,
     :func:`test_summary`, :func:`rank_table`, :func:`byo_summary` and the chapter's figures."""
     name = _function_name(function)
-    only_main = {**P, "sensitivity_seeds": [], "check_scenes": [], "supervised_methods": [], "library_methods": []}
+    only_main = {**P, "sensitivity_seeds": [], "check_scenes": [], "supervised_methods": [],
+                 "library_methods": []}
     main = pipeline.load_records("benchmark", only_main)["main"]
     device = pipeline.plan("benchmark", only_main)["main"].configs
     device = next(iter(device.values()))["device"]
     folder = "byo/" + name.replace(":", ".").replace("<", "").replace(">", "")
-    definition = experiments.SceneStudy("benchmark", P["scale"], experiments.byo_configs(name, P["scenes"], P["seeds"],
-                                                                                        device),
+    definition = experiments.SceneStudy("benchmark", P["scale"],
+                                        experiments.byo_configs(name, P["scenes"], P["seeds"], device),
                                         experiments.PROTOCOL, experiments.compute, list(P["scenes"]),
                                         f"your method {name}", folder)
     definition.load_data()
@@ -928,15 +941,18 @@ def byo_summary(data: Mapping) -> str:
             lines.append(f"* **{RANKED[metric]}**: not ranked ({a['unranked']}).")
             continue
         if BYO not in a["methods"]:
-            lines.append(f"* **{RANKED[metric]}**: your method left out ({a['dropped'].get(BYO, 'no result')}).")
+            lines.append(f"* **{RANKED[metric]}**: your method left out "
+                         f"({a['dropped'].get(BYO, 'no result')}).")
             continue
         j = a["methods"].index(BYO)
         place = 1 + int(np.sum(np.asarray(a["average"]) < a["average"][j]))
         p = np.asarray(a["pvalues"])[j]
-        better = [label(m) for i, m in enumerate(a["methods"]) if p[i] < 0.05 and a["average"][i] > a["average"][j]]
-        worse = [label(m) for i, m in enumerate(a["methods"]) if p[i] < 0.05 and a["average"][i] < a["average"][j]]
+        better = [label(m) for i, m in enumerate(a["methods"])
+                  if p[i] < 0.05 and a["average"][i] > a["average"][j]]
+        worse = [label(m) for i, m in enumerate(a["methods"])
+                 if p[i] < 0.05 and a["average"][i] < a["average"][j]]
         lines.append(f"* **{RANKED[metric]}**: place {place} of {len(a['methods'])} (average rank "
-                     f"{a['average'][j]:.2f}; CD {a['cd']:.2f}, Friedman p = {a['p']:.2g}); significantly ahead of "
-                     f"{', '.join(better) or 'none'}; significantly behind {', '.join(worse) or 'none'} (Nemenyi, "
-                     "alpha 0.05).")
+                     f"{a['average'][j]:.2f}; CD {a['cd']:.2f}, Friedman p = {a['p']:.2g}); "
+                     f"significantly ahead of {', '.join(better) or 'none'}; "
+                     f"significantly behind {', '.join(worse) or 'none'} (Nemenyi, alpha 0.05).")
     return "\n".join(lines)
