@@ -31,7 +31,8 @@ def test_admm_unfolding_smoke_run_writes_results_and_resumes(tmp_path, monkeypat
     verdicts.check_rows(record["comparison"], targets(CHAPTER), "smoke summary", CHAPTER)
     runs = tmp_path / "results/admm_unfolding/smoke/runs"
     assert sorted(p.name for p in runs.iterdir()) == [
-        "fig11.json", "fig12_K1.json", "fig13_n256.json", "fig14_snr15.json", "fig18.json",
+        "fig11.json", "fig11_glorot.json", "fig12_K1.json", "fig13_glorot_n256.json", "fig13_n256.json",
+        "fig14_all_snr15.json", "fig14_glorot_snr15.json", "fig14_snr15.json", "fig18.json",
         "fig19_K1.json", "fig20_n256.json", "fig21_snr15.json"]
     # the notebook's summary is the package's report of the same records
     monkeypatch.setenv("HU_RESULTS_DIR", str(tmp_path / "results"))
@@ -175,3 +176,56 @@ def test_report_helpers_summarise_finite_runs_only():
     curve = {"0": {"rmse": [1.0, 1.0]}, "10": {"rmse": [0.5, 0.2]}, "20": {"rmse": [0.1, 0.19]}}
     assert report_of.epochs_to_settle(curve, "rmse") == 20
     assert [report_of._run_settle(curve, "rmse", r) for r in (0, 1)] == [20.0, 10.0]
+
+
+# ----------------------------------------------------------------------------- diagnoses U-ADMM 1 and 3
+# declared in book/diagnoses.md before any result: the studies follow their figures' protocol.
+GLOROT = [m + " (Glorot)" for m in ("MNN-AE-1", "MNN-AE-2")]
+
+
+def _configs(P):
+    return {name: dict(d.configs) for name, d in pipeline.plan(CHAPTER, P).items()}
+
+
+def _without(config, *keys):
+    return {k: v for k, v in config.items() if k not in keys}
+
+
+def test_diagnosis_studies_repeat_their_figures_protocol_with_other_methods():
+    P = resolve_parameters(CHAPTER, "smoke")
+    assert P["mnn_glorot"] and P["fig14_all_pixels"]
+    plan = _configs(P)
+    assert plan["fig11_glorot"]["fig11_glorot"] == {**plan["fig11"]["fig11"], "methods": GLOROT}
+    for fig in ("fig13", "fig14"):
+        assert len(plan[f"{fig}_glorot"]) == len(plan[fig])
+        for key, config in plan[fig].items():
+            glorot = plan[f"{fig}_glorot"][key.replace(fig, f"{fig}_glorot")]
+            assert glorot["methods"] == GLOROT
+            assert _without(glorot, "methods") == _without(config, "methods", "sunsal")
+    lowest = f"fig14_snr{min(P['snrs']):g}"
+    assert list(plan["fig14_all"]) == [lowest.replace("fig14", "fig14_all")]
+    every = plan["fig14_all"][lowest.replace("fig14", "fig14_all")]
+    assert every["n_train"] is None and P["n_train_snr"] != 0
+    assert every["methods"] == ["U-ADMM-AENet-II", "MNN-AE-1", "MNN-AE-2"]      # the declared networks
+    assert _without(every, "methods", "n_train") == _without(plan["fig14"][lowest], "methods", "n_train",
+                                                             "sunsal")
+    # off, the plan is the chapter's without them, and the figures' configurations do not move
+    off = _configs(resolve_parameters(CHAPTER, "smoke", mnn_glorot=False, fig14_all_pixels=False))
+    assert set(plan) - set(off) == {"fig11_glorot", "fig13_glorot", "fig14_glorot", "fig14_all"}
+    assert all(off[name] == plan[name] for name in off)
+    everywhere = resolve_parameters(CHAPTER, "smoke", n_train_snr=0)     # Fig. 14 on every pixel already
+    assert "fig14_all" not in _configs(everywhere) and "fig14_glorot" in _configs(everywhere)
+    assert not resolve_parameters(CHAPTER, "book")["mnn_glorot"]
+    assert resolve_parameters(CHAPTER, "paper")["fig14_all_pixels"]
+
+
+def test_a_diagnosis_record_has_the_figures_layout():
+    P = resolve_parameters(CHAPTER, "smoke")
+    definition = pipeline.plan(CHAPTER, P)["fig13_glorot"]
+    (key, config), = definition.configs.items()
+    record = definition.compute(config)
+    epoch = str(P["epochs"])
+    assert set(record) == set(GLOROT)
+    for m in GLOROT:
+        assert set(record[m][epoch]) == {"rmse", "aad", "aid", "diverged"}
+        assert len(record[m][epoch]["rmse"]) == 1 and record[m][epoch]["rmse"][0] > 0
