@@ -11,6 +11,11 @@ Depth: ``official_depth`` (default True, the official code) makes ``K`` blocks `
 iterations. Blind start: ``init`` (default VCA: the paper names it and the official script
 defaults to it), drawn once and shared by all runs when ``fixed_init`` (Table II's +-0.06 deg
 over 5 runs implies one start); the initialisation study runs the starts in ``inits`` on Jasper.
+
+Diagnoses of issue 27, declared in ``book/diagnoses.md`` before any result: ``mnn_glorot``
+(U-ADMM 1) trains the MNN-AE baselines from Glorot-normal draws under the protocols of Figs. 11,
+13 and 14; ``fig14_all_pixels`` (U-ADMM 3) trains Fig. 14's networks on every pixel at the lowest
+SNR. Both run at paper scale (and at smoke scale, for the tests), not at book scale (CI cost).
 """
 
 from companion.chapters import Param, device_param, seed_param
@@ -53,6 +58,10 @@ PARAMETERS = {
     "keep_best": Param(bool, "score each run's weights of lowest training loss (official scripts)"),
     "inits": Param(list, "starts compared by the initialisation study on Jasper Ridge", item=str,
                    choices=("vca", "vca_projective", "vca_affine", "sivm", "truth")),
+    "mnn_glorot": Param(bool, "diagnosis U-ADMM 1 (book/diagnoses.md): also train MNN-AE-1 and -2 from "
+                              "Glorot-normal draws with the protocols of Figs. 11, 13 and 14"),
+    "fig14_all_pixels": Param(bool, "diagnosis U-ADMM 3 (book/diagnoses.md): also train Fig. 14's "
+                                    "networks on every pixel at the lowest SNR (when n_train_snr is not 0)"),
 }
 
 _ALL_BLIND = ["U-ADMM-BUNet-I", "U-ADMM-BUNet-II", "MNN-BU-1", "MNN-BU-2"]
@@ -67,19 +76,22 @@ PRESETS = {
               "epochs_curve": 3, "blind_epochs": 2, "blind_epochs_curve": 3, "n_train": 256,
               "n_train_snr": 256, "blocks": [1], "train_sizes": [256], "snrs": [15.0],
               "blind_methods": ["U-ADMM-BUNet-II", "MNN-BU-2"], "real": False,
-              "official_check": False, "inits": ["vca", "sivm"]},
+              "official_check": False, "inits": ["vca", "sivm"], "mnn_glorot": True,
+              "fig14_all_pixels": True},
     # A few minutes on two CPU cores: fewer epochs and sweep points, 2 runs, Figs. 14/21 on
-    # 1000 pixels instead of all, Fig. 18 with the untied networks only.
+    # 1000 pixels instead of all, Fig. 18 with the untied networks only, no diagnoses.
     "book": {**_PAPER_PROTOCOL, **_SEEDS, "device": "auto", "runs": 2, "epochs": 100,
              "epochs_curve": 200, "blind_epochs": 100, "blind_epochs_curve": 300,
              "n_train_snr": 1000, "blocks": [1, 2, 4], "train_sizes": [256, 1024],
              "snrs": [15.0, 30.0, float("inf")], "blind_methods": ["U-ADMM-BUNet-II", "MNN-BU-2"],
-             "real": True, "official_check": True, "inits": ["vca", "vca_affine", "sivm", "truth"]},
+             "real": True, "official_check": True, "inits": ["vca", "vca_affine", "sivm", "truth"],
+             "mnn_glorot": False, "fig14_all_pixels": False},
     "paper": {**_PAPER_PROTOCOL, **_SEEDS, "device": "auto", "runs": 5,
               "blocks": [1, 2, 3, 4, 5, 6, 7], "train_sizes": [256, 512, 1024, 2048, 4096],
               "snrs": [15.0, 20.0, 25.0, 30.0, float("inf")], "blind_methods": _ALL_BLIND,
               "real": True, "official_check": True,
-              "inits": ["vca", "vca_projective", "vca_affine", "sivm", "truth"]},
+              "inits": ["vca", "vca_projective", "vca_affine", "sivm", "truth"], "mnn_glorot": True,
+              "fig14_all_pixels": True},
 }
 
 # Table I (abundance estimation, true endmembers, 256 training pixels, mean of 5 runs).

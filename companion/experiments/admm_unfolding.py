@@ -42,7 +42,7 @@ from ..study import StudyDefinition
 from .unrolled import as_tensor, blind_start, blind_unmix, encoder, train_indices
 
 __all__ = ["SUNSAL_LAMBDA",
-           "POINTS", "abundance_point", "blind_point", "compute", "cost",
+           "POINTS", "abundance_point", "blind_point", "compute", "cost", "diagnoses",
            "grid", "init_study_point", "jasper_abundance_point", "jasper_blind_point", "plan",
            "protocol_of", "sunsal_abundances", "placement"]
 
@@ -226,8 +226,9 @@ def real_datasets(P: Mapping) -> list[str]:
 
 def plan(P: Mapping) -> dict[str, StudyDefinition]:
     """The chapter's studies for resolved parameters ``P``, in the order of computation: Figs.
-    11-14, the official set, Table I and its depth study, Figs. 18-21, Table II and the
-    initialisation study (Jasper Ridge). Keys and configurations are those the records store."""
+    11-14, the official set, Table I and its depth study, Figs. 18-21, Table II, the
+    initialisation study (Jasper Ridge) and the diagnoses (:func:`diagnoses`). Keys and
+    configurations are those the records store."""
     seeds = [P["seed"] + k for k in range(P["runs"])]
     split = lambda name, extra=0: [SPLIT_OFFSETS[name] + extra + s for s in seeds]  # noqa: E731
     protocol = protocol_of(P)
@@ -289,11 +290,45 @@ def plan(P: Mapping) -> dict[str, StudyDefinition]:
         studies["init"] = ("init", "initialisation study", ["jasper"], {"init_jasper": {
             "dataset": "jasper", "method": "U-ADMM-BUNet-II", "n_train": 1000, "K": P["K_blind"],
             "epochs": blind_epochs, "inits": P["inits"], "seeds": seeds, "split_seeds": split("table2")}})
+    studies |= diagnoses(P, {name: configs for name, (_, _, _, configs) in studies.items()})
     return {name: StudyDefinition(
                 "admm_unfolding", P["scale"], configs, protocol,
                 functools.partial(compute, kind=kind, protocol=protocol, device=P["device"]), datasets,
                 desc=desc)
             for name, (kind, desc, datasets, configs) in studies.items()}
+
+
+def diagnoses(P: Mapping, figures: Mapping[str, Mapping[str, dict]]) -> dict[str, tuple]:
+    """The studies of diagnoses U-ADMM 1 and 3 (issue 27; declared in ``book/diagnoses.md`` before
+    any result) as :func:`plan` lists its studies, ``{name: (kind, desc, datasets, configs)}``, from
+    the configurations ``figures`` (``{study: {key: config}}``) of Figs. 11, 13 and 14, whose keys
+    and fingerprints stay as they are.
+
+    ``mnn_glorot`` (U-ADMM 1): MNN-AE-1 and -2 from Glorot-normal draws, every configuration of
+    Figs. 11, 13 and 14 with only its methods changed (same pixels, seeds and epochs; no SUnSAL).
+    ``fig14_all_pixels`` (U-ADMM 3): Fig. 14's configuration at the lowest SNR with every pixel
+    training (``n_train`` None) for the declared networks, AENet-II and both MNN-AE; none when
+    Fig. 14 trains on every pixel already (``n_train_snr`` 0). A parameter absent from ``P`` (a
+    summary written before the diagnoses existed) counts as off."""
+    def variant(study: str, tag: str, keys, methods: list[str], **more) -> dict[str, dict]:
+        """The configurations ``keys`` of ``study`` with ``methods`` and ``more``, each key's
+        ``study`` prefix renamed ``<study>_<tag>``."""
+        return {key.replace(study, f"{study}_{tag}", 1):
+                {k: v for k, v in figures[study][key].items() if k != "sunsal"} | {"methods": methods, **more}
+                for key in keys}
+
+    out = {}
+    if P.get("mnn_glorot", False):
+        glorot = [m + GLOROT_SUFFIX for m in ("MNN-AE-1", "MNN-AE-2")]
+        out |= {f"{fig}_glorot": ("abundance", f"{fig.replace('fig', 'Fig. ')}, MNN-AE from Glorot draws", [],
+                                  variant(fig, "glorot", figures[fig], glorot))
+                for fig in ("fig11", "fig13", "fig14")}
+    if P.get("fig14_all_pixels", False) and P["n_train_snr"] != 0:
+        lowest = [f"fig14_snr{min(P['snrs']):g}"]
+        out["fig14_all"] = ("abundance", "Fig. 14, every pixel training", [],
+                            variant("fig14", "all", lowest, ["U-ADMM-AENet-II", "MNN-AE-1", "MNN-AE-2"],
+                                    n_train=None))
+    return out
 
 
 def cost(config: Mapping) -> float:
