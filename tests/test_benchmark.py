@@ -321,3 +321,17 @@ def test_lessons_read_every_number_from_the_data():
     assert "falls below 0.8× the benchmark budget's for L1-NMF on GBM 30 dB 0.100 → 0.050" in text
     assert "rises above 1.25× for AE basic (Exp. 10) on GBM 30 dB 0.100 → 0.200" in text
     assert "second start" not in text
+
+
+def test_the_cited_deepgu_diagnosis_quotes_its_record():
+    """The DeepGU claims' evidence quotes diagnosis DeepGU 1: its counts, per scene and in all, and
+    the commit it ran at are those of results/diagnosis/deepgu_budget.json."""
+    record = json.loads((REPO / "results" / "diagnosis" / "deepgu_budget.json").read_text())
+    pairs = record["relative_rmse_a"]["pairs"]           # [scene, seed, rival, DeepGU, rival's]
+    text = report_of.DIAGNOSES["deepgu"]
+    wins = sum(ours < theirs for _, _, _, ours, theirs in pairs)
+    assert f"in {wins} of {len(pairs)} comparisons" in text
+    for scene, name in record["scene_labels"].items():
+        won = sum(ours < theirs for s, _, _, ours, theirs in pairs if s == scene)
+        assert f"{name} {won}" in text
+    assert f"run at {record['provenance']['git_commit'][:7]}" in text
