@@ -55,6 +55,8 @@ __all__ = [
     "write_summary",
     "write_verification",
     "read_verification",
+    "read_runs",
+    "record_run",
     "REPORT_ONLY",
 ]
 
@@ -169,20 +171,47 @@ def write_summary(chapter: str, P: Mapping, result: Report, provenance, root: Pa
     """Write ``results/<chapter>/<scale>/summary.json``: the report, the provenance and the code
     hash of the records it was made from (``code``; None when they do not share one). A summary
     that only reports (``provenance.device`` is :data:`REPORT_ONLY`) keeps, as ``computed``, the
-    provenance of the run that computed the records, taken from the summary it replaces; a
-    computing run's provenance without ``parts`` gets them here (:func:`placement`), so its box,
-    redrawn after this call, says where each part ran."""
+    provenance of the computation of its records: the study runs of :func:`record_run` made with
+    the records' code (the last one, with every run of that code under ``runs`` when a study was
+    resumed), else the ``computed`` of the summary it replaces. A computing run's provenance
+    without ``parts`` gets them here (:func:`placement`), so its box, redrawn after this call,
+    says where each part ran."""
     from companion.results import read_result, write_result
 
     computed = None
+    code = records_code(chapter, P)
     if provenance.device != REPORT_ONLY and not provenance.parts:
         provenance.parts = placement(chapter, P)
     if provenance.device == REPORT_ONLY:
+        runs = [r for r in read_runs(chapter, P["scale"], root) if code is not None and r.get("code") == code]
         previous = read_result(chapter, P["scale"], "summary", root) or {}
         before = previous.get("provenance", {})
-        computed = previous.get("computed") or (before if before.get("device") != REPORT_ONLY else None)
+        computed = (runs[-1] | {"runs": runs} if len(runs) > 1 else runs[0]) if runs else (
+            previous.get("computed") or (before if before.get("device") != REPORT_ONLY else None))
     return write_result(chapter, "summary", result.data, provenance, comparison=result.comparison,
-                        root=root, code=records_code(chapter, P), computed=computed)
+                        root=root, code=code, computed=computed)
+
+
+def _runs_path(chapter: str, scale: str, root: Path | None) -> Path:
+    from companion.results import results_root
+
+    return (root or results_root()) / chapter / scale / "runs_log.json"
+
+
+def read_runs(chapter: str, scale: str, root: Path | None = None) -> list[dict]:
+    """The study runs recorded for ``chapter`` at ``scale`` (:func:`record_run`), oldest first."""
+    path = _runs_path(chapter, scale, root)
+    return json.loads(path.read_text(encoding="utf-8"))["runs"] if path.is_file() else []
+
+
+def record_run(chapter: str, scale: str, run: Mapping, root: Path | None = None) -> Path:
+    """Append one study run (its provenance, the compute code hash ``code``, records done and left)
+    to ``results/<chapter>/<scale>/runs_log.json``, atomically: the summary's ``computed`` comes
+    from here (:func:`write_summary`), so a report made after a rerun names the run that computed
+    its records, not an earlier one."""
+    path = _runs_path(chapter, scale, root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_json_atomically(path, {"runs": [*read_runs(chapter, scale, root), dict(run)]})
 
 
 def staleness(chapter: str, summary: Mapping, root: Path | None = None) -> tuple[str, str]:

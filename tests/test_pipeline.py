@@ -125,6 +125,25 @@ def test_a_report_only_summary_keeps_the_provenance_of_the_computation(toy):
         assert summary["provenance"]["device"] == pipeline.REPORT_ONLY
 
 
+def test_a_report_after_a_rerun_names_the_runs_that_computed_its_records(toy):
+    """The summary's ``computed`` is the study run of the records' code (every run of that code
+    when the study was resumed), not the computation of the summary it replaces."""
+    P = {"scale": "smoke"}
+    pipeline.run("toy", P)
+    pipeline.write_summary("toy", P, pipeline.Report([], {}), Provenance.start("toy", P, "CPU: old").finish())
+    report_only = lambda: Provenance.start("toy", P, pipeline.REPORT_ONLY).finish()  # noqa: E731
+    pipeline.record_run("toy", "smoke", {"device": "CPU: other code", "code": "c0"})
+    pipeline.write_summary("toy", P, pipeline.Report([], {}), report_only())
+    assert read_result("toy", "smoke", "summary")["computed"]["device"] == "CPU: old"   # c0 computed nothing here
+    for part in ("first", "resumed"):
+        pipeline.record_run("toy", "smoke", {"device": f"CPU: {part}", "code": "c1", "records_left": 0})
+    pipeline.write_summary("toy", P, pipeline.Report([], {}), report_only())
+    computed = read_result("toy", "smoke", "summary")["computed"]
+    assert computed["device"] == "CPU: resumed"
+    assert [r["device"] for r in computed["runs"]] == ["CPU: first", "CPU: resumed"]
+    assert [r["code"] for r in pipeline.read_runs("toy", "smoke")] == ["c0", "c1", "c1"]
+
+
 def test_the_stale_mark_cites_the_last_failed_verification(toy, tmp_path):
     pipeline.write_verification("toy", "paper", {"commit": "abcdef123", "device": "CPU: EPYC",
                                                  "outcome": "runs/a differs at /sad/0 by 4e-13"})

@@ -38,6 +38,9 @@ def test_study_runs_archives_and_a_rerun_reuses_every_record(tmp_path, monkeypat
     assert note["exit_code"] == 0 and note["records_left"] == [] and note["params"]["initialisations"] == 2
     assert set(note["seconds_per_record"]) == {f"runs/{k}" for k in TINY_KEYS} and note["wall_time_s"] > 0
     assert "samson/samson_1.mat" in note["checksums"] and note["device"].startswith("CPU")
+    logged = pipeline.read_runs("stability", "smoke")       # the run the summary's `computed` names
+    assert len(logged) == 1 and logged[0]["code"] == pipeline.code_hash("stability")
+    assert (logged[0]["records"], logged[0]["records_left"], logged[0]["exit_code"]) == (3, 0, 0)
 
     monkeypatch.setattr(stability.Compute, "__call__", lambda self, c: pytest.fail("recomputed"))
     assert cli.main(["study", "stability", "--scale", "smoke", *TINY]) == 0
