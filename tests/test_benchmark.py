@@ -227,21 +227,20 @@ def test_the_plan_matches_the_committed_records():
     P = json.loads(COMMITTED.read_text())["provenance"]["params"]
     studies = pipeline.plan("benchmark", P)
     assert {name: (len(d.configs), d.folder) for name, d in studies.items()} == {
-        "main": (780, "runs"), "sensitivity": (96, "runs"), "budget": (24, "protocol_budget")}
+        "main": (975, "runs"), "sensitivity": (120, "runs"), "budget": (30, "protocol_budget"),
+        "supervised": (52, "supervised")}
+    assert P["library_scenes"] == []          # the library track is not in the committed run
     for definition in studies.values():
         assert definition.protocol == {"matching": "hungarian", "scene_seed": 0}
         for key in list(definition.configs)[::37]:
             stored = json.loads((definition.directory() / f"{key}.json").read_text())
             assert stored["config"] == definition.configs[key]
             assert stored["fingerprint"] == study.fingerprint(definition.protocol, definition.configs[key])
-    # the committed run predates AA, EDAA and SISAL: its budgets lack their keys, as stored
-    new = {"aa_iterations", "edaa_outer", "sisal_iterations"}
-    assert studies["budget"].configs["urban_crop+deepgu+vca+0"]["budget"] == {
-        k: v for k, v in chapter.PROTOCOL_BUDGET.items() if k not in new}
-    assert not new & set(studies["main"].configs["samson+mtl+vca+0"]["budget"])
+    # the start-free methods are in every study of the blind track, at the declared budgets
+    assert {"aa", "edaa", "sisal"} <= set(P["methods"])
+    assert studies["budget"].configs["urban_crop+deepgu+vca+0"]["budget"] == chapter.PROTOCOL_BUDGET
     smoke = pipeline.plan("benchmark", params())
     assert list(smoke) == ["main", "supervised", "library"]     # no second start, no budget check
-    assert "supervised" not in studies                 # the committed run predates the tracks
 
 
 def test_the_experiments_module_imports_no_reporting_code():
@@ -265,16 +264,23 @@ def test_the_committed_summary_is_the_report_of_the_committed_records():
     assert {f["key"] for f in summary["data"]["findings"]} == {f"first_{s}" for s in P["scenes"]}
 
 
-def test_old_records_read_as_not_recorded():
-    """The committed records predate the user metrics and saved estimates: the tables say so."""
+def test_the_committed_records_keep_estimates_that_rescore_to_their_numbers(staged_data_dir):
+    """The committed run saved every estimate (float32): reloaded and scored again against the
+    scene's truth, one gives its record's SAD and abundance RMSE; the report's user metrics and
+    the supervised track are there, the library track is said to be absent."""
+    from companion.data.scenes import load_scene
+
     summary = json.loads(COMMITTED.read_text())
-    assert "user_metrics" not in summary["data"] and "tracks" not in summary["data"]
-    text = report_of.user_metric_tables(summary["data"], "committed")
-    assert isinstance(text, str) and report_of.NOT_RECORDED in text
-    assert report_of.NOT_RECORDED in report_of.per_endmember_table(summary["data"], "samson", "committed")
+    assert "user_metrics" in summary["data"] and list(summary["data"]["tracks"]) == ["supervised"]
     assert report_of.track_tables(summary["data"], "library", "committed").startswith("*No library track")
-    with pytest.raises(FileNotFoundError, match="before estimates were saved"):
-        bench.load_estimate(COMMITTED.parent / "runs", "samson+vca_fcls+vca+0")
+    key = "samson+edaa+vca+0"
+    stored = json.loads((COMMITTED.parent / "runs" / f"{key}.json").read_text())["record"]
+    E, A = bench.load_estimate(COMMITTED.parent / "runs", key)
+    hsi = load_scene("samson")
+    assert E.shape == (hsi.Y.shape[0], 3) and A.shape == (3, hsi.n_pixels)
+    again = metrics.score_runs(hsi.endmembers, hsi.abundances, E[None], A[None], matching=bench.MATCHING)
+    assert again["sad_mean"][0] == pytest.approx(stored["sad_mean"], rel=1e-5)
+    assert again["rmse"][0] == pytest.approx(stored["rmse_a"], rel=1e-5)
 
 
 def test_a_mix_of_old_and_new_records_shows_not_recorded_per_cell():
