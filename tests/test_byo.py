@@ -43,6 +43,8 @@ def test_a_users_method_is_scored_and_ranked_against_stored_records(stored):
     a = data["ranks"]["sad_mean"]
     assert a["methods"] == [*METHODS, "byo"] and a["scores"][0][-1] == a["scores"][0][0]
     assert "the_start (yours)" in report_of.test_summary(data) + report_of.byo_summary(data)
+    # the start's own numbers rank equal to VCA + FCLS: a shared place, said as one
+    assert "(tied with VCA + FCLS)" in report_of.byo_summary(data)
     E, A = bench.load_estimate(data["directory"], "gbm_snr30+byo+vca+0")
     start = bench.start_for("gbm_snr30", "vca", 0)
     np.testing.assert_array_equal(E, start.endmembers.astype(np.float32))

@@ -946,7 +946,11 @@ def byo_summary(data: Mapping) -> str:
                          f"({a['dropped'].get(BYO, 'no result')}).")
             continue
         j = a["methods"].index(BYO)
-        place = 1 + int(np.sum(np.asarray(a["average"]) < a["average"][j]))
+        average = np.asarray(a["average"])
+        place = 1 + int(np.sum(average < average[j]))
+        tied = [label(m) for i, m in enumerate(a["methods"]) if i != j and average[i] == average[j]]
+        if tied:     # a shared place: its range, and with whom
+            place = f"{place}–{place + len(tied)} (tied with {', '.join(tied)})"
         p = np.asarray(a["pvalues"])[j]
         better = [label(m) for i, m in enumerate(a["methods"])
                   if p[i] < 0.05 and a["average"][i] > a["average"][j]]
