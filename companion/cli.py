@@ -343,7 +343,8 @@ def run_chapter_study(args, params: dict) -> int:
     print(f"{total - len(left)} of {total} records done; this command: {provenance.wall_time_s:.1f} s",
           flush=True)
     pipeline.record_run(args.chapter, params["scale"], provenance.to_dict() | {
-        "code": pipeline.code_hash(args.chapter), "records": total, "records_left": len(left), "exit_code": code})
+        "code": pipeline.code_hash(args.chapter), "records": total, "records_left": len(left),
+        "exit_code": code})
     if args.archive:
         paths = [d.directory() / f"{key}.json" for d in studies.values() for key in d.configs]
         seconds = {f"{p.parent.name}/{p.stem}": json.loads(p.read_text(encoding="utf-8")).get("seconds")

@@ -134,7 +134,8 @@ def test_a_report_after_a_rerun_names_the_runs_that_computed_its_records(toy):
     report_only = lambda: Provenance.start("toy", P, pipeline.REPORT_ONLY).finish()  # noqa: E731
     pipeline.record_run("toy", "smoke", {"device": "CPU: other code", "code": "c0"})
     pipeline.write_summary("toy", P, pipeline.Report([], {}), report_only())
-    assert read_result("toy", "smoke", "summary")["computed"]["device"] == "CPU: old"   # c0 computed nothing here
+    # c0 computed none of these records: the earlier computation stays
+    assert read_result("toy", "smoke", "summary")["computed"]["device"] == "CPU: old"
     for part in ("first", "resumed"):
         pipeline.record_run("toy", "smoke", {"device": f"CPU: {part}", "code": "c1", "records_left": 0})
     pipeline.write_summary("toy", P, pipeline.Report([], {}), report_only())

@@ -53,8 +53,8 @@ def test_tv_with_shared_endmembers_equals_the_per_pixel_form():
     A = rng.dirichlet(np.ones(m), rows * cols).T
     Y = M @ A + 0.01 * rng.standard_normal((L, rows * cols))
     shared = unmix_tv(Y, M, rows, cols, lam=1e-2, iterations=60, tol=0.0, device="cpu")
-    per_pixel = unmix_tv(Y, np.broadcast_to(M, (rows * cols, L, m)).copy(), rows, cols, lam=1e-2, iterations=60,
-                         tol=0.0, device="cpu")
+    per_pixel = unmix_tv(Y, np.broadcast_to(M, (rows * cols, L, m)).copy(), rows, cols, lam=1e-2,
+                         iterations=60, tol=0.0, device="cpu")
     np.testing.assert_allclose(shared, per_pixel, atol=1e-10)
     assert np.abs(shared - 1.0 / m).max() > 1e-3          # it moved away from the uniform start
 
@@ -62,7 +62,8 @@ def test_tv_with_shared_endmembers_equals_the_per_pixel_form():
 def test_track_ranks_put_the_highest_sre_first():
     scenes, methods = ["gbm_snr30", "dc2_snr30", "minerals_snr30"], ["ncls", "sunsal", "sclsu"]
     sre = {"ncls": 5.0, "sunsal": 20.0, "sclsu": 10.0}
-    records = {bench.record_key(m, s, "library", 0): {"status": "ok", "sre_db": sre[m] + i, "rmse_a": 1 / sre[m]}
+    records = {bench.record_key(m, s, "library", 0):
+               {"status": "ok", "sre_db": sre[m] + i, "rmse_a": 1 / sre[m]}
                for i, s in enumerate(scenes) for m in methods}
     for metric in ("sre_db", "rmse_a"):
         a = report_of.rank_analysis(records, methods, scenes, metric, "library")
