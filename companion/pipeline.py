@@ -184,23 +184,19 @@ def write_summary(chapter: str, P: Mapping, result: Report, provenance, root: Pa
         provenance.parts = placement(chapter, P)
     if provenance.device == REPORT_ONLY:
         runs = [r for r in read_runs(chapter, P["scale"], root) if code is not None and r.get("code") == code]
-        previous = read_result(chapter, P["scale"], "summary", root) or {}
-        before = previous.get("provenance", {})
-        computed = (runs[-1] | {"runs": runs} if len(runs) > 1 else runs[0]) if runs else (
-            previous.get("computed") or (before if before.get("device") != REPORT_ONLY else None))
+        if runs:
+            computed = runs[-1] | ({"runs": runs} if len(runs) > 1 else {})
+        else:
+            previous = read_result(chapter, P["scale"], "summary", root) or {}
+            before = previous.get("provenance", {})
+            computed = previous.get("computed") or (before if before.get("device") != REPORT_ONLY else None)
     return write_result(chapter, "summary", result.data, provenance, comparison=result.comparison,
                         root=root, code=code, computed=computed)
 
 
-def _runs_path(chapter: str, scale: str, root: Path | None) -> Path:
-    from companion.results import results_root
-
-    return (root or results_root()) / chapter / scale / "runs_log.json"
-
-
 def read_runs(chapter: str, scale: str, root: Path | None = None) -> list[dict]:
     """The study runs recorded for ``chapter`` at ``scale`` (:func:`record_run`), oldest first."""
-    path = _runs_path(chapter, scale, root)
+    path = _chapter_file(chapter, scale, "runs_log.json", root)
     return json.loads(path.read_text(encoding="utf-8"))["runs"] if path.is_file() else []
 
 
@@ -209,7 +205,7 @@ def record_run(chapter: str, scale: str, run: Mapping, root: Path | None = None)
     to ``results/<chapter>/<scale>/runs_log.json``, atomically: the summary's ``computed`` comes
     from here (:func:`write_summary`), so a report made after a rerun names the run that computed
     its records, not an earlier one."""
-    path = _runs_path(chapter, scale, root)
+    path = _chapter_file(chapter, scale, "runs_log.json", root)
     path.parent.mkdir(parents=True, exist_ok=True)
     return write_json_atomically(path, {"runs": [*read_runs(chapter, scale, root), dict(run)]})
 
@@ -233,22 +229,23 @@ def staleness(chapter: str, summary: Mapping, root: Path | None = None) -> tuple
     return "stale", f"records computed by code {stored}, now {now}{tried}; {fix}"
 
 
-def _verification_path(chapter: str, scale: str, root: Path | None) -> Path:
+def _chapter_file(chapter: str, scale: str, name: str, root: Path | None) -> Path:
+    """``<results>/<chapter>/<scale>/<name>``: a chapter's verification outcome or runs log."""
     from companion.results import results_root
 
-    return (root or results_root()) / chapter / scale / "verification.json"
+    return (root or results_root()) / chapter / scale / name
 
 
 def read_verification(chapter: str, scale: str, root: Path | None = None) -> dict | None:
     """The last :func:`verify` outcome recorded for ``chapter`` at ``scale`` (None if none)."""
-    path = _verification_path(chapter, scale, root)
+    path = _chapter_file(chapter, scale, "verification.json", root)
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
 def write_verification(chapter: str, scale: str, outcome: Mapping, root: Path | None = None) -> Path:
     """Record a :func:`verify` outcome (``commit``, ``device``, ``outcome`` in words, ``sample``):
     a failed verification is evidence too, and the stale mark cites it."""
-    path = _verification_path(chapter, scale, root)
+    path = _chapter_file(chapter, scale, "verification.json", root)
     path.parent.mkdir(parents=True, exist_ok=True)
     return write_json_atomically(path, dict(outcome))
 
