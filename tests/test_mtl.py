@@ -208,6 +208,36 @@ def test_claim_reasons_at_their_boundaries():
     assert report_of.claim_reason(7, 1, details, "x") is None                # p = 0.035: supported
 
 
+def _details(wins_losses: dict[str, tuple[int, int]]) -> list[dict]:
+    """Comparisons with ``wins`` won and ``losses`` lost on each image."""
+    out = []
+    for image, (wins, losses) in wins_losses.items():
+        out += [{"image": image, "metric": "sad", "rival": "rnmf", "ours": 0.02, "theirs": 0.05,
+                 "outcome": "win"}] * wins
+        out += [{"image": image, "metric": "rmse", "rival": "rnmf", "ours": 0.09, "theirs": 0.05,
+                 "outcome": "loss"}] * losses
+    return out
+
+
+def test_a_split_the_run_count_cannot_resolve_is_sample_size():
+    # the rule declared for diagnosis MTL: p in [0.05, 0.2) and the majority won on every image
+    split = _details({"gbm": (3, 1), "ppnm": (3, 1)})                       # 6 of 8: p = 0.145
+    assert 0.05 <= verdicts.sign_test(6, 2) < 0.2
+    reason = report_of.claim_reason(6, 2, split, "Claims 1 and 2")
+    assert reason.cls == "sample size" and "p = 0.145" in reason.evidence
+    # one image lost on balance: unexplained, whatever the p
+    uneven = _details({"gbm": (5, 0), "ppnm": (1, 2)})                      # 6 of 8 again
+    assert report_of.claim_reason(6, 2, uneven, "Claims 1 and 2").cls == "unexplained"
+    # an image tied on balance is no majority won
+    tied = _details({"gbm": (5, 1), "ppnm": (1, 1)})
+    assert report_of.claim_reason(6, 2, tied, "Claims 1 and 2").cls == "unexplained"
+    # p at or above 0.2 (5 of 8: p = 0.363), every image won on balance: unexplained
+    wide = _details({"gbm": (3, 1), "ppnm": (2, 1), "lin": (0, 1)})
+    assert verdicts.sign_test(5, 3) >= 0.2
+    assert report_of.claim_reason(5, 3, _details({"gbm": (3, 2), "ppnm": (2, 1)}), "x").cls == "unexplained"
+    assert report_of.claim_reason(5, 3, wide, "x").cls == "unexplained"
+
+
 def _P(**changes) -> dict:
     return json.loads((COMMITTED / "summary.json").read_text())["provenance"]["params"] | changes
 

@@ -111,11 +111,27 @@ def _evidence(experiment: str, details: list[dict]) -> str:
     return f"{experiment}: won per image: " + ", ".join(parts)
 
 
+# A miss whose sign test lies in [ALPHA, SPLIT_P) with every image's majority won is a split the
+# run count cannot resolve (the rule declared for diagnosis MTL, book/diagnoses.md, before its run).
+SPLIT_P = 0.2
+
+
+def _every_image_won(details: list[dict]) -> bool:
+    """True when MTL wins more comparisons than it loses on every image of ``details``."""
+    by_image: dict[str, list[dict]] = {}
+    for d in details:
+        by_image.setdefault(d["image"], []).append(d)
+    return bool(by_image) and all(won > lost for won, lost, _ in map(_counts, by_image.values()))
+
+
 def claim_reason(wins: int, losses: int, details: list[dict], experiment: str) -> Reason | None:
-    """Why a claim is missed (None when it is not): ``sample size`` when its comparisons are too
-    few for the sign test to reach p < ALPHA even if MTL won them all; otherwise ``unexplained``
-    with the per-image breakdown shown by ``experiment`` (no experiment of the chapter isolates
-    a cause of the lost comparisons)."""
+    """Why a claim is missed (None when it is not).
+
+    ``sample size`` when its comparisons are too few for the sign test to reach p < ALPHA even
+    if MTL won them all, or when the sign test's p lies in [ALPHA, SPLIT_P) and MTL wins the
+    majority on every image (the direction holds everywhere, the count cannot resolve it);
+    otherwise ``unexplained`` with the per-image breakdown shown by ``experiment`` (no experiment
+    of the chapter isolates a cause of the lost comparisons)."""
     if not is_miss(judge_claim(wins, losses)):
         return None
     n = wins + losses
@@ -123,7 +139,11 @@ def claim_reason(wins: int, losses: int, details: list[dict], experiment: str) -
     if best >= ALPHA:
         return Reason("sample size", f"{experiment}: {n} comparisons (ties left out); even {n} of {n} won "
                                      f"gives p = {best:.3g} >= {ALPHA:g}, and MTL won {wins}")
-    return Reason("unexplained", _evidence(experiment, details))
+    p = sign_test(wins, losses)
+    if p < SPLIT_P and _every_image_won(details):
+        return Reason("sample size", f"{_evidence(experiment, details)}; sign test p = {p:.3g} in "
+                                     f"[{ALPHA:g}, {SPLIT_P:g}) with the majority won on every image")
+    return Reason("unexplained", f"{_evidence(experiment, details)}; sign test p = {p:.3g}")
 
 
 def _claim(key: str, details: list[dict], measured: str, experiment: str) -> dict:
