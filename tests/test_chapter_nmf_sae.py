@@ -181,6 +181,33 @@ def test_fig3_claim_reasons():
 
 
 # ----------------------------------------------------------------------------- smoke run
+def test_fig3_losses_lists_each_lost_mean_with_its_runs_and_endmembers():
+    nmf = {"sad": [[0.1, 0.5], [0.1, 0.3]], "sad_mean": [0.3, 0.2], "rmse": [0.1, 0.1]}
+    base = {"sad": [[0.2, 0.2], [0.2, 0.2]], "sad_mean": [0.2, 0.2], "rmse": [0.2, 0.2]}
+    fig3 = {"snr15": {"nmf_sae": nmf, "vca_fcls": base, "loss_last": [1.0, 1.0]}}
+    rows = rep.fig3_losses(fig3, ["a", "b"])
+    assert len(rows) == 1                                               # SAD lost (0.25 > 0.2), RMSE won
+    row = rows[0]
+    assert (row["point"], row["baseline"], row["metric"]) == ("snr15", "vca_fcls", "sad")
+    assert row["nmf_sae"] == pytest.approx(0.25) and row["baseline_value"] == pytest.approx(0.2)
+    assert (row["runs_lost"], row["runs"], row["seeds_lost"]) == (1, 2, [0])     # run 1 ties 0.2 = 0.2
+    assert row["endmembers_worse"] == ["b"]
+
+
+def test_fig3_loss_table_lists_every_comparison_the_claim_loses():
+    P = committed_params()
+    records = pipeline.load_records("nmf_sae", P)
+    table = rep.fig3_loss_table(P, records)
+    counts = rep._fig3_counts(rep.records_by_point(P, records)[1])
+    assert len(table.rows) == sum(c[1] for c in counts.values()) > 0
+    for baseline, c in counts.items():
+        assert sum(r["baseline"] == rep.FIG3_BASELINES[baseline] for r in table.rows) == c[1]
+    for row in table.rows:
+        assert row["nmf_sae"] > row["baseline_value"]
+        assert (row["worse"] != "—") == (row["metric"] == "SAD")   # a lost mean SAD has a worse mineral
+        assert set(row["worse"].split(", ")) <= set(rep.MINERALS) | {"—"}
+
+
 def test_nmf_sae_smoke_run_equals_the_pipeline_and_resumes(tmp_path, monkeypatch):
     outputs, record = run_chapter_smoke("nmf_sae", tmp_path)
     assert sum("image/png" in o.get("data", {}) for o in outputs) >= 3

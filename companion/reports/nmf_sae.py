@@ -21,19 +21,21 @@ computes nothing itself.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from companion import metrics, verdicts
 from companion.chapters import get_chapter
+from companion.data.scenes import MINERALS
 from companion.experiments.nmf_sae import summary
 from companion.initialisation import INITIALISATIONS
 from companion.pipeline import Report
 from companion.results import Table
 
 __all__ = ["COMPARISON_COLUMNS", "FIG3_BASELINES", "INIT_SOURCE", "PAPER_INIT", "comparison_table",
-           "fig2_claim", "fig2_curves", "fig2_table", "fig3_claim", "fig3_curves", "fig3_table",
+           "fig2_claim", "fig2_curves", "fig2_table", "fig3_claim", "fig3_curves", "fig3_loss_table",
+           "fig3_losses", "fig3_table",
            "formatted", "init_study", "init_table", "jasper_example", "jasper_rows", "learned",
            "protocol_label", "records_by_point", "report", "table1", "unrolling_check"]
 
@@ -271,6 +273,55 @@ def fig3_claim(P: Mapping, records) -> dict:
         else:
             reason = _too_few(wins, losses, evidence) or verdicts.Reason("unexplained", evidence)
     return verdicts.claim_row(claim, wins, losses, ours, ties=ties, reason=reason)
+
+
+def fig3_losses(fig3: Mapping[str, Mapping], names: Sequence[str] | None = None) -> list[dict]:
+    """Fig. 3's lost comparisons: NMF-SAE's run mean above a baseline's, per SNR record of
+    ``fig3`` (``{point: record}``) and metric, as :func:`fig3_claim` counts them. Each row holds
+    both means, the runs (same seed on both sides) NMF-SAE loses and, for SAD, the endmembers
+    (``names``, else indices) whose run-mean SAD is above the baseline's."""
+    rows = []
+    for point, record in fig3.items():
+        ours = summary(record["nmf_sae"])
+        for baseline in (k for k in record if isinstance(record[k], Mapping) and "sad_mean" in record[k]
+                         and k != "nmf_sae"):
+            other = summary(record[baseline])
+            for metric, runs_key in (("sad", "sad_mean"), ("rmse", "rmse")):
+                a, b = ours[metric], other[metric]
+                if not (np.isfinite(a) and np.isfinite(b)) or a <= b:
+                    continue
+                pairs = [(x, y) for x, y in zip(record["nmf_sae"][runs_key], record[baseline][runs_key],
+                                                strict=True) if x is not None and y is not None]
+                row = {"point": point, "baseline": baseline, "metric": metric, "nmf_sae": float(a),
+                       "baseline_value": float(b),
+                       "runs_lost": int(sum(x > y for x, y in pairs)), "runs": len(pairs),
+                       "seeds_lost": [i for i, (x, y) in enumerate(pairs) if x > y]}
+                if metric == "sad":
+                    worse = np.asarray(ours["sad_per_em"]) > np.asarray(other["sad_per_em"])
+                    worse_at = np.flatnonzero(worse).tolist()
+                    row["endmembers_worse"] = [names[i] for i in worse_at] if names else worse_at
+                rows.append(row)
+    return rows
+
+
+def fig3_loss_table(P: Mapping, records) -> Table:
+    """Every comparison Fig. 3's claim counts as lost (NMF-SAE's run mean above the baseline's),
+    by baseline, metric and SNR, with the runs lost (same seed on both sides) and, for SAD, the
+    minerals whose mean SAD is the larger."""
+    fig3 = {f"{snr:g}": record for snr, record in records_by_point(P, records)[1].items()}
+    rows = [{"baseline": FIG3_BASELINES[r["baseline"]], "metric": r["metric"].upper(),
+             "snr": float(r["point"]),
+             "nmf_sae": r["nmf_sae"], "baseline_value": r["baseline_value"],
+             "runs_lost": f"{r['runs_lost']} of {r['runs']}",
+             "worse": ", ".join(r.get("endmembers_worse", [])) or "—"}
+            for r in fig3_losses(fig3, MINERALS[:len(next(iter(fig3.values()))["nmf_sae"]["sad"][0])])]
+    rows.sort(key=lambda r: (list(FIG3_BASELINES.values()).index(r["baseline"]), r["metric"], r["snr"]))
+    return Table(rows, {"baseline": "baseline", "metric": "metric", "snr": "SNR (dB)",
+                        "nmf_sae": "NMF-SAE", "baseline_value": "baseline", "runs_lost": "runs lost",
+                        "worse": "minerals worse (SAD)"},
+                 caption="Fig. 3's lost comparisons: run means of SAD (rad, Hungarian matching on SAD) "
+                         "or RMSE (per-pixel mean), NMF-SAE above the baseline"
+                         + ("" if rows else "; none: NMF-SAE loses no comparison"))
 
 
 # ----------------------------------------------------------------------------- Table 1
