@@ -93,17 +93,16 @@ def convention_scores(M_true: np.ndarray, M_est: np.ndarray, E: np.ndarray,
 
 
 def reference_scores(scene: str, seed: int, snr_db: float = 30.0) -> dict:
-    """The VCA reference of ``scene`` ("dc1", "dc2") at scene seed ``seed`` (the chapter's scene
-    and VCA seed, VCA's ``"normal"`` draw, as the committed records), scored under every declared convention. The chapter's ordering (Hungarian on
-    the angle against the pixel mean of the true endmembers, ``experiments.deepgu``) gives R0-R4
+    """The VCA reference of ``scene`` ("dc1", "dc2") at scene seed ``seed`` (the chapter's scene,
+    VCA seed and VCA call, as the committed records), scored under every declared convention.
+    The chapter's ordering (Hungarian on the angle against the pixel mean of the true endmembers,
+    ``experiments.deepgu``) gives R0-R4
     and S0-S3; the reference code's greedy ordering against ``E`` gives R5 (= its R0) and S4
     (= its S0). Also returns both orderings, to show where they differ."""
     with torch_threads(1):
         generated = variability_scene(scene, seed, snr_db)
         hsi, M_true = generated.hsi, generated.M_true
-        # the draw the committed Table III records used (VCA's default before it followed the
-        # reference code's uniform directions): the experiment scores those references
-        M0, _ = vca(hsi.Y, hsi.p, seed=seed, directions="normal")
+        M0, _ = vca(hsi.Y, hsi.p, seed=seed)   # as experiments.deepgu draws the records' reference
     E = borsoi_endmembers(usgs_library(), hsi.p)[0]
     hungarian = metrics.match_endmembers(hsi.endmembers, M0)
     greedy = greedy_order(E, M0)
