@@ -59,19 +59,22 @@ def test_plan_reproduces_every_committed_configuration(committed):
     _, P, _ = committed
     planned = {key: config for d in pipeline.plan(CHAPTER, P).values() for key, config in d.configs.items()}
     stored = {p.stem: json.loads(p.read_text())["config"] for p in (COMMITTED / "runs").glob("*.json")}
-    assert len(stored) == 27
+    assert len(stored) == 36   # 27 of the chapter, 9 of diagnoses U-ADMM 1 and 3
     assert set(planned) == set(stored)
     for key, config in planned.items():
         assert to_strict(dict(config))[0] == to_strict(stored[key])[0], key
 
 
-def test_cost_ranks_the_blind_256_pixel_sweep_cheapest_and_fig18_dearest(committed):
+def test_cost_ranks_the_blind_256_pixel_sweep_cheapest_and_every_pixel_fig14_dearest(committed):
     _, P, _ = committed
     stored = {(name, key): {"config": c} for name, d in pipeline.plan(CHAPTER, P).items()
               for key, c in d.configs.items()}
     sample = pipeline.sample_keys(stored, exp.cost)
-    assert sample == [("fig20", "fig20_n256"), ("table1_depth", "table1_jasper_depth"),
-                      ("fig13", "fig13_n256"), ("fig18", "fig18")]
+    # U-ADMM 3's Fig. 14 on all 10 000 pixels outweighs Fig. 18 (1000 pixels, 1000 epochs)
+    assert sample == [("fig20", "fig20_n256"), ("fig13_glorot", "fig13_glorot_n256"),
+                      ("table1_depth", "table1_jasper_depth"), ("fig14_all", "fig14_all_snr15")]
+    assert exp.cost(stored[("fig14_all", "fig14_all_snr15")]["config"]) > exp.cost(
+        stored[("fig18", "fig18")]["config"])
 
 
 def test_committed_summary_is_the_report_of_the_committed_records(committed):
@@ -79,9 +82,15 @@ def test_committed_summary_is_the_report_of_the_committed_records(committed):
     rows = verdicts.check_rows(summary["comparison"], targets(CHAPTER), COMMITTED / "summary.json", CHAPTER)
     judged = [r for r in rows if r["kind"] != "sensitivity"]
     assert [r["key"] for r in judged] == [t.key for t in targets(CHAPTER)]
-    sensitivity = [r for r in rows if r["kind"] == "sensitivity"]   # Table I's MNN-AE, two starts
-    assert len(sensitivity) == 12 and all(r["verdict"] is None for r in sensitivity)
-    assert sum("Glorot" in r["key"] for r in sensitivity) == 6
+    # Table I's MNN-AE from two starts (12), then the diagnoses' values (U-ADMM 1: Figs. 13 and 14
+    # from Glorot draws; U-ADMM 3: Fig. 14 on every pixel)
+    sensitivity = [r for r in rows if r["kind"] == "sensitivity"]
+    assert len(sensitivity) == 15 and all(r["verdict"] is None for r in sensitivity)
+    assert sum("Glorot-normal start" in r["key"] for r in sensitivity) == 6
+    assert sum("(diagnosis U-ADMM" in r["key"] for r in sensitivity) == 3
+    fig13 = next(r for r in judged if r["key"] == "Fig. 13: MNN-AE / AENet-II RMSE ratio at 256 pixels")
+    assert fig13["reason"]["class"] == "open protocol choice: MNN-AE start"
+    assert "U-ADMM 1 (fig13_glorot_n256" in fig13["reason"]["evidence"]
     result = pipeline.report(CHAPTER, P, records)
     assert json.loads(json.dumps(to_strict(result.comparison)[0])) == summary["comparison"]
     misses = [r for r in judged if verdicts.is_miss(r["verdict"])]
