@@ -80,3 +80,23 @@ def test_table3_rule_at_both_sides_of_the_paper_value():
     assert verdicts.interval95(wide)[0] <= 0.052 <= verdicts.interval95(wide)[1]
     moved = ds.table3_outcome(target, wide, before)
     assert moved["inside"] and moved["new"]["class"] == "sample size"
+
+
+def test_the_report_carries_the_committed_diagnosis_by_its_rule():
+    from companion.reports import stability as rep
+
+    document = json.loads((REPO / "results" / "diagnosis" / "stability_xgu.json").read_text())
+    assert document["check"]["max_abs_difference"] == 0.0          # initialisations 0-5 recomputed equal
+    assert set(rep.XGU_DIAGNOSIS) == set(document["rule"])
+    for key, outcome in document["rule"].items():
+        reason = rep.XGU_DIAGNOSIS[key]
+        assert reason.cls == outcome["new"]["class"]
+        low, high = outcome["interval"]
+        digits = 2 if key.startswith("spearman") else 4
+        assert f"[{low:.{digits}f}, {high:.{digits}f}]" in reason.evidence
+        assert f"over {outcome['initialisations']} initialisations" in reason.evidence
+    # the committed summary's rows: the rule's class, the chapter's evidence then the diagnosis'
+    rows = {r["key"]: r for r in json.loads(SUMMARY.read_text())["comparison"]}
+    for key, reason in rep.XGU_DIAGNOSIS.items():
+        assert rows[key]["reason"]["class"] == reason.cls
+        assert rows[key]["reason"]["evidence"].endswith(reason.evidence)

@@ -477,6 +477,30 @@ def _claim_row(P: Mapping, reinit: dict, best_t: dict) -> dict:
     return verdicts.claim_row(claim, wins, losses, ours, ties=ties, reason=reason)
 
 
+# The declared diagnosis "Stability, XGU" (a) (book/diagnoses.md; results/diagnosis/stability_xgu.json,
+# computed by companion.experiments.diagnosis_stability): the same cells with more initialisations
+# of the paper protocol (Exp. 10 XGU: 50, Table 3 XGU baseline: 30), judged by its declared rule.
+# Joins the evidence of the paper-scale misses; the class is the rule's.
+XGU_DIAGNOSIS = {
+    "spearman_exp10_XGU": Reason(
+        "unexplained",
+        "diagnosis Stability XGU (a) (book/diagnoses.md, declared before its result): over 50 "
+        "initialisations Spearman 0.70, bootstrap 95 % interval [0.60, 0.78]; it excludes the paper's 0.825",
+    ),
+    "table3_XGU_baseline": Reason(
+        "sample size",
+        "diagnosis Stability XGU (a) (book/diagnoses.md, declared before its result): over 30 "
+        "initialisations mean 0.0397, 95 % interval [0.0231, 0.0564]; it holds the paper's 0.052",
+    ),
+}
+
+
+def _diagnosed(P: Mapping, key: str, reason: Reason) -> Reason:
+    """``reason`` of a paper-scale miss with :data:`XGU_DIAGNOSIS`'s class and evidence joined."""
+    found = XGU_DIAGNOSIS.get(key) if P["scale"] == "paper" else None
+    return reason if found is None else Reason(found.cls, f"{reason.evidence}; {found.evidence}")
+
+
 def _comparison(
     P: Mapping, runs: dict, reinit: dict, best_t: dict, table2: list[dict], ci: dict, spearman: list[dict]
 ) -> tuple[list[dict], dict]:
@@ -559,7 +583,8 @@ def _comparison(
                 continue
             ours[key] = value
             rows.append(
-                _row(TARGETS[key], value, lambda key=key, row=row: _spearman_reason(P, key, ci[key], row))
+                _row(TARGETS[key], value,
+                     lambda key=key, row=row: _diagnosed(P, key, _spearman_reason(P, key, ci[key], row)))
             )
     for s in INIT_SCHEMES:
         for m in CHAPTER.PAPER_TABLE3_RMSE[s]:  # the declared order: baseline, partial, layer, whole
@@ -586,7 +611,7 @@ def _comparison(
             ours[key] = value
             verdict = verdicts.judge_numeric(target, value)
             reason = (
-                _table3_reason(P, target, verdict, s, m, t, r, reinit[s]["baseline"])
+                _diagnosed(P, key, _table3_reason(P, target, verdict, s, m, t, r, reinit[s]["baseline"]))
                 if verdicts.is_miss(verdict)
                 else None
             )
