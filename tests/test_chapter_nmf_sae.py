@@ -181,19 +181,6 @@ def test_fig3_claim_reasons():
 
 
 # ----------------------------------------------------------------------------- smoke run
-def test_fig3_losses_lists_each_lost_mean_with_its_runs_and_endmembers():
-    nmf = {"sad": [[0.1, 0.5], [0.1, 0.3]], "sad_mean": [0.3, 0.2], "rmse": [0.1, 0.1]}
-    base = {"sad": [[0.2, 0.2], [0.2, 0.2]], "sad_mean": [0.2, 0.2], "rmse": [0.2, 0.2]}
-    fig3 = {"snr15": {"nmf_sae": nmf, "vca_fcls": base, "loss_last": [1.0, 1.0]}}
-    rows = rep.fig3_losses(fig3, ["a", "b"])
-    assert len(rows) == 1                                               # SAD lost (0.25 > 0.2), RMSE won
-    row = rows[0]
-    assert (row["point"], row["baseline"], row["metric"]) == ("snr15", "vca_fcls", "sad")
-    assert row["nmf_sae"] == pytest.approx(0.25) and row["baseline_value"] == pytest.approx(0.2)
-    assert (row["runs_lost"], row["runs"], row["seeds_lost"]) == (1, 2, [0])     # run 1 ties 0.2 = 0.2
-    assert row["endmembers_worse"] == ["b"]
-
-
 def test_fig3_loss_table_lists_every_comparison_the_claim_loses():
     P = committed_params()
     records = pipeline.load_records("nmf_sae", P)

@@ -8,8 +8,8 @@ import numpy as np
 
 from companion import verdicts
 from companion.chapters import get_chapter
-from companion.experiments import diagnosis_stability as ds
 from companion.experiments import stability
+from companion.reports import diagnosis_stability as ds
 
 REPO = Path(__file__).resolve().parents[1]
 SUMMARY = REPO / "results" / "stability" / "paper" / "summary.json"

@@ -21,13 +21,14 @@ computes nothing itself.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import numpy as np
 
 from companion import metrics, verdicts
 from companion.chapters import get_chapter
 from companion.data.scenes import MINERALS
+from companion.experiments.diagnosis_aa import fig3_losses
 from companion.experiments.nmf_sae import summary
 from companion.initialisation import INITIALISATIONS
 from companion.pipeline import Report
@@ -35,7 +36,7 @@ from companion.results import Table
 
 __all__ = ["COMPARISON_COLUMNS", "FIG3_BASELINES", "INIT_SOURCE", "PAPER_INIT", "comparison_table",
            "fig2_claim", "fig2_curves", "fig2_table", "fig3_claim", "fig3_curves", "fig3_loss_table",
-           "fig3_losses", "fig3_table",
+           "fig3_table",
            "formatted", "init_study", "init_table", "jasper_example", "jasper_rows", "learned",
            "protocol_label", "records_by_point", "report", "table1", "unrolling_check"]
 
@@ -273,35 +274,6 @@ def fig3_claim(P: Mapping, records) -> dict:
         else:
             reason = _too_few(wins, losses, evidence) or verdicts.Reason("unexplained", evidence)
     return verdicts.claim_row(claim, wins, losses, ours, ties=ties, reason=reason)
-
-
-def fig3_losses(fig3: Mapping[str, Mapping], names: Sequence[str] | None = None) -> list[dict]:
-    """Fig. 3's lost comparisons: NMF-SAE's run mean above a baseline's, per SNR record of
-    ``fig3`` (``{point: record}``) and metric, as :func:`fig3_claim` counts them. Each row holds
-    both means, the runs (same seed on both sides) NMF-SAE loses and, for SAD, the endmembers
-    (``names``, else indices) whose run-mean SAD is above the baseline's."""
-    rows = []
-    for point, record in fig3.items():
-        ours = summary(record["nmf_sae"])
-        for baseline in (k for k in record if isinstance(record[k], Mapping) and "sad_mean" in record[k]
-                         and k != "nmf_sae"):
-            other = summary(record[baseline])
-            for metric, runs_key in (("sad", "sad_mean"), ("rmse", "rmse")):
-                a, b = ours[metric], other[metric]
-                if not (np.isfinite(a) and np.isfinite(b)) or a <= b:
-                    continue
-                pairs = [(x, y) for x, y in zip(record["nmf_sae"][runs_key], record[baseline][runs_key],
-                                                strict=True) if x is not None and y is not None]
-                row = {"point": point, "baseline": baseline, "metric": metric, "nmf_sae": float(a),
-                       "baseline_value": float(b),
-                       "runs_lost": int(sum(x > y for x, y in pairs)), "runs": len(pairs),
-                       "seeds_lost": [i for i, (x, y) in enumerate(pairs) if x > y]}
-                if metric == "sad":
-                    worse = np.asarray(ours["sad_per_em"]) > np.asarray(other["sad_per_em"])
-                    worse_at = np.flatnonzero(worse).tolist()
-                    row["endmembers_worse"] = [names[i] for i in worse_at] if names else worse_at
-                rows.append(row)
-    return rows
 
 
 def fig3_loss_table(P: Mapping, records) -> Table:

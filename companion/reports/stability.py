@@ -478,7 +478,7 @@ def _claim_row(P: Mapping, reinit: dict, best_t: dict) -> dict:
 
 
 # The declared diagnosis "Stability, XGU" (a) (book/diagnoses.md; results/diagnosis/stability_xgu.json,
-# computed by companion.experiments.diagnosis_stability): the same cells with more initialisations
+# computed by companion.reports.diagnosis_stability): the same cells with more initialisations
 # of the paper protocol (Exp. 10 XGU: 50, Table 3 XGU baseline: 30), judged by its declared rule.
 # Joins the evidence of the paper-scale misses; the class is the rule's.
 XGU_DIAGNOSIS = {

@@ -21,10 +21,13 @@ Student's t for Table 3, :func:`companion.verdicts.sample_size_reason`), the rea
 ``sample size`` with the new interval; otherwise the target keeps its class, with the tighter
 interval as evidence.
 
+It lives beside the reports (not in ``experiments``) because its rule uses the chapter's
+statistics (:mod:`companion.reports.stability_stats`); its compute is the chapter's.
+
 Shapes: per scheme, Table 1 metrics ``(initialisations, runs)``; Table 3 metrics
 ``(initialisations,)``. RMSE of the reconstruction, unitless.
 
-``python -m companion.experiments.diagnosis_stability`` computes it from a clean tree (records
+``python -m companion.reports.diagnosis_stability`` computes it from a clean tree (records
 under ``results/diagnosis/stability_xgu/``, resumable) and writes
 ``results/diagnosis/stability_xgu.json``.
 """
@@ -39,11 +42,11 @@ import numpy as np
 
 from .. import verdicts
 from ..chapters import get_chapter
+from ..experiments import stability
 from ..jsonio import write_json_atomically
-from ..reports import stability_stats as stats
 from ..results import REPO_ROOT, Provenance, git_commit
 from ..study import run_study
-from . import stability
+from . import stability_stats as stats
 
 __all__ = ["SCHEME", "EXP10_INITIALISATIONS", "TABLE3_INITIALISATIONS", "configs", "exp10_metrics",
            "spearman_outcome", "table3_outcome", "main"]
