@@ -1,0 +1,29 @@
+"""Diagnosis DeepGU 3: the chapter's FCLS path with VCA's draw as the one difference, and the
+declared rule at each of its branches."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from companion.chapters import deepgu as chapter
+from companion.experiments import diagnosis_deepgu_3 as d3
+
+REPO = Path(__file__).resolve().parents[1]
+TARGET = next(t for t in chapter.PAPER_TARGETS if t.key == d3.KEY)      # paper 0.1161
+
+
+def test_the_uniform_draw_is_the_committed_records_path(staged_data_dir):
+    stored = json.loads((REPO / "results" / "deepgu" / "paper" / "runs" / "dc1_seed0.json").read_text())
+    assert d3.fcls_rel_a("dc1", 0, "uniform") == pytest.approx(stored["record"]["fcls"]["rel_a"], abs=1e-12)
+    assert abs(d3.fcls_rel_a("dc1", 0, "normal") - stored["record"]["fcls"]["rel_a"]) > 1e-6
+
+
+def test_rule_branches():
+    wide = {"uniform": [0.08, 0.17] * 10, "normal": [0.12] * 20}              # mean 0.125, wide
+    assert d3.apply_rule(wide, TARGET).cls == "sample size"                  # the interval holds 0.1161
+    tight_far = [0.131 + 0.001 * (i % 3) for i in range(20)]
+    draw = d3.apply_rule({"uniform": tight_far, "normal": [0.117] * 20}, TARGET)
+    assert draw.cls == d3.CLASS_DRAW and "0.1170 (reproduced)" in draw.evidence
+    neither = d3.apply_rule({"uniform": tight_far, "normal": [0.135] * 20}, TARGET)
+    assert neither.cls == "unexplained" and "paper 0.1161" in neither.evidence
