@@ -27,3 +27,20 @@ def test_rule_branches():
     assert draw.cls == d3.CLASS_DRAW and "0.1170 (reproduced)" in draw.evidence
     neither = d3.apply_rule({"uniform": tight_far, "normal": [0.135] * 20}, TARGET)
     assert neither.cls == "unexplained" and "paper 0.1161" in neither.evidence
+
+
+def test_the_report_carries_the_committed_diagnosis_by_its_rule():
+    from companion.reports import deepgu as rep
+
+    document = json.loads((REPO / "results" / "diagnosis" / "deepgu_vca_draw.json").read_text())
+    assert document["check"]["max_abs_difference"] == 0.0
+    assert set(rep.VCA_DRAW_DIAGNOSIS) == set(document["rule"])
+    reason = rep.VCA_DRAW_DIAGNOSIS[d3.KEY]
+    assert reason.cls == document["rule"][d3.KEY]["class"]
+    low, high = document["intervals"]["uniform"]
+    assert f"0.1311, 95 % interval [{low:.4f}, {high:.4f}]" in reason.evidence
+    assert f"{document['means']['uniform']:.4f}" == "0.1311"
+    assert f"{document['means']['normal']:.4f}" == "0.1172"
+    summary = json.loads((REPO / "results" / "deepgu" / "paper" / "summary.json").read_text())
+    row = {r["key"]: r for r in summary["comparison"]}[d3.KEY]
+    assert row["reason"]["class"] == reason.cls and row["reason"]["evidence"].endswith(reason.evidence)

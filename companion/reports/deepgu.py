@@ -152,8 +152,25 @@ def numeric_reason(target, values: list[float], other: float | None, P: Mapping,
             "data we lack",
             f"DC2's generator (the variability model of [11]) is not public and ours is our own "
             f"(assumption 3); ours {mean:.4f} over {n} seeds; " + _calibration_evidence(P, records, scene))
-    return verdicts.Reason("unexplained", f"Table III: ours {mean:.4f} over {n} seeds against the paper's "
-                                          f"{target.value:.4f}")
+    text = f"Table III: ours {mean:.4f} over {n} seeds against the paper's {target.value:.4f}"
+    found = VCA_DRAW_DIAGNOSIS.get(target.key) if P["scale"] == "paper" else None
+    if found is not None:
+        return verdicts.Reason(found.cls, f"{text}; {found.evidence}")
+    return verdicts.Reason("unexplained", text)
+
+
+# The declared diagnosis DeepGU 3 (book/diagnoses.md; results/diagnosis/deepgu_vca_draw.json,
+# computed by companion.experiments.diagnosis_deepgu_3): FCLS on DC1's VCA references over 20
+# scene seeds under both draws of VCA's random directions, judged by its declared rule. Joins
+# the evidence of the paper-scale miss; the class is the rule's.
+VCA_DRAW_DIAGNOSIS = {
+    "dc1_fcls_rel_a": verdicts.Reason(
+        "open protocol choice: VCA draw",
+        "diagnosis DeepGU 3 (book/diagnoses.md, declared before its result): over 20 scene seeds the "
+        "uniform draw (the reference code's, the verdict's) gives 0.1311, 95 % interval [0.1228, 0.1394], "
+        "the former normal draw 0.1172 (reproduced): which directions VCA draws decides this cell",
+    ),
+}
 
 
 def _claim_row(claim, P: Mapping, records: Mapping) -> dict:
