@@ -71,3 +71,20 @@ def test_rule_a_is_the_chapters_best_loss_checkpoint(staged_data_dir):
         best = np.argmin(trained["loss"][:, i * R:(i + 1) * R], axis=0) + 1
         ours = trained["sad"][best, np.arange(R) + i * R].mean(axis=-1)
         assert np.allclose(ours, record[start]["trained"]["sad_mean"], atol=1e-9)
+
+
+def test_the_report_carries_the_committed_diagnosis_by_its_rule():
+    from companion.reports import admm_unfolding as rep
+
+    document = json.loads((REPO / "results" / "diagnosis" / "uadmm_training_length.json").read_text())
+    assert document["check"]["max_abs_difference"] == 0.0          # rule (a) is the committed checkpoint
+    rows = {r["key"]: r for r in json.loads((COMMITTED / "summary.json").read_text())["comparison"]}
+    assert set(rep.UADMM2_DIAGNOSIS) == set(document["rule"]) == set(d2.KEYS)
+    for key, (cls, numbers) in rep.UADMM2_DIAGNOSIS.items():
+        rule = document["rule"][key]["new"]
+        assert numbers in rule["evidence"]                           # the JSON's numbers, verbatim
+        for start, by_rule in document["values"].items():
+            if start != "truth":
+                assert f"{start}: a {by_rule['a_official_300'][key]:.2f}," in numbers
+        assert rows[key]["reason"]["class"] == (cls or rule["class"]) == rule["class"]
+        assert rows[key]["reason"]["evidence"].endswith(rep.UADMM2_HEAD + numbers)
