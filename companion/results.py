@@ -60,6 +60,15 @@ def results_root() -> Path:
     return Path(os.environ.get("HU_RESULTS_DIR") or REPO_ROOT / "results")
 
 
+def require_clean_tree(repo: Path = REPO_ROOT) -> str:
+    """The commit of ``repo``; raises ``SystemExit`` when the tree has uncommitted changes or is
+    no git checkout (results are computed only from the clean commit they describe)."""
+    commit = git_commit(repo)
+    if commit.endswith("+dirty") or commit == "unknown":
+        raise SystemExit(f"refusing to compute from a tree that is not clean (commit {commit})")
+    return commit
+
+
 def git_commit(repo: Path = REPO_ROOT) -> str:
     """Commit hash of ``repo`` (suffixed ``+dirty`` with uncommitted changes), or ``"unknown"``."""
     try:

@@ -159,3 +159,22 @@ def test_a_summary_gives_back_its_parameters_exactly_and_measured_non_finite_val
     write_result("datasets", "summary", {"x": float("nan")}, prov, root=tmp_path)
     record = read_result("datasets", "smoke", "summary", root=tmp_path)
     assert record["provenance"]["params"]["snrs"] == [30.0, float("inf")] and record["data"]["x"] is None
+
+
+def test_require_clean_tree_refuses_uncommitted_changes(tmp_path):
+    import subprocess
+
+    from companion.results import require_clean_tree
+
+    with pytest.raises(SystemExit, match="not clean"):
+        require_clean_tree(tmp_path)                                   # no checkout: "unknown"
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (tmp_path / "f.txt").write_text("a")
+    subprocess.run([*git, "add", "f.txt"], check=True)
+    subprocess.run([*git, "commit", "-qm", "c"], check=True)
+    commit = require_clean_tree(tmp_path)
+    assert len(commit) == 40
+    (tmp_path / "f.txt").write_text("b")
+    with pytest.raises(SystemExit, match=r"\+dirty"):
+        require_clean_tree(tmp_path)

@@ -40,7 +40,7 @@ from ..chapters import nmf_sae as nmf_chapter
 from ..classic.archetypal import archetypal_analysis
 from ..data import load
 from ..jsonio import write_json_atomically
-from ..results import REPO_ROOT, Provenance, git_commit
+from ..results import REPO_ROOT, Provenance, require_clean_tree
 from ..runtime import torch_threads
 from . import admm_unfolding, nmf_sae
 
@@ -169,9 +169,7 @@ def main(parts: Sequence[str] = tuple(PARTS), out: Path = REPO_ROOT / "results" 
     """Run the declared protocol's ``parts`` (keys of :data:`PARTS`: NMF-SAE Table 1, BUNet-II
     Table II), each written to ``out / aa_start_<part>.json`` with AA's own cost and convergence;
     refuses a tree with uncommitted changes."""
-    commit = git_commit()
-    if commit.endswith("+dirty") or commit == "unknown":
-        raise SystemExit(f"refusing to compute from a tree that is not clean (commit {commit})")
+    require_clean_tree()
     hsi = load("jasper")
     with torch_threads(1):
         started = time.perf_counter()

@@ -27,7 +27,7 @@ from ..classic import vca
 from ..data.loaders import usgs_library
 from ..data.scenes import borsoi_endmembers, variability_scene
 from ..jsonio import write_json_atomically
-from ..results import REPO_ROOT, Provenance, git_commit
+from ..results import REPO_ROOT, Provenance, require_clean_tree
 from ..runtime import torch_threads
 
 __all__ = ["RMSE_CONVENTIONS", "SAM_CONVENTIONS", "EXACT", "BASE", "greedy_order", "convention_scores",
@@ -212,9 +212,7 @@ def main(out: Path = REPO_ROOT / "results" / "diagnosis" / "deepgu_scoring.json"
          seeds: Sequence[int] = (0, 1, 2, 3, 4), scenes: Sequence[str] = ("dc1", "dc2"),
          snr_db: float = 30.0) -> dict:
     """Run the declared protocol and write ``out``; refuses a tree with uncommitted changes."""
-    commit = git_commit()
-    if commit.endswith("+dirty") or commit == "unknown":
-        raise SystemExit(f"refusing to compute from a tree that is not clean (commit {commit})")
+    require_clean_tree()
     params = {"scale": "paper", "scenes": list(scenes), "seeds": list(seeds), "snr_db": snr_db}
     prov = Provenance.start("diagnosis_deepgu", params, "cpu")
     per_scene = {scene: {str(s): reference_scores(scene, s, snr_db) for s in seeds} for scene in scenes}

@@ -29,7 +29,7 @@ from .. import metrics, verdicts
 from ..chapters.benchmark import PROTOCOL_BUDGET
 from ..data.scenes import SCENES, load_scene
 from ..jsonio import write_json_atomically
-from ..results import REPO_ROOT, Provenance, git_commit
+from ..results import REPO_ROOT, Provenance, require_clean_tree
 from . import benchmark
 
 __all__ = ["SCENES_HOME", "METHODS", "RIVALS", "CLASS_BUDGET", "relative_rmse_a", "comparisons", "apply_rule",
@@ -129,9 +129,7 @@ def main(out: Path = REPO_ROOT / "results" / "diagnosis" / "deepgu_budget.json",
          directory: Path = REPO_ROOT / "_build" / "diagnosis" / "deepgu_budget",
          seeds: Sequence[int] = (0, 1, 2, 3, 4), scenes: Sequence[str] = SCENES_HOME) -> dict:
     """Run the declared protocol and write ``out``; refuses a tree with uncommitted changes."""
-    commit = git_commit()
-    if commit.endswith("+dirty") or commit == "unknown":
-        raise SystemExit(f"refusing to compute from a tree that is not clean (commit {commit})")
+    require_clean_tree()
     params = {"scale": "paper", "scenes": list(scenes), "seeds": list(seeds), "methods": list(METHODS),
               "budget": PROTOCOL_BUDGET}
     prov = Provenance.start("diagnosis_deepgu_1", params, "cpu")

@@ -34,7 +34,7 @@ from ..chapters import deepgu as chapter
 from ..data.loaders import usgs_library
 from ..data.scenes import borsoi_endmembers, variability_scene
 from ..jsonio import write_json_atomically
-from ..results import REPO_ROOT, Provenance, git_commit
+from ..results import REPO_ROOT, Provenance, require_clean_tree
 from ..runtime import resolve_device, torch_threads
 from ..study import run_study
 from . import diagnosis_deepgu as dg
@@ -198,9 +198,7 @@ def main(out: Path = REPO_ROOT / "results" / "diagnosis" / "deepgu_endmembers.js
          seeds: Sequence[int] = (0, 1, 2, 3, 4), scenes: Sequence[str] = ("dc1", "dc2")) -> dict:
     """Run the declared protocol (the chapter's paper preset) and write ``out``, the study's
     records beside it in ``deepgu_endmembers/``; refuses a tree with uncommitted changes."""
-    commit = git_commit()
-    if commit.endswith("+dirty") or commit == "unknown":
-        raise SystemExit(f"refusing to compute from a tree that is not clean (commit {commit})")
+    require_clean_tree()
     protocol = {k: chapter.PRESETS["paper"][k] for k in PROTOCOL_KEYS}
     params = {"scale": "paper", "scenes": list(scenes), "seeds": list(seeds), **protocol}
     prov = Provenance.start("diagnosis_deepgu_2b", params, "cpu")

@@ -32,7 +32,7 @@ from ..chapters import deepgu as chapter
 from ..classic import fcls, vca
 from ..data.scenes import variability_scene
 from ..jsonio import write_json_atomically
-from ..results import REPO_ROOT, Provenance, git_commit
+from ..results import REPO_ROOT, Provenance, require_clean_tree
 from ..runtime import torch_threads
 from .deepgu import score
 
@@ -73,9 +73,7 @@ def apply_rule(values: Mapping[str, Sequence[float]], target: verdicts.Target) -
 def main(out: Path = REPO_ROOT / "results" / "diagnosis" / "deepgu_vca_draw.json",
          seeds: Sequence[int] = tuple(range(20))) -> dict:
     """Run the declared protocol and write ``out``; refuses a tree with uncommitted changes."""
-    commit = git_commit()
-    if commit.endswith("+dirty") or commit == "unknown":
-        raise SystemExit(f"refusing to compute from a tree that is not clean (commit {commit})")
+    require_clean_tree()
     prov = Provenance.start("diagnosis_deepgu_3", {"scale": "paper", "scene": "dc1", "snr_db": 30.0,
                                                    "seeds": list(seeds)}, "cpu")
     values = {d: [fcls_rel_a("dc1", s, d) for s in seeds] for d in DRAWS}

@@ -43,7 +43,7 @@ from ..chapters import admm_unfolding as chapter
 from ..data import load
 from ..jsonio import write_json_atomically
 from ..nets.admm_unfolding import BlindNet, LinearDecoder, train_blind
-from ..results import REPO_ROOT, Provenance, git_commit
+from ..results import REPO_ROOT, Provenance, require_clean_tree
 from ..runtime import torch_threads
 from .admm_unfolding import protocol_of
 from .unrolled import BU_METHODS, as_tensor, blind_start, encoder, train_indices
@@ -141,9 +141,7 @@ def apply_rule(values: Mapping[str, Mapping[str, Mapping[str, float]]],
 def main(out: Path = REPO_ROOT / "results" / "diagnosis" / "uadmm_training_length.json") -> dict:
     """Run the declared protocol under the committed paper parameters and write ``out``; refuses a
     tree with uncommitted changes."""
-    commit = git_commit()
-    if commit.endswith("+dirty") or commit == "unknown":
-        raise SystemExit(f"refusing to compute from a tree that is not clean (commit {commit})")
+    require_clean_tree()
     base = REPO_ROOT / "results" / "admm_unfolding" / "paper"
     summary = json.loads((base / "summary.json").read_text())
     P, rows = summary["provenance"]["params"], {r["key"]: r for r in summary["comparison"]}

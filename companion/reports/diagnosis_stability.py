@@ -44,7 +44,7 @@ from .. import verdicts
 from ..chapters import get_chapter
 from ..experiments import stability
 from ..jsonio import write_json_atomically
-from ..results import REPO_ROOT, Provenance, git_commit
+from ..results import REPO_ROOT, Provenance, require_clean_tree
 from ..study import run_study
 from . import stability_stats as stats
 
@@ -124,9 +124,7 @@ def table3_outcome(target: verdicts.Target, rmse: list[float], before: Mapping) 
 def main(out: Path = REPO_ROOT / "results" / "diagnosis" / "stability_xgu.json") -> dict:
     """Run the declared protocol under the committed paper parameters and write ``out`` (the
     records beside it in ``stability_xgu/``); refuses a tree with uncommitted changes."""
-    commit = git_commit()
-    if commit.endswith("+dirty") or commit == "unknown":
-        raise SystemExit(f"refusing to compute from a tree that is not clean (commit {commit})")
+    require_clean_tree()
     base = REPO_ROOT / "results" / "stability" / "paper"
     summary = json.loads((base / "summary.json").read_text())
     P, rows = summary["provenance"]["params"], {r["key"]: r for r in summary["comparison"]}
