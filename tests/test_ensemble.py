@@ -118,6 +118,23 @@ def test_partial_reinitialisation_touches_only_dead_neurons():
     assert torch.allclose(W1[[0, 2]], W1_0[[0, 2]], atol=1e-9)
 
 
+def test_redrawn_weights_use_the_configs_gain():
+    """Whole reinitialisation redraws every layer with the config's gain: at half the default
+    gain the redrawn Glorot weights are exactly half those drawn at the default."""
+    weights = _dead_model_weights(AEConfig("basic", 12, 3, n1=4))
+    redrawn = {}
+    for gain in (None, math.sqrt(2.0) / 2):
+        config = AEConfig("basic", 12, 3, n1=4, gain=gain)
+        rule = ensemble.Reinitialisation(("whole", None), (0.5, 0.5), ("glorot_normal", "glorot_normal"))
+        out = ensemble.train_ensemble(X, config, {k: v.clone() for k, v in weights.items()},
+                                      torch.tensor([1, 2]), loss="mse", batch_size=8, lr=0.0, epochs=1,
+                                      reinit=rule)
+        assert out["reinitialised"][0] >= 1
+        redrawn[gain] = out["params"]["W0"][0].double()
+    half = redrawn[math.sqrt(2.0) / 2]
+    assert torch.allclose(half, redrawn[None] / 2, rtol=1e-6, atol=0) and half.abs().max() > 0
+
+
 def test_bad_reinitialisation_rules_fail_fast():
     with pytest.raises(ValueError, match="methods must be in"):
         ensemble.Reinitialisation(("sometimes",), (0.5,), ("he_normal",))

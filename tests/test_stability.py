@@ -52,6 +52,40 @@ def test_reinitialisation_draws_follow_the_same_scheme(scheme, architecture):
     assert (torch.count_nonzero(b) == 0) == (scheme != "he_uniform")
 
 
+@pytest.mark.parametrize("architecture", ["original", "basic"])
+def test_a_stated_gain_scales_the_gained_draws_and_none_is_the_activations(architecture):
+    """``gain=None`` is ATE's gain bit for bit; another gain scales He normal and both Glorot
+    draws by gain / default (the same underlying numbers) and leaves He uniform alone."""
+    from companion.nets.unmixing_ae import ACTIVATION_GAIN
+    default = ACTIVATION_GAIN[architecture]
+    plain = AEConfig(architecture, 30, 4, n1=5)
+    for scheme in ("he_normal", "he_uniform", "glorot_normal", "glorot_uniform"):
+        base = initial_weights(plain, scheme, 3)
+        same = initial_weights(AEConfig(architecture, 30, 4, n1=5, gain=default), scheme, 3)
+        one = initial_weights(AEConfig(architecture, 30, 4, n1=5, gain=0.5), scheme, 3)
+        factor = 1.0 if scheme == "he_uniform" else 0.5 / default
+        for k in base:
+            assert torch.equal(base[k], same[k]), (scheme, k)
+            assert torch.allclose(one[k], base[k] * (factor if k.startswith("W") else 1.0),
+                                  rtol=1e-14, atol=0), (scheme, k)
+
+
+@pytest.mark.parametrize("gain", [0.0, -1.0, float("nan"), float("inf")])
+def test_a_gain_that_is_not_a_positive_number_fails_fast(gain):
+    with pytest.raises(ValueError, match="gain must be a positive number"):
+        AEConfig("basic", 30, 4, gain=gain)
+
+
+def test_a_records_gain_reaches_training_and_none_leaves_the_chapters_records_alone():
+    """A Table 1 record trained with ``gain`` = the activation's equals the chapter's record
+    (no ``gain`` key) bit for bit; gain 1 trains other models."""
+    scene = _scene(R=3, L=10, pixels=64)
+    args = (scene, 4, ["glorot_uniform"], [0], 2, 1)
+    chapter = st.train_initialisations(*args)["glorot_uniform"]["rmse"]
+    assert st.train_initialisations(*args, gain=math.sqrt(2.0))["glorot_uniform"]["rmse"] == chapter
+    assert st.train_initialisations(*args, gain=1.0)["glorot_uniform"]["rmse"] != chapter
+
+
 def test_initial_weights_are_a_pure_function_of_the_seed():
     config = AEConfig("original", 20, 3)
     a, b, c = (initial_weights(config, "he_normal", s) for s in (5, 5, 6))

@@ -91,11 +91,12 @@ def load_scene(name: str, device: torch.device, dtype: torch.dtype = torch.float
                  as_tensor(hsi.abundances.T))
 
 
-def ae_config(experiment: int, scene: Scene) -> AEConfig:
-    """The :class:`AEConfig` of a Table 1 experiment on its scene."""
+def ae_config(experiment: int, scene: Scene, gain: float | None = None) -> AEConfig:
+    """The :class:`AEConfig` of a Table 1 experiment on its scene; ``gain`` of the He-normal and
+    Glorot draws (``None``: the activation's, ATE's, **C**)."""
     e = EXPERIMENTS[experiment]
     return AEConfig(e["arch"], scene.X.shape[1], scene.E_true.shape[1], n1=e["n1"] or 10,
-                    dropout=e["dropout"])
+                    dropout=e["dropout"], gain=gain)
 
 
 def init_seed(experiment: int, scheme: str, initialisation: int) -> int:
@@ -191,14 +192,14 @@ def _chunk(config: AEConfig, scene: Scene, experiment: int, n_models: int, max_c
 
 def train_initialisations(scene: Scene, experiment: int, schemes: list[str], initialisations: list[int],
                           runs: int, epochs: int, max_chunk: int | None = None,
-                          weight_decay: float | None = None) -> dict:
+                          weight_decay: float | None = None, gain: float | None = None) -> dict:
     """Train ``runs`` runs of each initialisation of each scheme of one experiment together.
-    ``weight_decay``: Adam's, default :data:`WEIGHT_DECAY`.
+    ``weight_decay``: Adam's, default :data:`WEIGHT_DECAY`; ``gain``: as :func:`ae_config`.
 
     Returns ``{scheme: {metric: (len(initialisations), runs) list}}`` with metrics ``rmse``,
     ``abundance_error``, ``endmember_error``, ``dead``, ``final_loss``, ``reinitialised``, ``diverged``.
     """
-    config = ae_config(experiment, scene)
+    config = ae_config(experiment, scene, gain)
     per_model, seeds = [], []
     for scheme in schemes:
         for i in initialisations:
@@ -218,13 +219,15 @@ def train_initialisations(scene: Scene, experiment: int, schemes: list[str], ini
 
 def reinit_study(scene: Scene, experiment: int, schemes: list[str], initialisations: list[int],
                  variants: list[tuple[str | None, float]], epochs: int, adam_step: str = "keep",
-                 max_chunk: int | None = None, weight_decay: float | None = None) -> dict:
+                 max_chunk: int | None = None, weight_decay: float | None = None,
+                 gain: float | None = None) -> dict:
     """Table 3: every initialisation trained once (run 0) per variant ``(method, threshold)``;
     ``(None, 0)`` is the baseline. All variants of all schemes train as one ensemble;
-    ``adam_step`` as in :class:`Reinitialisation`.
+    ``adam_step`` as in :class:`Reinitialisation`; ``gain`` (initial and redrawn weights) as
+    :func:`ae_config`.
 
     Returns ``{scheme: {variant_label: {metric: list over initialisations}}}``."""
-    config = ae_config(experiment, scene)
+    config = ae_config(experiment, scene, gain)
     per_model, seeds, methods, thresholds, model_schemes = [], [], [], [], []
     for scheme in schemes:
         for method, threshold in variants:
@@ -326,17 +329,18 @@ class Compute:
     def __call__(self, config: Mapping) -> dict:
         """The record of ``config`` (a value of :func:`configs`): Table 1 metrics per scheme
         (:func:`train_initialisations`) or Table 3 metrics per scheme and variant
-        (:func:`reinit_study`)."""
+        (:func:`reinit_study`). An optional ``"gain"`` key sets the draws' gain (a diagnosis's
+        records; the chapter's have none: the activation's)."""
         threads = 1 if resolve_device(self.device).type == "cpu" else None
         with torch_threads(threads):
             if config["kind"] == "table1":
                 e = config["experiment"]
                 return train_initialisations(scene(EXPERIMENTS[e]["dataset"], self.device), e,
                                              config["schemes"], config["initialisations"], self.runs,
-                                             self.epochs)
+                                             self.epochs, gain=config.get("gain"))
             return reinit_study(scene("samson", self.device), 4, config["schemes"], config["initialisations"],
                                 [tuple(v) for v in config["variants"]], config["epochs"], config["adam_step"],
-                                weight_decay=config["weight_decay"])
+                                weight_decay=config["weight_decay"], gain=config.get("gain"))
 
 
 def datasets(P: Mapping) -> list[str]:

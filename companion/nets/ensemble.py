@@ -28,7 +28,6 @@ import torch
 
 from companion.nets.ensemble_backprop import decode, decoder_backward, encode, encoder_backward
 from companion.nets.unmixing_ae import (
-    ACTIVATION_GAIN,
     INIT_SCHEMES,
     AEConfig,
     counter_linear,
@@ -174,7 +173,7 @@ class _Rules:
         any_method = [i for i, m in enumerate(reinit.methods) if m is not None]
         self.candidates = [torch.tensor(any_method if i == REINIT_LAYER else whole, dtype=torch.int64,
                                         device=device) for i in range(len(config.linear_layers()))]
-        self.gain = ACTIVATION_GAIN[config.architecture]
+        self.gain = config.init_gain
 
 
 def _reinitialise(params, optimiser: EnsembleAdam, config: AEConfig, rules: _Rules, seeds: torch.Tensor,

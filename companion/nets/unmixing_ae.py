@@ -59,19 +59,29 @@ ALPHA_INIT = 0.01
 @dataclass(frozen=True)
 class AEConfig:
     """Shape of one autoencoder: ``bands`` L, ``endmembers`` R, ``n1`` (basic: first layer has
-    n1*R units) and the Gaussian dropout ``dropout`` d (original only; 0 disables it)."""
+    n1*R units), the Gaussian dropout ``dropout`` d (original only; 0 disables it) and the
+    ``gain`` of the He-normal and Glorot draws (:func:`init_scale`; ``None``: the hidden
+    activation's, :data:`ACTIVATION_GAIN`, as ATE draws them)."""
 
     architecture: str
     bands: int
     endmembers: int
     n1: int = 10
     dropout: float = 0.0
+    gain: float | None = None
 
     def __post_init__(self):
         if self.architecture not in ARCHITECTURES:
             raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {self.architecture!r}")
         if self.dropout < 0:
             raise ValueError(f"dropout must be >= 0, got {self.dropout}")
+        if self.gain is not None and not (math.isfinite(self.gain) and self.gain > 0):
+            raise ValueError(f"gain must be a positive number or None (the activation's), got {self.gain}")
+
+    @property
+    def init_gain(self) -> float:
+        """The gain the initial and redrawn weights use: ``gain``, or the activation's."""
+        return ACTIVATION_GAIN[self.architecture] if self.gain is None else float(self.gain)
 
     def linear_layers(self) -> list[tuple[int, int, bool]]:
         """``(fan_in, fan_out, has_bias)`` of every linear layer, encoder first, decoder last."""
@@ -132,10 +142,9 @@ def initial_weights(config: AEConfig, scheme: str, seed: int) -> dict[str, torch
     and the thresholds ``alpha`` (all ``(R,)``). Float64; cast when used.
     """
     generator = torch.Generator().manual_seed(int(seed))
-    gain = ACTIVATION_GAIN[config.architecture]
     weights = {}
     for i, (fan_in, fan_out, bias) in enumerate(config.linear_layers()):
-        weights[f"W{i}"], b = _draw_linear(fan_in, fan_out, bias, scheme, gain, generator)
+        weights[f"W{i}"], b = _draw_linear(fan_in, fan_out, bias, scheme, config.init_gain, generator)
         if b is not None:
             weights[f"b{i}"] = b
     if config.architecture == "original":
