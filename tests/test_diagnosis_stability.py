@@ -100,3 +100,63 @@ def test_the_report_carries_the_committed_diagnosis_by_its_rule():
     for key, reason in rep.XGU_DIAGNOSIS.items():
         assert rows[key]["reason"]["class"] == reason.cls
         assert rows[key]["reason"]["evidence"].endswith(reason.evidence)
+
+
+def _row(verdict, ours=0.5, cls="unexplained"):
+    return {"paper": 0.4, "ours": ours, "verdict": verdict, "reason": {"class": cls, "evidence": "old"}}
+
+
+def test_gain_configs_are_the_chapters_xg_records_at_gain_one():
+    P = _params()
+    configs = ds.gain_configs(P)
+    committed = stability.configs(P)
+    for key, config in configs.items():
+        twin = committed[key.removeprefix("gain1_")]
+        assert config["gain"] == 1.0 and config["schemes"] == ["glorot_normal", "glorot_uniform"]
+        assert {k: v for k, v in config.items() if k not in ("gain", "schemes")} == \
+               {k: v for k, v in twin.items() if k != "schemes"}
+    assert sorted(k.removeprefix("gain1_") for k in configs) == ["exp10_init0-9", "exp4_init0-9",
+                                                                 "reinit_exp4_keep"]
+
+
+def test_with_gain_records_replaces_only_the_retrained_schemes():
+    committed = {"exp4_init0-0": {"he_normal": 1, "glorot_uniform": 2}, "exp1_init0-0": {"glorot_uniform": 3}}
+    out = ds.with_gain_records(committed, {"gain1_exp4_init0-0": {"glorot_uniform": 9}})
+    assert out == {"exp4_init0-0": {"he_normal": 1, "glorot_uniform": 9},
+                   "exp1_init0-0": {"glorot_uniform": 3}}
+    assert committed["exp4_init0-0"]["glorot_uniform"] == 2                 # the input is not touched
+
+
+def test_the_chapters_report_on_the_committed_records_gives_the_committed_xg_rows():
+    """The check (b) records: gain_rows on the unchanged records is the committed summary."""
+    P = _params()
+    base = REPO / "results" / "stability" / "paper" / "runs"
+    committed = {p.stem: json.loads(p.read_text())["record"] for p in sorted(base.glob("*.json"))}
+    rows = {r["key"]: r for r in json.loads(SUMMARY.read_text())["comparison"]}
+    again = ds.gain_rows(P, committed)
+    assert len(again) == 14 and sum(verdicts.is_miss(r["verdict"]) for r in again.values()) == 10
+    assert ds.is_glorot_target("table3_XGU_layer") and not ds.is_glorot_target("table3_KHN_layer")
+    for key, row in again.items():
+        assert row["ours"] == rows[key]["ours"] and row["verdict"] == rows[key]["verdict"], key
+
+
+def test_gain_rule_at_both_sides_of_half():
+    before = {"a_XGN": _row("not reproduced"), "b_XGU": _row("ours better", cls="sample size"),
+              "c_XGN": _row("partly"), "d_XGU": _row("partly"), "e_XGU": _row("reproduced"),
+              "f_KHN": _row("not reproduced")}
+    # 2 of 4 misses move: a (into partly) and c (partly -> reproduced); d stays partly: no move;
+    # f is not an X* target
+    after = {"a_XGN": _row("partly", 0.45), "b_XGU": _row("not reproduced"),
+             "c_XGN": _row("reproduced", 0.41),
+             "d_XGU": _row("partly", 0.46), "e_XGU": _row("reproduced"), "f_KHN": _row("reproduced")}
+    out = ds.gain_outcome(before, after)
+    assert out["missed"] == 4 and out["moved"] == ["a_XGN", "c_XGN"] and out["explained"]
+    assert {k: t["new"]["class"] for k, t in out["targets"].items()} == {
+        "a_XGN": ds.GAIN_CLASS, "b_XGU": "sample size", "c_XGN": ds.GAIN_CLASS, "d_XGU": "unexplained"}
+    assert "2 of 4 X* misses move into the band" in out["targets"]["b_XGU"]["new"]["evidence"]
+    # 1 of 4: below half, every class is kept, the gain-1 value joins the evidence
+    after["c_XGN"] = _row("partly", 0.47)
+    out = ds.gain_outcome(before, after)
+    assert out["moved"] == ["a_XGN"] and not out["explained"]
+    assert out["targets"]["a_XGN"]["new"]["class"] == "unexplained"
+    assert "at Glorot gain 1 ours 0.45 (partly)" in out["targets"]["a_XGN"]["new"]["evidence"]
