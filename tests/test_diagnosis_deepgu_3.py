@@ -15,8 +15,9 @@ TARGET = next(t for t in chapter.PAPER_TARGETS if t.key == d3.KEY)      # paper 
 
 def test_the_uniform_draw_is_the_committed_records_path(staged_data_dir):
     stored = json.loads((REPO / "results" / "deepgu" / "paper" / "runs" / "dc1_seed0.json").read_text())
-    assert d3.fcls_rel_a("dc1", 0, "uniform") == pytest.approx(stored["record"]["fcls"]["rel_a"], abs=1e-12)
-    assert abs(d3.fcls_rel_a("dc1", 0, "normal") - stored["record"]["fcls"]["rel_a"]) > 1e-6
+    assert d3.method_rel_a("fcls", "dc1", 0, "uniform") == pytest.approx(stored["record"]["fcls"]["rel_a"],
+                                                                         abs=1e-12)
+    assert abs(d3.method_rel_a("fcls", "dc1", 0, "normal") - stored["record"]["fcls"]["rel_a"]) > 1e-6
 
 
 def test_rule_branches():
@@ -27,6 +28,17 @@ def test_rule_branches():
     assert draw.cls == d3.CLASS_DRAW and "0.1170 (reproduced)" in draw.evidence
     neither = d3.apply_rule({"uniform": tight_far, "normal": [0.135] * 20}, TARGET)
     assert neither.cls == "unexplained" and "paper 0.1161" in neither.evidence
+    assert neither.evidence.startswith("DeepGU 3 (book/diagnoses.md, results/diagnosis/deepgu_vca_draw.json)")
+
+
+def test_deepgu_4_applies_the_same_rule_to_plmm_under_its_own_name():
+    plmm = next(t for t in chapter.PAPER_TARGETS if t.key == "dc1_plmm_rel_a")     # paper 0.1059
+    tight_far = [0.125 + 0.001 * (i % 3) for i in range(20)]
+    draw = d3.apply_rule({"uniform": tight_far, "normal": [0.107] * 20}, plmm)
+    assert draw.cls == d3.CLASS_DRAW
+    assert draw.evidence.startswith("DeepGU 4 (book/diagnoses.md, "
+                                    "results/diagnosis/deepgu_vca_draw_plmm.json)")
+    assert d3.apply_rule({"uniform": tight_far, "normal": [0.125] * 20}, plmm).cls == "unexplained"
 
 
 def test_the_report_carries_the_committed_diagnosis_by_its_rule():

@@ -1,10 +1,12 @@
-"""Diagnosis DeepGU 3 (book/diagnoses.md): DC1's FCLS abundance error and VCA's random directions.
+"""Diagnoses DeepGU 3 and 4 (book/diagnoses.md): a DC1 abundance error and VCA's random directions.
 
-FCLS on the VCA references of DC1 (30 dB) over scene seeds 0-19, with VCA's random directions
-drawn uniformly (the reference code's draw, the chapter's) and normally (the former draw). The
-references are formed as :func:`companion.experiments.deepgu._reference` forms them (VCA with
-the scene seed, columns matched to the ground truth by Hungarian assignment on SAD, FCLS
-abundances) with the draw as the one difference, and scored by the chapter's
+DeepGU 3: FCLS, DeepGU 4: PLMM (:data:`DIAGNOSES`), on the VCA references of DC1 (30 dB) over
+scene seeds 0-19, with VCA's random directions drawn uniformly (the reference code's draw, the
+chapter's) and normally (the former draw). The references are formed as
+:func:`companion.experiments.deepgu._reference` forms them (VCA with the scene seed, columns
+matched to the ground truth by Hungarian assignment on SAD, FCLS abundances), PLMM starts from
+them at the reference code's settings as the chapter's Table III runs it, with the draw as the
+one difference, and every estimate is scored by the chapter's
 :func:`~companion.experiments.deepgu.score`. The uniform draw's seeds 0-4 must equal the committed
 Table III records (a check that this is the chapter's path).
 
@@ -15,15 +17,16 @@ draw``; otherwise ``unexplained`` with both means.
 
 Shapes: ``Y (bands, pixels)``, references ``(bands, P)``, abundances ``(P, pixels)``.
 
-``python -m companion.experiments.diagnosis_deepgu_3`` computes it from a clean tree and writes
-``results/diagnosis/deepgu_vca_draw.json``.
+``python -m companion.experiments.diagnosis_deepgu_3 KEY`` (``dc1_fcls_rel_a``, the default, or
+``dc1_plmm_rel_a``) computes one from a clean tree and writes its JSON under ``results/diagnosis/``
+(:data:`DIAGNOSES`).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
 
@@ -34,29 +37,39 @@ from ..data.scenes import variability_scene
 from ..jsonio import write_json_atomically
 from ..results import REPO_ROOT, Provenance, require_clean_tree
 from ..runtime import torch_threads
-from .deepgu import score
+from .deepgu import BASELINES, OFFICIAL, score
 
-__all__ = ["DRAWS", "KEY", "fcls_rel_a", "apply_rule", "main"]
+__all__ = ["DRAWS", "KEY", "DIAGNOSES", "method_rel_a", "apply_rule", "main"]
 
 DRAWS = ("uniform", "normal")     # the reference code's (C, the chapter's) and the former (O)
 KEY = "dc1_fcls_rel_a"
 CLASS_DRAW = "open protocol choice: VCA draw"
+# target key -> (diagnosis, method, result file under results/diagnosis/)
+DIAGNOSES = {"dc1_fcls_rel_a": ("DeepGU 3", "fcls", "deepgu_vca_draw.json"),
+             "dc1_plmm_rel_a": ("DeepGU 4", "plmm", "deepgu_vca_draw_plmm.json")}
 
 
-def fcls_rel_a(scene: str, seed: int, directions: str, snr_db: float = 30.0) -> float:
-    """Relative RMSE_A of FCLS on the VCA references of ``scene`` at scene (and VCA) seed ``seed``
-    with VCA's random directions drawn by ``directions``."""
+def method_rel_a(method: str, scene: str, seed: int, directions: str, snr_db: float = 30.0) -> float:
+    """Relative RMSE_A of ``method`` (``"fcls"`` or a key of the chapter's ``BASELINES``, at the
+    reference code's settings) on the VCA references of ``scene`` at scene (and VCA) seed
+    ``seed``, with VCA's random directions drawn by ``directions``."""
     with torch_threads(1):
         hsi = variability_scene(scene, seed, snr_db).hsi
         M0, _ = vca(hsi.Y, hsi.p, seed=seed, directions=directions)
         M0 = M0[:, metrics.match_endmembers(hsi.endmembers, M0)]
         A0 = fcls(hsi.Y, M0, device="cpu")
-    return float(score(hsi.Y, hsi.abundances, A0, None, M0)["rel_a"])
+        A, M = A0, M0
+        if method != "fcls":
+            settings = OFFICIAL[scene][method]
+            res = BASELINES[method](hsi.Y, M0, hsi.rows, hsi.cols, **settings, A0=A0, device="cpu")
+            A, M = res.abundances, res.endmembers
+    return float(score(hsi.Y, hsi.abundances, A, None, M)["rel_a"])
 
 
 def apply_rule(values: Mapping[str, Sequence[float]], target: verdicts.Target) -> verdicts.Reason:
     """The declared rule on ``values`` (``{draw: rel_a per seed}``) for ``target``."""
-    where = "DeepGU 3 (book/diagnoses.md, results/diagnosis/deepgu_vca_draw.json)"
+    name, _, file = DIAGNOSES[target.key]
+    where = f"{name} (book/diagnoses.md, results/diagnosis/{file})"
     found = verdicts.sample_size_reason(target, list(values["uniform"]), f"{where}, uniform draw")
     if found is not None:
         return found
@@ -70,27 +83,32 @@ def apply_rule(values: Mapping[str, Sequence[float]], target: verdicts.Target) -
     return verdicts.Reason("unexplained", text)
 
 
-def main(out: Path = REPO_ROOT / "results" / "diagnosis" / "deepgu_vca_draw.json",
-         seeds: Sequence[int] = tuple(range(20))) -> dict:
-    """Run the declared protocol and write ``out``; refuses a tree with uncommitted changes."""
+def main(key: str = KEY, seeds: Sequence[int] = tuple(range(20))) -> dict:
+    """Run the declared protocol of ``key``'s diagnosis (:data:`DIAGNOSES`) and write its JSON;
+    refuses a tree with uncommitted changes."""
     require_clean_tree()
-    prov = Provenance.start("diagnosis_deepgu_3", {"scale": "paper", "scene": "dc1", "snr_db": 30.0,
-                                                   "seeds": list(seeds)}, "cpu")
-    values = {d: [fcls_rel_a("dc1", s, d) for s in seeds] for d in DRAWS}
+    name, method, file = DIAGNOSES[key]
+    prov = Provenance.start(f"diagnosis_{name.lower().replace(' ', '_')}",
+                            {"scale": "paper", "scene": "dc1", "snr_db": 30.0, "method": method,
+                             "seeds": list(seeds)}, "cpu")
+    values = {d: [method_rel_a(method, "dc1", s, d) for s in seeds] for d in DRAWS}
     runs = REPO_ROOT / "results" / "deepgu" / "paper" / "runs"
-    committed = [json.loads((runs / f"dc1_seed{s}.json").read_text())["record"]["fcls"]["rel_a"]
+    committed = [json.loads((runs / f"dc1_seed{s}.json").read_text())["record"][method]["rel_a"]
                  for s in range(5)]
-    target = next(t for t in chapter.PAPER_TARGETS if t.key == KEY)
-    document = {"experiment": "DeepGU 3 (book/diagnoses.md)", "provenance": prov.finish().to_dict(),
+    target = next(t for t in chapter.PAPER_TARGETS if t.key == key)
+    document = {"experiment": f"{name} (book/diagnoses.md)", "provenance": prov.finish().to_dict(),
                 "values": values, "means": {d: float(np.mean(v)) for d, v in values.items()},
                 "intervals": {d: verdicts.interval95(v) for d, v in values.items()},
-                "check": {"compared": "uniform draw, seeds 0-4, against the committed dc1 FCLS rel_a",
+                "check": {"compared": f"uniform draw, seeds 0-4, against the committed dc1 {method} rel_a",
                           "max_abs_difference": float(np.max(np.abs(np.subtract(values["uniform"][:5],
                                                                                  committed))))},
-                "rule": {KEY: apply_rule(values, target).to_dict()}}
-    write_json_atomically(out, document)
+                "rule": {key: apply_rule(values, target).to_dict()}}
+    write_json_atomically(REPO_ROOT / "results" / "diagnosis" / file, document)
     return document
 
 
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(description="Diagnoses DeepGU 3 (FCLS) and 4 (PLMM): a DC1 "
+                                                 "abundance error under both VCA draws.")
+    parser.add_argument("key", nargs="?", default=KEY, choices=sorted(DIAGNOSES))
+    main(parser.parse_args().key)
