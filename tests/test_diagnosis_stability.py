@@ -160,3 +160,21 @@ def test_gain_rule_at_both_sides_of_half():
     assert out["moved"] == ["a_XGN"] and not out["explained"]
     assert out["targets"]["a_XGN"]["new"]["class"] == "unexplained"
     assert "at Glorot gain 1 ours 0.45 (partly)" in out["targets"]["a_XGN"]["new"]["evidence"]
+
+
+def test_the_report_carries_the_gain_diagnosis_by_its_rule():
+    from companion.reports import stability as rep
+
+    document = json.loads((REPO / "results" / "diagnosis" / "stability_gain.json").read_text())
+    assert document["check"]["max_abs_difference"] == 0.0       # the report on the committed records
+    rule = document["rule"]
+    assert set(rep.GAIN_1) == set(rule["targets"]) and not rule["explained"]
+    assert rep.GAIN_MOVED == f"{len(rule['moved'])} of {rule['missed']} X* misses move into the band"
+    rows = {r["key"]: r for r in json.loads(SUMMARY.read_text())["comparison"]}
+    for key, outcome in rule["targets"].items():
+        ours, verdict = rep.GAIN_1[key]
+        assert f"{ours:.4g}" == f"{outcome['ours_gain1']:.4g}" and verdict == outcome["verdict_gain1"]
+        assert rows[key]["reason"]["class"] == outcome["new"]["class"] == outcome["class_before"]
+        tail = (f"at Glorot gain 1 ours {ours:.4g} ({verdict}); {rep.GAIN_MOVED}, fewer than half, "
+                "so the class stands")
+        assert rows[key]["reason"]["evidence"].endswith(tail)
