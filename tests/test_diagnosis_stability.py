@@ -99,7 +99,7 @@ def test_the_report_carries_the_committed_diagnosis_by_its_rule():
     rows = {r["key"]: r for r in json.loads(SUMMARY.read_text())["comparison"]}
     for key, reason in rep.XGU_DIAGNOSIS.items():
         assert rows[key]["reason"]["class"] == reason.cls
-        assert rows[key]["reason"]["evidence"].endswith(reason.evidence)
+        assert f"; {reason.evidence}" in rows[key]["reason"]["evidence"]
 
 
 def _row(verdict, ours=0.5, cls="unexplained"):
