@@ -159,16 +159,22 @@ def numeric_reason(target, values: list[float], other: float | None, P: Mapping,
     return verdicts.Reason("unexplained", text)
 
 
-# The declared diagnosis DeepGU 3 (book/diagnoses.md; results/diagnosis/deepgu_vca_draw.json,
-# computed by companion.experiments.diagnosis_deepgu_3): FCLS on DC1's VCA references over 20
-# scene seeds under both draws of VCA's random directions, judged by its declared rule. Joins
-# the evidence of the paper-scale miss; the class is the rule's.
+# The declared diagnoses DeepGU 3 and 4 (book/diagnoses.md; results/diagnosis/deepgu_vca_draw.json
+# and deepgu_vca_draw_plmm.json, computed by companion.experiments.diagnosis_deepgu_3): FCLS and
+# PLMM on DC1's VCA references over 20 scene seeds under both draws of VCA's random directions,
+# judged by their declared rule. Joins the evidence of each paper-scale miss; the class is the rule's.
 VCA_DRAW_DIAGNOSIS = {
     "dc1_fcls_rel_a": verdicts.Reason(
         "open protocol choice: VCA draw",
         "diagnosis DeepGU 3 (book/diagnoses.md, declared before its result): over 20 scene seeds the "
         "uniform draw (the reference code's, the verdict's) gives 0.1311, 95 % interval [0.1228, 0.1394], "
         "the former normal draw 0.1172 (reproduced): which directions VCA draws decides this cell",
+    ),
+    "dc1_plmm_rel_a": verdicts.Reason(
+        "open protocol choice: VCA draw",
+        "diagnosis DeepGU 4 (book/diagnoses.md, declared before its result): PLMM from the same references, "
+        "over 20 scene seeds the uniform draw gives 0.1245, 95 % interval [0.1157, 0.1334], the former "
+        "normal draw 0.1105 (reproduced): which directions VCA draws decides this cell too",
     ),
 }
 
