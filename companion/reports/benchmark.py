@@ -193,10 +193,10 @@ def _claim_scenes(P: Mapping, home: Sequence[str] | None) -> list[str]:
 DIAGNOSES = {
     "deepgu": ("diagnosis DeepGU 1 (declared before its result; results/diagnosis/deepgu_budget.json): at "
                "DeepGU's own budget on DC1 and DC2 at 30 and 20 dB, seeds 0-4, DeepGU has the lower relative "
-               "RMSE_A in 11 of 40 comparisons with VCA + FCLS and ELMM (DC1 30 dB 10 of 10, DC1 20 dB 0, "
-               "DC2 30 dB 0, DC2 20 dB 1): not supported on its own scenes either, in agreement with the "
-               "DeepGU chapter's DC1 (supported) and DC2 (not supported) rankings; run at be81fc9, whose VCA "
-               "drew normal directions (the starts of these records draw uniform ones)"),
+               "RMSE_A in 8 of 40 comparisons with VCA + FCLS and ELMM (DC1 30 dB 8 of 10, DC1 20 dB 0, "
+               "DC2 30 dB 0, DC2 20 dB 0): not supported on its own scenes either, in agreement with the "
+               "DeepGU chapter's DC1 (supported) and DC2 (not supported) rankings; run at 3a33b9d, from the "
+               "same (uniform-draw) VCA starts as these records"),
 }
 
 
