@@ -41,3 +41,18 @@ def test_rule_at_both_sides_of_the_paper_ratio():
     assert not tight["inside"] and tight["new"]["class"] == "unexplained"
     assert "excludes the paper's 2" in tight["new"]["evidence"] and tight["runs"] == 50
     assert tight["bunet_wins_sad"] == 50
+
+
+def test_the_report_carries_the_committed_diagnosis_by_its_rule():
+    from companion.reports import admm_unfolding as rep
+
+    document = json.loads((REPO / "results" / "diagnosis" / "uadmm_fig20_runs.json").read_text())
+    assert document["check"]["max_abs_difference"] == 0.0             # runs 0-4 are the committed ones
+    outcome = document["rule"][d4.KEY]
+    assert rep.FIG20_RATIO == d4.KEY and rep.UADMM4_DIAGNOSIS.cls == outcome["new"]["class"]
+    assert rep.UADMM4_DIAGNOSIS.evidence == (f"{outcome['new']['evidence']}; BUNet-II has the lower SAD in "
+                                             f"{outcome['bunet_wins_sad']} of {outcome['runs']} runs")
+    rows = {r["key"]: r for r in json.loads((BASE / "summary.json").read_text())["comparison"]}
+    for key in (rep.FIG20_RATIO, rep.FIG20_CLAIM):
+        assert rows[key]["reason"]["class"] == "unexplained"
+        assert rows[key]["reason"]["evidence"].endswith(rep.UADMM4_DIAGNOSIS.evidence)
