@@ -70,13 +70,15 @@ def require_clean_tree(repo: Path = REPO_ROOT) -> str:
 
 
 def git_commit(repo: Path = REPO_ROOT) -> str:
-    """Commit hash of ``repo`` (suffixed ``+dirty`` with uncommitted changes), or ``"unknown"``."""
+    """Commit hash of ``repo`` (suffixed ``+dirty`` with uncommitted changes outside ``results/``),
+    or ``"unknown"``. Files under ``results/`` are what studies write (records, runs logs), not
+    code: a resumed study whose earlier attempt logged itself still runs from a clean tree."""
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results"],
             cwd=repo,
             capture_output=True,
             text=True,

@@ -175,6 +175,13 @@ def test_require_clean_tree_refuses_uncommitted_changes(tmp_path):
     subprocess.run([*git, "commit", "-qm", "c"], check=True)
     commit = require_clean_tree(tmp_path)
     assert len(commit) == 40
-    (tmp_path / "f.txt").write_text("b")
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "runs_log.json").write_text("{}")
+    subprocess.run([*git, "add", "results"], check=True)
+    subprocess.run([*git, "commit", "-qm", "log"], check=True)
+    (tmp_path / "results" / "runs_log.json").write_text('{"runs": []}')   # a study's own output
+    assert require_clean_tree(tmp_path) == subprocess.run(
+        [*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    (tmp_path / "f.txt").write_text("b")                                 # code changed: refused
     with pytest.raises(SystemExit, match=r"\+dirty"):
         require_clean_tree(tmp_path)
