@@ -299,3 +299,16 @@ def test_cuprite_is_planned_when_its_image_is_present(monkeypatch):
     monkeypatch.setattr(experiments, "available", lambda image: True)
     real = pipeline.plan("mtl", _P())["real"]
     assert list(real.configs) == ["samson", "jasper", "cuprite"] and real.datasets == list(real.configs)
+
+
+def test_committed_ablation_splits_by_mixing_model_as_the_chapter_says():
+    """The chapter's text on claim 2 (notebooks/mtl.md, "Why the auxiliary task matters"): in the
+    committed run the auxiliary task wins every comparison on the GBM images and loses every one
+    on the PPNM images, at both SNRs."""
+    summary = json.loads((COMMITTED / "summary.json").read_text())
+    details = summary["data"]["comparisons"]["2. the auxiliary task regularises (alpha = 0 is worse)"]
+    outcomes: dict[str, set] = {}
+    for d in details:
+        outcomes.setdefault(d["image"].split("_")[0], set()).add(d["outcome"])
+    assert outcomes == {"gbm": {"win"}, "ppnm": {"loss"}}
+    assert {d["image"] for d in details} == {"gbm_p4_snr40", "gbm_p4_snr30", "ppnm_p4_snr40", "ppnm_p4_snr30"}
