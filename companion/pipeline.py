@@ -164,6 +164,14 @@ def records_code(chapter: str, P: Mapping) -> str | None:
     return codes.pop() if len(codes) == 1 else None
 
 
+def verified_codes(chapter: str, P: Mapping) -> set[str]:
+    """The code hashes that stored records of the plan carried before a verification
+    (:func:`verify`) proved them equal to the current code's and re-stamped them."""
+    return {doc["verified"]["previous"]["code"] for definition in plan(chapter, P).values()
+            for doc in _stored(definition).values()
+            if (doc.get("verified") or {}).get("previous", {}).get("code")}
+
+
 REPORT_ONLY = "report only (no computation)"
 
 
@@ -172,8 +180,9 @@ def write_summary(chapter: str, P: Mapping, result: Report, provenance, root: Pa
     hash of the records it was made from (``code``; None when they do not share one). A summary
     that only reports (``provenance.device`` is :data:`REPORT_ONLY`) keeps, as ``computed``, the
     provenance of the computation of its records: the study runs of :func:`record_run` made with
-    the records' code (the last one, with every run of that code under ``runs`` when a study was
-    resumed), else the ``computed`` of the summary it replaces. A computing run's provenance
+    the records' code or with a code their verification re-stamped (:func:`verified_codes`) (the
+    last one, with every such run under ``runs`` when there are several), else the ``computed``
+    of the summary it replaces. A computing run's provenance
     without ``parts`` gets them here (:func:`placement`), so its box, redrawn after this call,
     says where each part ran."""
     from companion.results import read_result, write_result
@@ -183,7 +192,8 @@ def write_summary(chapter: str, P: Mapping, result: Report, provenance, root: Pa
     if provenance.device != REPORT_ONLY and not provenance.parts:
         provenance.parts = placement(chapter, P)
     if provenance.device == REPORT_ONLY:
-        runs = [r for r in read_runs(chapter, P["scale"], root) if code is not None and r.get("code") == code]
+        codes = {code, *verified_codes(chapter, P)} if code is not None else set()
+        runs = [r for r in read_runs(chapter, P["scale"], root) if r.get("code") in codes]
         if runs:
             computed = runs[-1] | ({"runs": runs} if len(runs) > 1 else {})
         else:

@@ -145,6 +145,24 @@ def test_a_report_after_a_rerun_names_the_runs_that_computed_its_records(toy):
     assert [r["code"] for r in pipeline.read_runs("toy", "smoke")] == ["c0", "c1", "c1"]
 
 
+def test_runs_of_code_that_a_verification_restamped_still_computed_the_records(toy):
+    """Records computed by code c1 and verified into c2 were computed by c1's runs: a report names
+    them with the runs of c2 that computed the rest, but not a run of unrelated code."""
+    P = {"scale": "smoke"}
+    pipeline.run("toy", P)
+    pipeline.record_run("toy", "smoke", {"device": "CPU: first", "code": "c1"})
+    pipeline.record_run("toy", "smoke", {"device": "CPU: unrelated", "code": "c0"})
+    toy["code"] = "c2"
+    pipeline.verify("toy", P, commit="abc", log=lambda _: None)
+    pipeline.record_run("toy", "smoke", {"device": "CPU: after", "code": "c2"})
+    assert pipeline.verified_codes("toy", P) == {"c1"}
+    pipeline.write_summary("toy", P, pipeline.Report([], {}),
+                           Provenance.start("toy", P, pipeline.REPORT_ONLY).finish())
+    computed = read_result("toy", "smoke", "summary")["computed"]
+    assert computed["device"] == "CPU: after"
+    assert [r["device"] for r in computed["runs"]] == ["CPU: first", "CPU: after"]
+
+
 def test_the_stale_mark_cites_the_last_failed_verification(toy, tmp_path):
     pipeline.write_verification("toy", "paper", {"commit": "abcdef123", "device": "CPU: EPYC",
                                                  "outcome": "runs/a differs at /sad/0 by 4e-13"})
