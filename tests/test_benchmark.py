@@ -228,8 +228,9 @@ def test_the_plan_matches_the_committed_records():
     studies = pipeline.plan("benchmark", P)
     assert {name: (len(d.configs), d.folder) for name, d in studies.items()} == {
         "main": (975, "runs"), "sensitivity": (120, "runs"), "budget": (30, "protocol_budget"),
-        "supervised": (52, "supervised")}
-    assert P["library_scenes"] == []          # the library track is not in the committed run
+        "supervised": (52, "supervised"), "library": (32, "library")}
+    assert {k: P[k] for k in ("library_methods", "library_scenes", "library_iterations")} == {
+        k: chapter.PRESETS["paper"][k] for k in ("library_methods", "library_scenes", "library_iterations")}
     for definition in studies.values():
         assert definition.protocol == {"matching": "hungarian", "scene_seed": 0}
         for key in list(definition.configs)[::37]:
@@ -266,13 +267,14 @@ def test_the_committed_summary_is_the_report_of_the_committed_records():
 
 def test_the_committed_records_keep_estimates_that_rescore_to_their_numbers(staged_data_dir):
     """The committed run saved every estimate (float32): reloaded and scored again against the
-    scene's truth, one gives its record's SAD and abundance RMSE; the report's user metrics and
-    the supervised track are there, the library track is said to be absent."""
+    scene's truth, one gives its record's SAD and abundance RMSE, and a library record's saved
+    abundances give its RMSE and SRE against the truth spread over the rebuilt library; the
+    report's user metrics and both tracks are there."""
+    from companion import tracks
     from companion.data.scenes import load_scene
 
     summary = json.loads(COMMITTED.read_text())
-    assert "user_metrics" in summary["data"] and list(summary["data"]["tracks"]) == ["supervised"]
-    assert report_of.track_tables(summary["data"], "library", "committed").startswith("*No library track")
+    assert "user_metrics" in summary["data"] and list(summary["data"]["tracks"]) == ["supervised", "library"]
     key = "samson+edaa+vca+0"
     stored = json.loads((COMMITTED.parent / "runs" / f"{key}.json").read_text())["record"]
     E, A = bench.load_estimate(COMMITTED.parent / "runs", key)
@@ -281,6 +283,14 @@ def test_the_committed_records_keep_estimates_that_rescore_to_their_numbers(stag
     again = metrics.score_runs(hsi.endmembers, hsi.abundances, E[None], A[None], matching=bench.MATCHING)
     assert again["sad_mean"][0] == pytest.approx(stored["sad_mean"], rel=1e-5)
     assert again["rmse"][0] == pytest.approx(stored["rmse_a"], rel=1e-5)
+    key, scene = "minerals_snr30+sunsal+library+0", "minerals_snr30"
+    stored = json.loads((COMMITTED.parent / "library" / f"{key}.json").read_text())["record"]
+    E, A = bench.load_estimate(COMMITTED.parent / "library", key)
+    hsi = load_scene(scene)
+    truth = tracks.scene_library(scene, hsi.names).abundances(hsi.abundances)
+    assert E is None and A.shape == truth.shape == (stored["columns"], hsi.n_pixels)
+    assert metrics.rmse_per_pixel_mean(truth, A) == pytest.approx(stored["rmse_a"], rel=1e-5)
+    assert metrics.sre_db(truth, A) == pytest.approx(stored["sre_db"], rel=1e-5)
 
 
 def test_a_mix_of_old_and_new_records_shows_not_recorded_per_cell():
